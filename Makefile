@@ -1,0 +1,57 @@
+# Two commands do everything from a fresh clone:
+#   make demo   set up, start a local collector on DuckDB, scan this host, show what was found
+#   make test   set up (system packages included) and run the whole test suite
+# Everything else here is what those two are made of.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Real servers the integration tests start on 127.0.0.1: OpenSSH sshd, net-snmp snmpd (and its
+# command-line tools to cross-check).
+SYSTEM_PACKAGES := openssh-server openssh-client snmpd snmp
+
+.PHONY: demo test setup system-packages lint typecheck unit proto bench clean
+
+demo: setup
+	$(BIN)/python deploy/demo.py
+
+test: system-packages setup lint typecheck
+	$(BIN)/pytest -q
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[collector,dev]'
+	touch $@
+
+# Installs only what is missing, so it is quick when everything is there (needs root, as CI has).
+system-packages:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg-query -W -f '$${db:Status-Status}\n' $$p 2>/dev/null | grep -qx installed || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing system packages:" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+lint: setup
+	$(BIN)/ruff check .
+
+# mypy cannot follow the editable install's import hook, so it reads the estate.* packages through
+# a tree of directory links that mirrors the installed layout.
+typecheck: setup
+	@mkdir -p .typecheck/estate
+	@ln -sfn ../../agent .typecheck/estate/agent; ln -sfn ../../collector .typecheck/estate/collector
+	@ln -sfn ../../proto/estate/v1 .typecheck/estate/v1; ln -sfn ../../rules .typecheck/estate/rules
+	MYPYPATH=.typecheck $(BIN)/mypy -p estate.agent -p estate.collector
+	MYPYPATH=.typecheck $(BIN)/mypy tests bench deploy
+
+proto: setup
+	$(BIN)/python -m grpc_tools.protoc -I proto --python_out=proto --pyi_out=proto --grpc_python_out=proto proto/estate/v1/*.proto
+
+bench: setup
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,126 @@
+"""estate-agent: discover this host (or a mounted root) and write or send the report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from estate.agent import __version__
+from estate.agent.hostaccess import HostAccessError, LocalHost
+from estate.agent.scan import LabelError, build_report, parse_labels
+from estate.v1 import inventory_pb2 as pb
+from google.protobuf import json_format
+
+EXIT_USAGE = 2
+EXIT_REJECTED = 1
+EXIT_TEMPFAIL = 75  # sysexits EX_TEMPFAIL: the collector is away; the report waits in the spool
+
+
+def report_to_json(report: pb.Inventory) -> str:
+    """The protobuf JSON mapping with proto field names, as everywhere in the project."""
+    return json_format.MessageToJson(report, preserving_proto_field_name=True, indent=1) + "\n"
+
+
+def _add_transport_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--collector", metavar="HOST:PORT", help="send the report to this collector")
+    parser.add_argument("--tls-ca", type=Path, metavar="PEM", help="CA certificate that signed the collector's")
+    parser.add_argument("--tls-cert", type=Path, metavar="PEM", help="this agent's client certificate")
+    parser.add_argument("--tls-key", type=Path, metavar="PEM", help="this agent's private key")
+    parser.add_argument("--insecure", action="store_true",
+                        help="allow plaintext to a collector that is not on loopback")
+    parser.add_argument("--spool", type=Path, metavar="DIR",
+                        help="where reports wait for the collector's receipt "
+                             "(default /var/spool/legacy-estate as root, else ~/.local/state/legacy-estate/spool)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="estate-agent", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    scan = commands.add_parser("scan", help="discover this host's OS and software",
+                               description="Discover this host (or a mounted root) and write or send the report.")
+    scan.add_argument("--root", metavar="DIR",
+                      help="scan the filesystem tree under DIR (a mounted image or container root) "
+                           "instead of the live host; no live facts are mixed in")
+    scan.add_argument("--format", choices=("json", "pb"), default="json",
+                      help="output format: protobuf JSON mapping (default) or binary protobuf")
+    scan.add_argument("--output", metavar="FILE",
+                      help="write the report to FILE ('-' for stdout; the default when not sending)")
+    scan.add_argument("--label", action="append", default=[], metavar="KEY=VALUE",
+                      help="label the asset: org, department, environment, owner, criticality, system "
+                           "(repeatable)")
+    _add_transport_options(scan)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "scan":
+        return cmd_scan(args)
+    return EXIT_USAGE  # argparse rejects unknown commands before this
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    try:
+        labels = parse_labels(args.label)
+        host = LocalHost(args.root)
+    except (LabelError, HostAccessError) as exc:
+        print(f"estate-agent: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    method = pb.METHOD_FILE if args.root else pb.METHOD_LOCAL
+    report = build_report(host, method, labels)
+    output = args.output if args.output is not None else (None if args.collector else "-")
+    if output is not None:
+        write_report(report, output, args.format)
+    for error in report.errors:
+        print(f"estate-agent: warning: {error.discoverer}: {error.message}", file=sys.stderr)
+    if args.collector:
+        return send(report.report_id, report.SerializeToString(), args)
+    return 0
+
+
+def write_report(report: pb.Inventory, output: str, fmt: str) -> None:
+    data = report_to_json(report).encode() if fmt == "json" else report.SerializeToString()
+    if output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        Path(output).write_bytes(data)
+
+
+def send(report_id: str, data: bytes, args: argparse.Namespace) -> int:
+    """Spool the report, then deliver everything spooled; grpc is imported only here."""
+    from estate.agent import transport
+
+    spool = transport.Spool(args.spool or transport.default_spool_dir())
+    _, dropped = spool.add(report_id, data)
+    for old in dropped:
+        print(f"estate-agent: warning: spool full, dropped oldest report {old}", file=sys.stderr)
+    tls = None
+    if args.tls_ca or args.tls_cert or args.tls_key:
+        if not (args.tls_ca and args.tls_cert and args.tls_key):
+            print("estate-agent: --tls-ca, --tls-cert and --tls-key go together", file=sys.stderr)
+            return EXIT_USAGE
+        tls = transport.TlsFiles(args.tls_ca, args.tls_cert, args.tls_key)
+    try:
+        channel = transport.open_channel(args.collector, tls, insecure=args.insecure)
+        with channel:
+            transport.wait_for_channel(channel, timeout_s=10.0)
+            settled = transport.flush_spool(channel, spool)
+    except (transport.TransportError, OSError) as exc:
+        print(f"estate-agent: {exc}; the report waits in {spool.directory} for the next run", file=sys.stderr)
+        return EXIT_TEMPFAIL
+    status = 0
+    for sent_id, receipt in settled:
+        name = receipt.Status.Name(receipt.status)
+        detail = f": {receipt.reason}" if receipt.reason else ""
+        print(f"{sent_id} {name}{detail}", file=sys.stderr)
+        if receipt.status == receipt.REJECTED:
+            status = EXIT_REJECTED
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

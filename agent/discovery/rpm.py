@@ -1,0 +1,60 @@
+"""RPM packages, from the rpm command (`rpm -qa` with a tab-separated query format)."""
+
+from __future__ import annotations
+
+from estate.agent.hostaccess import CommandsUnavailable, HostAccess, HostAccessError
+from estate.v1 import inventory_pb2 as pb
+
+# Epoch only where set, as rpm -q prints it: [epoch:]version-release.
+RPM_QUERY = ["rpm", "-qa", "--queryformat",
+             r"%{NAME}\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\t%{ARCH}\t%{SOURCERPM}\n"]
+RPM_TIMEOUT_S = 120.0
+FOUND_BY = "rpm"
+
+
+def source_name(source_rpm: str) -> str:
+    """'bash-4.2.46-34.el7.src.rpm' -> 'bash'; '(none)' (gpg-pubkey) -> ''."""
+    if not source_rpm.endswith(".rpm"):
+        return ""
+    parts = source_rpm.rsplit("-", 2)
+    return parts[0] if len(parts) == 3 else ""
+
+
+def parse_rpm_query(text: str, evidence: str = " ".join(RPM_QUERY[:2])) -> tuple[list[pb.Package], list[str]]:
+    """Parse the output of RPM_QUERY; returns packages and messages for lines that did not parse."""
+    packages: list[pb.Package] = []
+    problems: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) != 4 or not fields[0] or not fields[1]:
+            problems.append(f"line {number}: expected 4 tab-separated fields, got {line[:80]!r}")
+            continue
+        name, version, arch, source_rpm = fields
+        packages.append(pb.Package(name=name, version=version, architecture="" if arch == "(none)" else arch,
+                                   manager="rpm", source=source_name(source_rpm),
+                                   found_by=FOUND_BY, evidence=evidence))
+    return packages, problems
+
+
+def discover(host: HostAccess) -> pb.Inventory:
+    found = pb.Inventory()
+    try:
+        result = host.run(RPM_QUERY, timeout=RPM_TIMEOUT_S)
+    except (FileNotFoundError, CommandsUnavailable):
+        return found  # no rpm on this host (or a --root tree: its database is read elsewhere)
+    except (OSError, HostAccessError) as exc:
+        found.errors.add(discoverer=FOUND_BY, message=str(exc), evidence="rpm -qa")
+        return found
+    if result.exit_code != 0:
+        found.errors.add(discoverer=FOUND_BY, evidence="rpm -qa",
+                         message=f"rpm -qa exited {result.exit_code}: {result.stderr[:200].decode(errors='replace')}")
+    packages, problems = parse_rpm_query(result.text)
+    found.packages.extend(packages)
+    for problem in problems[:20]:
+        found.errors.add(discoverer=FOUND_BY, message=f"rpm -qa output {problem}", evidence="rpm -qa")
+    if result.truncated:
+        found.errors.add(discoverer=FOUND_BY, message="rpm -qa output truncated at the size limit",
+                         evidence="rpm -qa")
+    return found

@@ -1,0 +1,114 @@
+"""Run every discoverer against one host and assemble the report (one Inventory)."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from estate.agent import __version__
+from estate.agent.discovery import dpkg, identity, os_release, rpm
+from estate.agent.hostaccess import HostAccess
+from estate.v1 import inventory_pb2 as pb
+from google.protobuf.timestamp_pb2 import Timestamp
+
+
+@dataclass(frozen=True)
+class Discoverer:
+    name: str
+    discover: Callable[[HostAccess], pb.Inventory]
+    timeout_s: float = 30.0
+
+
+# The discoverers a scan runs, in the order their findings are merged. No import magic: a new
+# source of facts is added here.
+DISCOVERERS: tuple[Discoverer, ...] = (
+    Discoverer("identity", identity.discover, 15.0),
+    Discoverer("os_release", os_release.discover, 15.0),
+    Discoverer("dpkg", dpkg.discover, 60.0),
+    Discoverer("rpm", rpm.discover, 150.0),
+)
+
+LABEL_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+KNOWN_LABELS = ("org", "department", "environment", "owner", "criticality", "system")
+MAX_LABELS = 32
+MAX_LABEL_VALUE = 256
+
+
+class LabelError(ValueError):
+    """A --label that is not KEY=VALUE with a well-formed key and a bounded value."""
+
+
+def parse_labels(items: list[str]) -> dict[str, str]:
+    """Parse KEY=VALUE strings; keys are lower-case identifiers (org, department, environment, ...)."""
+    labels: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise LabelError(f"label {item!r}: expected KEY=VALUE, e.g. department=dwp")
+        if not LABEL_KEY.match(key):
+            raise LabelError(f"label key {key!r}: use lower-case letters, digits and _ (at most 32), "
+                             f"e.g. {', '.join(KNOWN_LABELS)}")
+        if not value or len(value) > MAX_LABEL_VALUE:
+            raise LabelError(f"label {key!r}: value must be 1 to {MAX_LABEL_VALUE} characters")
+        labels[key] = value
+    if len(labels) > MAX_LABELS:
+        raise LabelError(f"at most {MAX_LABELS} labels")
+    return labels
+
+
+def run_discoverers(host: HostAccess, discoverers: tuple[Discoverer, ...] = DISCOVERERS) -> pb.Inventory:
+    """Run discoverers concurrently, each isolated and time-bounded, and merge their findings.
+
+    A discoverer that raises or overruns its timeout becomes an entry in `errors`; the others'
+    findings are still merged. Threads are daemons: a hung read cannot keep the agent alive.
+    """
+    results: dict[str, pb.Inventory | BaseException] = {}
+
+    def call(discoverer: Discoverer) -> None:
+        try:
+            results[discoverer.name] = discoverer.discover(host)
+        except Exception as exc:  # isolate any failure of one source; it is reported, not raised
+            results[discoverer.name] = exc
+
+    threads = []
+    for discoverer in discoverers:
+        thread = threading.Thread(target=call, args=(discoverer,), name=f"discover-{discoverer.name}",
+                                  daemon=True)
+        thread.start()
+        threads.append((discoverer, thread, time.monotonic() + discoverer.timeout_s))
+
+    report = pb.Inventory()
+    for discoverer, thread, deadline in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+        outcome = results.get(discoverer.name)
+        if thread.is_alive() or outcome is None:
+            report.errors.add(discoverer=discoverer.name,
+                              message=f"timed out after {discoverer.timeout_s:g} s; its findings are missing")
+        elif isinstance(outcome, BaseException):
+            report.errors.add(discoverer=discoverer.name,
+                              message=f"failed: {type(outcome).__name__}: {outcome}"[:1000])
+        else:
+            report.MergeFrom(outcome)
+    return report
+
+
+def build_report(host: HostAccess, method: int, labels: Mapping[str, str] | None = None,
+                 discoverers: tuple[Discoverer, ...] = DISCOVERERS) -> pb.Inventory:
+    """Scan `host` and return a complete report with a fresh report_id."""
+    report = run_discoverers(host, discoverers)
+    report.report_id = str(uuid.uuid4())
+    collected_at = Timestamp()
+    collected_at.GetCurrentTime()
+    report.collected_at.CopyFrom(collected_at)
+    report.method = method  # type: ignore[assignment]
+    report.agent_version = __version__
+    report.labels.update(labels or {})
+    asset_id, source = identity.asset_id_for(report.host)
+    report.asset_id, report.host.asset_id_source = asset_id, source
+    if not asset_id:
+        report.errors.add(discoverer="identity", message="no machine-id, DMI UUID or hostname: asset_id is empty")
+    return report

@@ -1,0 +1,201 @@
+"""estate-collector: receive reports (gRPC or files), store them in DuckDB, and list what is known."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from estate.agent import __version__
+from estate.collector.store import Outcome, Store, StoreError
+from estate.collector.validate import MAX_REPORT_BYTES, Rejected, decode_report
+from estate.v1 import inventory_pb2 as pb
+from google.protobuf import json_format
+
+DEFAULT_DB = "estate.duckdb"
+DEFAULT_LISTEN = "127.0.0.1:50051"
+INGEST_BATCH = 64
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="estate-collector", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the gRPC collector",
+                                description="Receive reports over gRPC and store them in DuckDB.")
+    serve.add_argument("--db", default=DEFAULT_DB, help=f"DuckDB file (default ./{DEFAULT_DB})")
+    serve.add_argument("--listen", default=DEFAULT_LISTEN, metavar="ADDR",
+                       help=f"address to listen on (default {DEFAULT_LISTEN}; port 0 picks a free one)")
+    serve.add_argument("--tls-cert", type=Path, metavar="PEM", help="the collector's certificate")
+    serve.add_argument("--tls-key", type=Path, metavar="PEM", help="the collector's private key")
+    serve.add_argument("--tls-ca", type=Path, metavar="PEM", help="CA that agents' client certificates chain to")
+    serve.add_argument("--insecure", action="store_true",
+                       help="allow plaintext on an address that is not loopback")
+
+    ingest = commands.add_parser("ingest", help="load report files written by 'estate-agent scan --output'",
+                                 description="Load report files (JSON or binary protobuf) from air-gapped hosts.")
+    ingest.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    ingest.add_argument("--db", default=DEFAULT_DB, help=f"DuckDB file (default ./{DEFAULT_DB})")
+
+    assets = commands.add_parser("assets", help="list current assets (latest report of each)",
+                                 description="List the current assets: the latest report of each.")
+    assets.add_argument("--db", default=DEFAULT_DB, help=f"DuckDB file (default ./{DEFAULT_DB})")
+    assets.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="estate-collector: %(message)s")
+    try:
+        if args.command == "serve":
+            return cmd_serve(args)
+        if args.command == "ingest":
+            return cmd_ingest(args)
+        return cmd_assets(args)
+    except StoreError as exc:
+        print(f"estate-collector: {exc}", file=sys.stderr)
+        return 1
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from estate.collector.server import ServerTls, Writer, build_server
+
+    tls = None
+    if args.tls_cert or args.tls_key or args.tls_ca:
+        if not (args.tls_cert and args.tls_key and args.tls_ca):
+            print("estate-collector: --tls-cert, --tls-key and --tls-ca go together", file=sys.stderr)
+            return 2
+        tls = ServerTls(args.tls_cert, args.tls_key, args.tls_ca)
+    store = Store(args.db)
+    writer = Writer(store)
+    try:
+        server, port = build_server(writer, args.listen, tls, insecure=args.insecure)
+    except (ValueError, OSError) as exc:
+        print(f"estate-collector: {exc}", file=sys.stderr)
+        return 2
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    server.start()
+    host = args.listen.rsplit(":", 1)[0]
+    logging.info("listening on %s:%d (%s), storing in %s", host, port, "mTLS" if tls else "plaintext", args.db)
+    stopping.wait()
+    logging.info("stopping: finishing streams in progress")
+    server.stop(grace=10).wait()
+    writer.close()
+    store.close()
+    return 0
+
+
+def read_report_file(path: Path) -> pb.Inventory:
+    """A report file in the protobuf JSON mapping or binary protobuf; raises Rejected naming the problem."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_REPORT_BYTES + 1)
+    except OSError as exc:
+        raise Rejected(f"cannot read: {exc.strerror}") from exc
+    if data.lstrip()[:1] == b"{":
+        if len(data) > MAX_REPORT_BYTES:
+            raise Rejected(f"over the {MAX_REPORT_BYTES}-byte limit")
+        try:
+            return json_format.Parse(data.decode("utf-8"), pb.Inventory())
+        except (json_format.ParseError, UnicodeDecodeError) as exc:
+            raise Rejected(f"not a valid report in JSON: {exc}") from exc
+    return decode_report(data)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    store = Store(args.db)
+    failures = 0
+    try:
+        pending: list[tuple[Path, pb.Inventory]] = []
+
+        def flush() -> None:
+            nonlocal failures
+            outcomes = store.write_reports([report for _, report in pending], via="file")
+            for (path, _), outcome in zip(pending, outcomes, strict=True):
+                failures += outcome.status == "REJECTED"
+                _print_outcome(path, outcome)
+            pending.clear()
+
+        for path in args.files:
+            try:
+                pending.append((path, read_report_file(path)))
+            except Rejected as exc:
+                failures += 1
+                _print_outcome(path, Outcome("", "REJECTED", str(exc)))
+            if len(pending) >= INGEST_BATCH:
+                flush()
+        if pending:
+            flush()
+    finally:
+        store.close()
+    return 1 if failures else 0
+
+
+def _print_outcome(path: Path, outcome: Outcome) -> None:
+    reason = f": {outcome.reason}" if outcome.reason else ""
+    print(f"{path}: {outcome.status}{reason}", file=sys.stderr if outcome.status == "REJECTED" else sys.stdout)
+
+
+ASSET_QUERY = """
+SELECT asset_id, hostname, coalesce(nullif(os_pretty_name, ''), trim(os_id || ' ' || os_version_id)) AS os,
+       kernel, method, package_count, error_count,
+       strftime(collected_at AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ') AS collected_at, labels
+FROM current_reports ORDER BY hostname, asset_id
+"""
+
+
+def cmd_assets(args: argparse.Namespace) -> int:
+    store = open_read_only(args.db)
+    try:
+        cursor = store.con.execute(ASSET_QUERY)
+        names = [d[0] for d in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    finally:
+        store.close()
+    print_rows(rows, names, args.format)
+    return 0
+
+
+def open_read_only(db: str) -> Store:
+    if not Path(db).exists():
+        raise StoreError(f"{db}: no such database (run 'estate-collector serve' or 'ingest' first)")
+    try:
+        return Store(db, read_only=True)
+    except StoreError as exc:
+        raise StoreError(f"{exc} (a running collector holds the file: stop it first)") from exc
+
+
+def print_rows(rows: list[dict[str, Any]], names: list[str], fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps(rows, indent=1, default=str))
+    elif fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=names)
+        writer.writeheader()
+        writer.writerows({k: (json.dumps(v) if isinstance(v, dict) else v) for k, v in row.items()} for row in rows)
+    else:
+        cells = [[_cell(row[name]) for name in names] for row in rows]
+        widths = [max([len(name)] + [len(c[i]) for c in cells]) for i, name in enumerate(names)]
+        print("  ".join(name.ljust(w) for name, w in zip(names, widths, strict=True)).rstrip())
+        for c in cells:
+            print("  ".join(v.ljust(w) for v, w in zip(c, widths, strict=True)).rstrip())
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, dict):
+        return ",".join(f"{k}={v}" for k, v in sorted(value.items()))
+    return "" if value is None else str(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""The main job, end to end on this machine (what `make demo` runs).
+
+Starts a collector on loopback with its DuckDB file in ./demo/, scans this host with the real
+agent and sends the report over gRPC, stops the collector, then reads back from DuckDB what is
+now known about this host.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from estate.collector.process import start_collector
+
+DEMO_DIR = Path("demo")
+
+
+def run(*argv: str) -> None:
+    print(f"$ {' '.join(argv)}", flush=True)
+    subprocess.run(argv, check=True)
+
+
+def main() -> int:
+    DEMO_DIR.mkdir(exist_ok=True)
+    db = DEMO_DIR / "estate.duckdb"
+    collector = start_collector(db, DEMO_DIR / "collector.log")
+    print(f"collector listening on {collector.address}, storing in {db}")
+    try:
+        bin_dir = Path(sys.executable).parent
+        run(str(bin_dir / "estate-agent"), "scan", "--collector", collector.address,
+            "--spool", str(DEMO_DIR / "spool"), "--label", "org=demo", "--label", "environment=dev")
+    finally:
+        code = collector.stop()
+        print(f"collector stopped (exit {code})")
+    run(str(bin_dir / "estate-collector"), "assets", "--db", str(db))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

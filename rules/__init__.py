@@ -1,0 +1,1 @@
+"""Rule files (YAML) shipped as package data: lifecycles, matchers, scoring, exceptions."""

@@ -1,0 +1,90 @@
+"""The real agent on this machine: OS identity and exactly dpkg's installed package set."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from estate.agent.hostaccess import LocalHost
+from estate.agent.scan import Discoverer, LabelError, build_report, parse_labels, run_discoverers
+from estate.v1 import inventory_pb2 as pb
+
+from .conftest import HOST_FIXTURES
+
+AGENT = [sys.executable, "-m", "estate.agent.cli"]
+DEBIAN = Path("/etc/debian_version").exists()
+
+
+def dpkg_installed() -> set[tuple[str, str, str]]:
+    out = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${db:Status-Status}\t${Package}\t${Version}\t${Architecture}\n"],
+        check=True, capture_output=True, text=True).stdout
+    rows = (line.split("\t") for line in out.splitlines())
+    return {(name, version, arch) for state, name, version, arch in rows
+            if state in ("installed", "triggers-awaited", "triggers-pending")}
+
+
+@pytest.mark.skipif(not DEBIAN or not shutil.which("dpkg-query"), reason="needs a Debian host")
+def test_scan_json_matches_os_release_and_dpkg_query() -> None:
+    out = subprocess.run([*AGENT, "scan", "--format", "json"], check=True, capture_output=True, text=True).stdout
+    report = json.loads(out)
+    assert report["os"]["id"] == "debian"
+    assert report["os"]["version_id"] == "12"
+    assert report["method"] == "METHOD_LOCAL"
+    found = {(p["name"], p["version"], p.get("architecture", "")) for p in report["packages"]}
+    assert found == dpkg_installed()
+    assert report["asset_id"] and report["host"]["hostname"]
+
+
+def test_pb_output_file_and_labels(tmp_path: Path) -> None:
+    target = tmp_path / "report.pb"
+    subprocess.run([*AGENT, "scan", "--format", "pb", "--output", str(target), "--label", "org=cabinet-office",
+                    "--label", "criticality=high"], check=True)
+    report = pb.Inventory.FromString(target.read_bytes())
+    assert dict(report.labels) == {"org": "cabinet-office", "criticality": "high"}
+    assert report.collected_at.seconds > 0 and len(report.report_id) == 36
+
+
+def test_root_scan_never_reads_the_live_host() -> None:
+    report = build_report(LocalHost(str(HOST_FIXTURES / "ubuntu14.04")), pb.METHOD_FILE)
+    assert (report.os.id, report.os.version_id) == ("ubuntu", "14.04")
+    assert report.os.kernel == "" and report.host.dmi_product_uuid == ""
+    assert not report.host.interfaces and not report.packages  # this machine's dpkg db is not mixed in
+    assert report.method == pb.METHOD_FILE
+
+
+def test_bad_label_is_a_clear_usage_error() -> None:
+    result = subprocess.run([*AGENT, "scan", "--label", "Bad Key=x"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "label key 'Bad Key'" in result.stderr
+    with pytest.raises(LabelError, match="KEY=VALUE"):
+        parse_labels(["novalue"])
+
+
+def test_missing_root_is_a_clear_usage_error(tmp_path: Path) -> None:
+    result = subprocess.run([*AGENT, "scan", "--root", str(tmp_path / "nope")], capture_output=True, text=True)
+    assert result.returncode == 2 and "not a directory" in result.stderr
+
+
+def test_a_failing_or_hanging_discoverer_is_isolated() -> None:
+    def broken(host: object) -> pb.Inventory:
+        raise RuntimeError("boom")
+
+    def hangs(host: object) -> pb.Inventory:
+        import time
+        time.sleep(30)
+        return pb.Inventory()
+
+    def works(host: object) -> pb.Inventory:
+        return pb.Inventory(packages=[pb.Package(name="x", version="1", manager="dpkg")])
+
+    report = run_discoverers(LocalHost(), (Discoverer("broken", broken), Discoverer("hangs", hangs, 0.2),
+                                           Discoverer("works", works)))
+    assert [p.name for p in report.packages] == ["x"]
+    errors = {e.discoverer: e.message for e in report.errors}
+    assert "RuntimeError: boom" in errors["broken"]
+    assert "timed out" in errors["hangs"]
