@@ -6,11 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from google.protobuf import json_format
+
 from estate.agent import __version__
 from estate.agent.hostaccess import HostAccessError, LocalHost
 from estate.agent.scan import LabelError, build_report, parse_labels
 from estate.v1 import inventory_pb2 as pb
-from google.protobuf import json_format
 
 EXIT_USAGE = 2
 EXIT_REJECTED = 1

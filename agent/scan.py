@@ -9,11 +9,12 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from estate.agent import __version__
 from estate.agent.discovery import dpkg, identity, os_release, rpm
 from estate.agent.hostaccess import HostAccess
 from estate.v1 import inventory_pb2 as pb
-from google.protobuf.timestamp_pb2 import Timestamp
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+
 from estate.v1 import ingest_pb2 as ingest_pb
 
 STREAM_METHOD = "/estate.v1.Ingest/Stream"

@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from google.protobuf import json_format
+
 from estate.agent import __version__
 from estate.collector.store import Outcome, Store, StoreError
 from estate.collector.validate import MAX_REPORT_BYTES, Rejected, decode_report
 from estate.v1 import inventory_pb2 as pb
-from google.protobuf import json_format
 
 DEFAULT_DB = "estate.duckdb"
 DEFAULT_LISTEN = "127.0.0.1:50051"
@@ -45,6 +46,19 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("files", nargs="+", type=Path, metavar="FILE")
     ingest.add_argument("--db", default=DEFAULT_DB, help=f"DuckDB file (default ./{DEFAULT_DB})")
 
+    certs = commands.add_parser("certs", help="create a CA and issue mTLS certificates",
+                                description="Create a certificate authority and issue certificates whose "
+                                            "role (agent, analyst, gds, collector) decides what the holder may call.")
+    certs_commands = certs.add_subparsers(dest="certs_command", required=True, metavar="ACTION")
+    certs_init = certs_commands.add_parser("init", help="create the CA in DIR")
+    certs_init.add_argument("--dir", type=Path, required=True, help="where the CA's ca.pem and ca.key go")
+    certs_issue = certs_commands.add_parser("issue", help="issue NAME.pem and NAME.key signed by the CA in DIR")
+    certs_issue.add_argument("--dir", type=Path, required=True, help="the CA's folder; the new files go there too")
+    certs_issue.add_argument("--name", required=True, help="certificate name (its common name and file name)")
+    certs_issue.add_argument("--role", required=True, choices=("agent", "analyst", "gds", "collector"))
+    certs_issue.add_argument("--host", action="append", default=[], metavar="NAME|IP",
+                             help="a name or address the collector is reached by (repeatable; role collector)")
+
     assets = commands.add_parser("assets", help="list current assets (latest report of each)",
                                  description="List the current assets: the latest report of each.")
     assets.add_argument("--db", default=DEFAULT_DB, help=f"DuckDB file (default ./{DEFAULT_DB})")
@@ -60,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_serve(args)
         if args.command == "ingest":
             return cmd_ingest(args)
+        if args.command == "certs":
+            return cmd_certs(args)
         return cmd_assets(args)
     except StoreError as exc:
         print(f"estate-collector: {exc}", file=sys.stderr)
@@ -93,6 +109,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     server.stop(grace=10).wait()
     writer.close()
     store.close()
+    return 0
+
+
+def cmd_certs(args: argparse.Namespace) -> int:
+    from estate.collector import certs
+
+    try:
+        if args.certs_command == "init":
+            issued = certs.init_ca(args.dir)
+        else:
+            issued = certs.issue(args.dir, args.name, args.role, tuple(args.host))
+    except certs.CertError as exc:
+        print(f"estate-collector: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {issued.cert} and {issued.key} (mode 0600)")
     return 0
 
 

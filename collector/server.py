@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+
 from estate.agent.transport import MAX_MESSAGE_BYTES, is_loopback
 from estate.collector.store import Outcome, Store, StoreError
 from estate.collector.validate import Rejected, decode_report
@@ -130,11 +131,31 @@ class ServerTls:
     client_ca: Path
 
 
+INGEST_ROLES = frozenset({"agent"})
+
+
+def caller_role(context: grpc.ServicerContext) -> str:
+    """The role in the caller's verified client certificate (its subject OU), '' without one."""
+    from estate.collector.certs import role_of
+
+    pems = context.auth_context().get("x509_pem_cert") or []
+    return role_of(pems[0]) if pems else ""
+
+
 class IngestService:
-    def __init__(self, writer: Writer) -> None:
+    """Ingest.Stream. Over mTLS only certificates with an ingest role may send; plaintext is
+    allowed only on loopback (or with an explicit --insecure), where the operator is trusted."""
+
+    def __init__(self, writer: Writer, check_roles: bool) -> None:
         self.writer = writer
+        self.check_roles = check_roles
 
     def stream(self, messages: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[ingest_pb.Receipt]:
+        if self.check_roles:
+            role = caller_role(context)
+            if role not in INGEST_ROLES:
+                context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                              f"a certificate with role {role or '(none)'!r} may not ingest; agents need role 'agent'")
         try:
             yield from handle_stream(messages, self.writer)
         except StoreError as exc:
@@ -150,7 +171,7 @@ def build_server(writer: Writer, listen: str, tls: ServerTls | None, insecure: b
     options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
     server = grpc.server(ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"), options=options)
-    service = IngestService(writer)
+    service = IngestService(writer, check_roles=tls is not None)
     handler = grpc.method_handlers_generic_handler("estate.v1.Ingest", {
         "Stream": grpc.stream_stream_rpc_method_handler(
             service.stream, request_deserializer=None,

@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+
 from estate.collector.validate import MAX_STRING_CHARS, Rejected, check_report
 from estate.v1 import inventory_pb2 as pb
 

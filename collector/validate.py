@@ -9,8 +9,9 @@ from __future__ import annotations
 import time
 import uuid
 
-from estate.v1 import inventory_pb2 as pb
 from google.protobuf.message import DecodeError
+
+from estate.v1 import inventory_pb2 as pb
 
 MAX_REPORT_BYTES = 48 * 1024 * 1024
 MAX_STRING_CHARS = 4096

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from estate.collector.process import CollectorProcess, start_collector
 
 REPO = Path(__file__).resolve().parent.parent

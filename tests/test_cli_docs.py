@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+
 from estate.agent.cli import build_parser as agent_parser
 from estate.collector.cli import build_parser as collector_parser
 

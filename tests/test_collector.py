@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
 from estate.agent import transport
 from estate.agent.hostaccess import LocalHost
 from estate.agent.scan import build_report

@@ -12,9 +12,10 @@ import json
 from pathlib import Path
 
 import pytest
+from google.protobuf import json_format
+
 from estate.agent.hostaccess import RecordedHost
 from estate.agent.scan import run_discoverers
-from google.protobuf import json_format
 
 from .conftest import host_fixture_dirs
 

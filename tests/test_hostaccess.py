@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from estate.agent.hostaccess import (
     CommandsUnavailable,
     FileTooLarge,

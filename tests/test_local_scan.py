@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from estate.agent.hostaccess import LocalHost
 from estate.agent.scan import Discoverer, LabelError, build_report, parse_labels, run_discoverers
 from estate.v1 import inventory_pb2 as pb

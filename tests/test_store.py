@@ -6,6 +6,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
 from estate.agent.hostaccess import RecordedHost
 from estate.agent.scan import build_report
 from estate.collector.store import TABLE_COLUMNS, Store, StoreError
