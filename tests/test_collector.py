@@ -60,11 +60,13 @@ def test_garbage_is_rejected_with_a_reason_and_the_stream_goes_on(collector: Col
     no_id.report_id = "not-a-uuid"
     huge_name = _report()
     huge_name.packages[0].name = "x" * 100_000
+    oversized = pb.Inventory(report_id=str(uuid.uuid4()), labels={"padding": "x" * (49 * 1024 * 1024)})
     messages = [good.SerializeToString(), b"\xff\xfe garbage \x00\x01", no_id.SerializeToString(),
-                huge_name.SerializeToString(), later.SerializeToString()]
+                huge_name.SerializeToString(), oversized.SerializeToString(), later.SerializeToString()]
     receipts = _send(collector, messages)
-    assert [r.status for r in receipts] == [ACCEPTED, REJECTED, REJECTED, REJECTED, ACCEPTED]
-    assert [r.sequence for r in receipts] == [1, 2, 3, 4, 5]
+    assert [r.status for r in receipts] == [ACCEPTED, REJECTED, REJECTED, REJECTED, REJECTED, ACCEPTED]
+    assert [r.sequence for r in receipts] == [1, 2, 3, 4, 5, 6]
+    assert "over the 50331648-byte limit" in receipts[4].reason
     assert "not a valid estate.v1.Inventory" in receipts[1].reason
     assert "not a UUID" in receipts[2].reason
     assert "packages.name" in receipts[3].reason and "limit" in receipts[3].reason
