@@ -4,6 +4,8 @@ A rule file describes one vendor's operating systems, in the spirit of LibreNMS'
 which sysObjectID prefixes and sysDescr patterns identify each OS, and where its version, model
 and serial come from (a sysDescr regex, an ENTITY-MIB column, or a vendor MIB object). The format
 is documented in rules/snmp/README.md. Errors name the file, the line and the field.
+Patterns are compiled with re.ASCII: `\w` and `\d` never swallow the Latin-1 bytes that some agents
+put between fields.
 """
 
 from __future__ import annotations
@@ -202,7 +204,7 @@ def _source(item: dict[str, Any], name: str, text: str, where: list[Any]) -> Sou
 
 def _regex(pattern: str, name: str, text: str, where: list[Any]) -> re.Pattern[str]:
     try:
-        return re.compile(pattern)
+        return re.compile(pattern, re.ASCII)
     except re.error as exc:
         raise RuleError(f"{name}:{_line_of(text, where)}: {_field_name(where)}: bad regular expression: {exc}") from exc
 
