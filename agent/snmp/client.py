@@ -15,6 +15,7 @@ from estate.agent.snmp import detect
 from estate.agent.snmp.detect import EntityRow, Facts
 from estate.agent.snmp.rules import OsRule
 from estate.agent.snmp.values import decode_bytes, hex_id
+from pyasn1.type import univ
 from pysnmp.hlapi.v3arch.asyncio import (
     CommunityData,
     ContextData,
@@ -28,7 +29,6 @@ from pysnmp.hlapi.v3arch.asyncio import (
     next_cmd,
 )
 from pysnmp.hlapi.v3arch.asyncio import auth as usm
-from pyasn1.type import univ
 from pysnmp.proto import errind, rfc1905
 
 AUTH_PROTOCOLS = {
@@ -81,7 +81,8 @@ class Credentials:
         if self.priv_key:
             kwargs["privKey"] = self.priv_key
             kwargs["privProtocol"] = PRIV_PROTOCOLS[self.priv_protocol or "aes"]
-        return UsmUserData(self.user, **kwargs)
+        # authNoPriv stays possible: old gear has no privacy support, and the inventory decides.
+        return UsmUserData(self.user, **kwargs)  # noqa: S509
 
 
 @dataclass(frozen=True)
@@ -142,14 +143,11 @@ class Session:
         binds = [ObjectType(ObjectIdentity(o)) for o in oids]
         ind, status, index, var_binds = await get_cmd(self.engine, self.auth, self.transport, self.context,
                                                        *binds, lookupMib=False)
-        if not ind and status and int(status) == 2 and len(oids) > 1:  # noSuchName (SNMPv1)
+        if not ind and status and int(status) == 2:  # noSuchName (SNMPv1): some OID is missing
             out: dict[str, Any] = {}
-            for oid in oids:
-                try:
+            if len(oids) > 1:
+                for oid in oids:
                     out.update(await self.get([oid]))
-                except SnmpFailure as exc:
-                    if exc.kind != "error":
-                        raise
             return out
         self._check(ind, status, index)
         return {str(name): value for name, value in var_binds if not _is_missing(value)}

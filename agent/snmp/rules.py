@@ -4,7 +4,7 @@ A rule file describes one vendor's operating systems, in the spirit of LibreNMS'
 which sysObjectID prefixes and sysDescr patterns identify each OS, and where its version, model
 and serial come from (a sysDescr regex, an ENTITY-MIB column, or a vendor MIB object). The format
 is documented in rules/snmp/README.md. Errors name the file, the line and the field.
-Patterns are compiled with re.ASCII: `\w` and `\d` never swallow the Latin-1 bytes that some agents
+Patterns are compiled with re.ASCII: word and digit classes never swallow the Latin-1 bytes that some agents
 put between fields.
 """
 

@@ -16,6 +16,7 @@ from estate.agent.snmp import client, detect
 from estate.agent.snmp.client import SnmpFailure, Target
 from estate.agent.snmp.rules import OsRule
 from estate.v1 import inventory_pb2 as pb
+from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
 
 DEFAULT_CONCURRENCY = 256
 DEFAULT_DEADLINE_S = 300.0
@@ -32,7 +33,7 @@ class Result:
     seconds: float = 0.0
 
 
-async def query_one(engine: client.SnmpEngine, target: Target, rules: Sequence[OsRule],
+async def query_one(engine: SnmpEngine, target: Target, rules: Sequence[OsRule],
                     deadline_s: float = DEFAULT_DEADLINE_S) -> Result:
     """Read one target into a report, or a result saying clearly why not."""
     started = time.monotonic()
@@ -55,7 +56,7 @@ async def sweep(targets: Sequence[Target], rules: Sequence[OsRule], concurrency:
                 on_result: Callable[[Result], None] | None = None,
                 deadline_s: float = DEFAULT_DEADLINE_S) -> list[Result]:
     """Query every target, at most `concurrency` at a time, over one shared SNMP engine."""
-    engine = client.SnmpEngine()
+    engine = SnmpEngine()
     limit = asyncio.Semaphore(max(1, concurrency))
 
     async def bounded(target: Target) -> Result:

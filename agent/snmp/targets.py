@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from estate.agent.snmp.client import AUTH_PROTOCOLS, PRIV_PROTOCOLS, Credentials, Target
 
 MAX_INVENTORY_BYTES = 16 * 1024 * 1024
