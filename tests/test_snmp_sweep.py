@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -101,3 +104,30 @@ def test_unknown_device_is_reported_not_guessed(results: dict[str, sweep.Result]
     assert result.status == "ok" and result.report is not None
     assert result.report.device.os == "" and result.report.device.sys_object_id == "1.3.6.1.4.1.99999.1"
     assert any("no detection rule matches" in e.message for e in result.report.errors)
+
+
+def run_cli(*args: str, community: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ESTATE_SNMP_COMMUNITY": community}
+    return subprocess.run([sys.executable, "-m", "estate.agent.cli", "snmp", *args, "--no-progress",
+                           "--output", os.devnull], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_silent_range_members_are_counted_not_failures(sim_port: int) -> None:
+    done = run_cli("127.0.0.1", "127.79.0.0/30", "--port", str(sim_port), "--timeout", "1", "--retries", "0",
+                   community="enterasys-enterasys_g3")
+    assert done.returncode == 0, done.stderr
+    assert "127.0.0.1 ok: enterasys enterasys 06.03.08.0012 G3G124-24P" in done.stderr
+    assert "2 range address(es) did not answer" in done.stderr and "127.79.0.1" not in done.stderr
+
+
+def test_a_listed_target_that_fails_sets_the_exit_code(sim_port: int) -> None:
+    done = run_cli("127.0.0.1", "--port", str(sim_port), "--timeout", "1", "--retries", "0", community="wrong")
+    assert done.returncode == 4
+    assert "127.0.0.1 no-response: no response within 1 s x 1 tries" in done.stderr
+
+
+def test_no_credentials_is_a_usage_error_naming_the_variable() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ESTATE_SNMP_")}
+    done = subprocess.run([sys.executable, "-m", "estate.agent.cli", "snmp", "192.0.2.1"], capture_output=True,
+                          text=True, env=env, timeout=60)
+    assert done.returncode == 2 and "ESTATE_SNMP_COMMUNITY" in done.stderr
