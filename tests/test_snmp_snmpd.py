@@ -38,8 +38,8 @@ def dpkg_packages() -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
     return installed, {(name, version) for _, name, version in rows}
 
 
-def read(port: int, credentials: Credentials, timeout_s: float = 10.0) -> sweep.Result:
-    target = Target(address="127.0.0.1", port=port, credentials=credentials, timeout_s=timeout_s, retries=1)
+def read(port: int, credentials: Credentials, timeout_s: float = 10.0, retries: int = 1) -> sweep.Result:
+    target = Target(address="127.0.0.1", port=port, credentials=credentials, timeout_s=timeout_s, retries=retries)
     [result] = sweep.run_sweep([target], rules_mod.load_rules(), progress=False)
     return result
 
@@ -66,7 +66,7 @@ def test_this_machine_over_snmp(snmpd_port: int, credentials: Credentials) -> No
 
 
 def test_wrong_community_is_a_clear_no_response(snmpd_port: int) -> None:
-    result = read(snmpd_port, Credentials(version="2c", community="not-the-community"), timeout_s=1.0)
+    result = read(snmpd_port, Credentials(version="2c", community="not-the-community"), timeout_s=1.0, retries=0)
     assert result.status == "no-response" and "wrong community" in result.message
 
 
@@ -80,7 +80,7 @@ def test_wrong_v3_auth_key_is_refused_by_name(snmpd_port: int) -> None:
 def test_wrong_v3_priv_key_says_what_it_may_be(snmpd_port: int) -> None:
     creds = Credentials(version="3", user=V3_USER, auth_protocol="sha256", auth_key=V3_AUTH_KEY,
                         priv_protocol="aes", priv_key="wrong-priv-key")
-    result = read(snmpd_port, creds, timeout_s=1.0)
+    result = read(snmpd_port, creds, timeout_s=1.0, retries=0)
     assert result.status == "no-response" and "privacy key" in result.message
 
 
