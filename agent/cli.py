@@ -11,6 +11,7 @@ from google.protobuf import json_format
 from estate.agent import __version__
 from estate.agent.hostaccess import HostAccessError, LocalHost
 from estate.agent.scan import LabelError, build_report, parse_labels
+from estate.agent.snmp import command as snmp_command
 from estate.v1 import inventory_pb2 as pb
 
 EXIT_USAGE = 2
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="label the asset: org, department, environment, owner, criticality, system "
                            "(repeatable)")
     _add_transport_options(scan)
+    snmp_command.add_parser(commands)
     return parser
 
 
@@ -60,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "scan":
         return cmd_scan(args)
+    if args.command == "snmp":
+        return snmp_command.run(args)
     return EXIT_USAGE  # argparse rejects unknown commands before this
 
 

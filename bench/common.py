@@ -18,14 +18,14 @@ class ProcessCost:
     peak_rss_mb: float
 
 
-def measure(argv: Sequence[str], env: dict[str, str] | None = None) -> ProcessCost:
+def measure(argv: Sequence[str], env: dict[str, str] | None = None, ok_codes: Sequence[int] = (0,)) -> ProcessCost:
     """Run argv once; wall time, user+system CPU and peak RSS of that child alone (wait4)."""
     start = time.perf_counter()
     proc = subprocess.Popen(list(argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
+    if proc.returncode not in ok_codes:
         raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}")
     return ProcessCost(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
