@@ -85,7 +85,14 @@ def read_yaml(path: Path, name: str) -> tuple[Any, dict[Path_, int]]:
         if node is None:
             raise RuleErrors([RuleError(name, 1, "", "the file is empty")])
         lines: dict[Path_, int] = {}
-        _walk(node, (), lines, set(), 0, name)
+        try:
+            _walk(node, (), lines, set(), 0, name)
+        except RuleErrors as exc:
+            if "aliases" in str(exc):  # the walk sees the anchored node: find the alias's own line
+                alias = next(e for e in yaml.parse(text, Loader=_Loader) if isinstance(e, yaml.AliasEvent))
+                raise RuleErrors([RuleError(name, alias.start_mark.line + 1, exc.errors[0].field,
+                                            exc.errors[0].message)]) from None
+            raise
         return loader.construct_document(node), lines
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
@@ -589,7 +596,8 @@ def load_rules(root: Path) -> RuleSet:
             getattr(ruleset, kind.attr).extend(located)
     if ruleset.scoring is None and not any(e.file == "scoring.yaml" for e in errors):
         errors.append(RuleError("scoring.yaml", 0, "", "missing: the scoring rules are required"))
-    errors.extend(cross_check(ruleset))
+    broken = any(e.file.startswith("lifecycles/") for e in errors)
+    errors.extend(cross_check(ruleset, broken))
     if errors:
         raise RuleErrors(errors)
     ruleset.matchers.extend(derived_matchers(ruleset))
@@ -639,9 +647,10 @@ def derived_matchers(ruleset: RuleSet) -> list[Located]:
     return out
 
 
-def cross_check(ruleset: RuleSet) -> list[RuleError]:
+def cross_check(ruleset: RuleSet, lifecycle_errors: bool = False) -> list[RuleError]:
     """Duplicates and dangling references between files."""
     errors: list[RuleError] = []
+    maybe = " (or its lifecycle file has errors)" if lifecycle_errors else ""
     products: dict[str, Located] = {}
     cycles: dict[str, set[str]] = {}
     for loc in ruleset.lifecycles:
@@ -660,7 +669,7 @@ def cross_check(ruleset: RuleSet) -> list[RuleError]:
                                                                  f"{seen[matcher.id].file}:{seen[matcher.id].line}"))
         seen[matcher.id] = loc
         if matcher.product not in products:
-            errors.append(RuleError(loc.file, loc.line, "product", f"no lifecycle for product {matcher.product!r}"))
+            errors.append(RuleError(loc.file, loc.line, "product", f"no lifecycle for product {matcher.product!r}{maybe}"))
         elif matcher.cycle.map:
             for value in matcher.cycle.map.values():
                 for variant in _edition_variants(value, matcher.cycle.edition):
@@ -685,7 +694,7 @@ def cross_check(ruleset: RuleSet) -> list[RuleError]:
         ids[exc.id] = loc
         if exc.scope.product is not None and exc.scope.product not in products:
             errors.append(RuleError(loc.file, loc.line, "scope.product",
-                                    f"no lifecycle for product {exc.scope.product!r}"))
+                                    f"no lifecycle for product {exc.scope.product!r}{maybe}"))
         elif exc.scope.cycle is not None and exc.scope.cycle.lower() not in cycles.get(exc.scope.product or "", ()):
             errors.append(RuleError(loc.file, loc.line, "scope.cycle",
                                     f"{exc.scope.product} has no cycle {exc.scope.cycle!r}"))
