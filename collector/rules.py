@@ -394,6 +394,8 @@ class RuleSet:
     assessments: list[Located] = field(default_factory=list)
     exceptions: list[Located] = field(default_factory=list)
     scoring: Located | None = None
+    # Rules of kinds registered in RULE_KINDS that scoring does not use itself, by kind.
+    other: dict[str, list[Located]] = field(default_factory=dict)
     files: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (kind, sha256)
     digest: str = ""
 
@@ -592,8 +594,10 @@ def load_rules(root: Path) -> RuleSet:
         ruleset.files[name] = (kind.attr, hashlib.sha256(path.read_bytes()).hexdigest())
         if kind.attr == "scoring":
             ruleset.scoring = located[0]
-        else:
+        elif isinstance(getattr(ruleset, kind.attr, None), list):
             getattr(ruleset, kind.attr).extend(located)
+        else:
+            ruleset.other.setdefault(kind.attr, []).extend(located)
     if ruleset.scoring is None and not any(e.file == "scoring.yaml" for e in errors):
         errors.append(RuleError("scoring.yaml", 0, "", "missing: the scoring rules are required"))
     broken = any(e.file.startswith("lifecycles/") for e in errors)
