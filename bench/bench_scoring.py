@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from estate.collector.scoring import score, sync_rules
 from estate.collector.rules import default_rules_dir
+from estate.collector.scoring import score, sync_rules
 from estate.collector.store import Store
 
 SCAN = "SELECT count(*), sum(length(asset_id) + length(name) + length(version)) FROM {table}"
@@ -47,7 +47,8 @@ def build(db: Path, assets: int, per_asset: int) -> Store:
     versions = "[" + ", ".join(f"'{v}'" for _, v in MATCHED) + "]"
     fill = ("replace(replace(replace(replace(replace(replace({s}, '{{a10}}', (a % 10)::VARCHAR), "
             "'{{py}}', (7 + a % 6)::VARCHAR), '{{kv}}', ['4.19', '5.10', '6.1'][1 + a % 3]), "
-            "'{{pg}}', (11 + a % 6)::VARCHAR), '{{ng}}', (18 + a % 10)::VARCHAR), '{{nd}}', (14 + 2 * (a % 6))::VARCHAR)")
+            "'{{pg}}', (11 + a % 6)::VARCHAR), '{{ng}}', (18 + a % 10)::VARCHAR), "
+            "'{{nd}}', (14 + 2 * (a % 6))::VARCHAR)")
     con.execute(f"""
         INSERT INTO packages (report_id, asset_id, name, version, architecture, manager)
         SELECT 'r' || a, 'a' || a,

@@ -9,8 +9,10 @@ the errors found, so a bad file never half-replaces the rules in force.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+import itertools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,9 +21,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
 from pydantic import ValidationError as PydanticError
-from pydantic import model_validator
 
 MAX_RULE_FILE_BYTES = 2 * 1024 * 1024
 MAX_RULE_FILES = 5_000
@@ -90,7 +91,7 @@ def read_yaml(path: Path, name: str) -> tuple[Any, dict[Path_, int]]:
         except RuleErrors as exc:
             if "aliases" in str(exc):  # the walk sees the anchored node: find the alias's own line
                 alias = next(e for e in yaml.parse(text, Loader=_Loader) if isinstance(e, yaml.AliasEvent))
-                raise RuleErrors([RuleError(name, alias.start_mark.line + 1, exc.errors[0].field,
+                raise RuleErrors([RuleError(name, int(getattr(alias.start_mark, "line", -1)) + 1, exc.errors[0].field,
                                             exc.errors[0].message)]) from None
             raise
         return loader.construct_document(node), lines
@@ -99,7 +100,7 @@ def read_yaml(path: Path, name: str) -> tuple[Any, dict[Path_, int]]:
         problem = getattr(exc, "problem", None) or str(exc)
         if "constructor for the tag" in str(problem):
             problem = f"{problem}: tags that build objects are not allowed, rule files are plain data"
-        line = mark.line + 1 if mark is not None else 0
+        line = int(getattr(mark, "line", -1)) + 1
         raise RuleErrors([RuleError(name, line, "", f"invalid YAML: {problem}")]) from exc
     finally:
         loader.dispose()
@@ -468,7 +469,7 @@ DATE_ORDER = ("releaseDate", "eoas", "eol", "eoes")
 def _dates_in_order(release: Release, where: Path_, lines: dict[Path_, int], name: str) -> list[RuleError]:
     errors = []
     dated = [(key, getattr(release, key)) for key in DATE_ORDER if isinstance(getattr(release, key), dt.date)]
-    for (before, early), (after, late) in zip(dated, dated[1:], strict=False):
+    for (before, early), (after, late) in itertools.pairwise(dated):
         if late < early:
             errors.append(RuleError(name, _line(lines, (*where, after)), _field((*where, after)),
                                     f"{after} {late} is before {before} {early}"))
@@ -486,7 +487,7 @@ def check_matchers(data: Any, lines: dict[Path_, int], name: str) -> list[Locate
             try:
                 compiled = re.compile(pattern)
             except re.error as exc:
-                path = ("matchers", index, *key.split("."))
+                path: Path_ = ("matchers", index, *key.split("."))
                 errors.append(RuleError(name, _line(lines, path), _field(path), f"bad regular expression: {exc}"))
                 continue
             if key == "cycle.regex" and compiled.groups != 1:
@@ -609,7 +610,7 @@ def load_rules(root: Path) -> RuleSet:
 
 
 # purl type -> Package.manager and its version scheme.
-PURL_MANAGERS = {"deb": ("dpkg", "dpkg"), "rpm": ("rpm", "rpm"), "apk": ("apk", "apk"),
+PURL_MANAGERS: dict[str, tuple[str, Scheme]] = {"deb": ("dpkg", "dpkg"), "rpm": ("rpm", "rpm"), "apk": ("apk", "apk"),
                  "alpm": ("pacman", "generic"), "pypi": ("pip", "generic"), "npm": ("npm", "generic")}
 
 
@@ -621,6 +622,12 @@ def derived_matchers(ruleset: RuleSet) -> list[Located]:
     id matches Software.name, which the agent writes as the endoflife.date id.
     """
     out: list[Located] = []
+
+    def add(loc: Located, **fields: Any) -> None:
+        # An identifier that makes no valid matcher (odd characters) just gives none.
+        with contextlib.suppress(PydanticError):
+            out.append(Located(loc.file, loc.line, Matcher(priority=-1, **fields)))
+
     for loc in ruleset.lifecycles:
         life: Lifecycle = loc.rule
         by_manager: dict[str, set[str]] = {}
@@ -637,17 +644,13 @@ def derived_matchers(ruleset: RuleSet) -> list[Located]:
                     devices.setdefault(parts[2], set()).add(parts[3])
         for kind, names in sorted(by_manager.items()):
             manager, scheme = PURL_MANAGERS[kind]
-            out.append(Located(loc.file, loc.line, Matcher(
-                id=f"purl.{kind}.{life.product}", kind="package", product=life.product, ns=[manager],
-                names=sorted(names), scheme=scheme, priority=-1,
-                note="from the product's package URLs (purl)")))
+            add(loc, id=f"purl.{kind}.{life.product}", kind="package", product=life.product, ns=[manager],
+                names=sorted(names), scheme=scheme, note="from the product's package URLs (purl)")
         for vendor, names in sorted(devices.items()):
-            out.append(Located(loc.file, loc.line, Matcher(
-                id=f"cpe.{vendor}.{life.product}", kind="device", product=life.product, ns=[vendor],
-                names=sorted(names), priority=-1, note="from the product's CPE (vendor and product)")))
-        out.append(Located(loc.file, loc.line, Matcher(
-            id=f"software.{life.product}", kind="software", product=life.product, names=[life.product],
-            priority=-1, note="Software.name is the endoflife.date product id")))
+            add(loc, id=f"cpe.{vendor}.{life.product}", kind="device", product=life.product, ns=[vendor],
+                names=sorted(names), note="from the product's CPE (vendor and product)")
+        add(loc, id=f"software.{life.product}", kind="software", product=life.product, names=[life.product],
+            note="Software.name is the endoflife.date product id")
     return out
 
 
@@ -673,7 +676,8 @@ def cross_check(ruleset: RuleSet, lifecycle_errors: bool = False) -> list[RuleEr
                                                                  f"{seen[matcher.id].file}:{seen[matcher.id].line}"))
         seen[matcher.id] = loc
         if matcher.product not in products:
-            errors.append(RuleError(loc.file, loc.line, "product", f"no lifecycle for product {matcher.product!r}{maybe}"))
+            errors.append(RuleError(loc.file, loc.line, "product",
+                                    f"no lifecycle for product {matcher.product!r}{maybe}"))
         elif matcher.cycle.map:
             for value in matcher.cycle.map.values():
                 for variant in _edition_variants(value, matcher.cycle.edition):

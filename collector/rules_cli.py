@@ -119,17 +119,15 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 1 if sync.errors is not None else 0
 
 
-def print_summary(con: Any, asset_id: str | None = None) -> None:
-    """End-of-life findings (all but supported) and the risk of each asset, or of one asset."""
+def print_summary(con: Any) -> None:
+    """Every finding, worst first, and the risk of each asset."""
     from estate.collector.cli import print_rows
 
-    where = "WHERE f.asset_id = ?" if asset_id else ""
-    params = [asset_id] if asset_id else []
     cursor = con.execute(
         "SELECT r.hostname AS host, f.kind, coalesce(f.product, f.name) AS product, "
         "coalesce(f.cycle, '?') AS cycle, f.status, f.eol, f.days_to_eol, f.eoes, f.exception_id AS exception "
-        f"FROM findings f JOIN asset_risk r USING (asset_id) {where} "  # noqa: S608
-        "ORDER BY f.l1_score DESC, f.days_to_eol NULLS LAST, product", params)
+        "FROM findings f JOIN asset_risk r USING (asset_id) "
+        "ORDER BY r.hostname, f.l1_score DESC, f.days_to_eol NULLS LAST, product")
     names = [d[0] for d in cursor.description]
     rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     print("\nEnd-of-life findings:")
@@ -138,7 +136,7 @@ def print_summary(con: Any, asset_id: str | None = None) -> None:
         "SELECT hostname AS host, system, worst_status, round(likelihood, 2) AS likelihood, "
         "round(impact, 2) AS impact, round(overall, 2) AS overall, band, "
         "array_to_string(adjustments, ',') AS adjustments, array_to_string(exceptions, ',') AS exceptions "
-        f"FROM asset_risk {where.replace('f.', '')} ORDER BY overall DESC, hostname", params)  # noqa: S608
+        "FROM asset_risk ORDER BY overall DESC, hostname")
     names = [d[0] for d in cursor.description]
     rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     print("\nLegacy risk (likelihood 1-6 x impact 1-5, out of 30):")

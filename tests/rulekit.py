@@ -7,9 +7,10 @@ import shutil
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-from estate.collector.scoring import score, store_rules
 from estate.collector.rules import load_rules
+from estate.collector.scoring import score, store_rules
 from estate.collector.store import Store
 from estate.v1 import inventory_pb2 as pb
 
@@ -81,7 +82,7 @@ def seeded(db: Path, rules: Path, reports: Iterable[pb.Inventory], as_of: dt.dat
     return store
 
 
-def finding(store: Store, asset_id: str, product: str | None = None, kind: str | None = None) -> dict[str, object]:
+def finding(store: Store, asset_id: str, product: str | None = None, kind: str | None = None) -> dict[str, Any]:
     cursor = store.con.execute(
         "SELECT * FROM findings WHERE asset_id = ? AND (? IS NULL OR product = ?) AND (? IS NULL OR kind = ?)",
         [asset_id, product, product, kind, kind])

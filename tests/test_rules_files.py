@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from estate.collector.eolimport import IMPORT_DIR, import_snapshot
-from estate.collector.rules import DATE_ORDER, RULE_KINDS, load_rules, rule_files
+from estate.collector.rules import DATE_ORDER, RULE_KINDS, RuleSet, load_rules, rule_files
 
 from .conftest import REPO
 
@@ -19,7 +19,7 @@ SNAPSHOTS = [p / "eol-data" / "endoflife-date.json" for p in (REPO.parent / "sha
 
 
 @pytest.fixture(scope="module")
-def ruleset():  # type: ignore[no-untyped-def]
+def ruleset() -> RuleSet:
     return load_rules(RULES)
 
 
@@ -88,7 +88,7 @@ def test_the_committed_import_is_the_snapshot(tmp_path: Path) -> None:
     fresh, shipped = tmp_path / IMPORT_DIR, RULES / IMPORT_DIR
     names = sorted(p.name for p in shipped.iterdir())
     assert names == sorted(p.name for p in fresh.iterdir())
-    match, mismatch, errors = filecmp.cmpfiles(shipped, fresh, names, shallow=False)
+    _, mismatch, errors = filecmp.cmpfiles(shipped, fresh, names, shallow=False)
     assert (mismatch, errors) == ([], [])
 
 

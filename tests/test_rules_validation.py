@@ -94,7 +94,8 @@ def test_dates_out_of_order(tmp_path: Path) -> None:
 def test_duplicates_and_dangling_references(tmp_path: Path) -> None:
     root = small_rules(tmp_path, {
         "lifecycles/more/edgeprod.yaml":
-        "product: edgeprod\ntitle: Again\nsources: [https://example.org]\nreleases:\n  - {releaseCycle: '1', eol: true}\n",
+        "product: edgeprod\ntitle: Again\nsources: [https://example.org]\n"
+        "releases:\n  - {releaseCycle: '1', eol: true}\n",
         "matchers/bad.yaml": "matchers:\n  - {id: edge-pkg, kind: os, names: [x], product: nosuch}\n"
                              "  - {id: ok, kind: os, names: [y], product: edgeprod, cycle: {map: {a: '77'}}}\n",
         "matchers/rx.yaml": "matchers:\n  - {id: rx, kind: os, name_regex: '(', product: edgeprod}\n",

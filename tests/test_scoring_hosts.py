@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -41,7 +42,7 @@ def _snapshot_cycle(product: str, cycle: str) -> dict[str, object]:
 
 
 @pytest.fixture(scope="module")
-def debian12(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def debian12(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     tmp = tmp_path_factory.mktemp("debian12")
     inv = report("machine-id:deb12", os_id="debian", version_id="12", kernel="6.1.0-28-amd64",
                  packages=DEBIAN12_PACKAGES)
@@ -91,7 +92,7 @@ def test_this_machines_scan_is_scored_and_every_finding_explained(tmp_path: Path
         rows = store.con.execute("SELECT kind, coalesce(product, name), status, matcher_id FROM findings").fetchall()
         assert any(kind == "os" for kind, *_ in rows) == bool(inv.os.id)
         for kind, product, status, matcher in rows:
-            assert f"[{status}] " in text and kind in text
+            assert f"[{status}] " in text and kind in text and product in text
             assert (f"matched by {matcher} (" in text) if matcher else "no matcher claims it" in text
             if matcher:
                 assert store.con.execute("SELECT count(*) FROM rule_matchers WHERE matcher_id = ?",

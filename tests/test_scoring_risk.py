@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from estate.collector.scoring import score
+from estate.collector.store import Store
 
 from .rulekit import report, seeded, small_rules
 
@@ -35,14 +38,16 @@ exceptions:
 """
 
 
-def _risk(store, table: str, key: str, value: str) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _risk(store: Store, table: str, key: str, value: str) -> dict[str, Any]:
     cursor = store.con.execute(f"SELECT * FROM {table} WHERE {key} = ?", [value])
     names = [d[0] for d in cursor.description]
-    return dict(zip(names, cursor.fetchone(), strict=True))
+    row = cursor.fetchone()
+    assert row is not None, (table, value)
+    return dict(zip(names, row, strict=True))
 
 
 @pytest.fixture
-def store(tmp_path: Path):  # type: ignore[no-untyped-def]
+def store(tmp_path: Path) -> Iterator[Store]:
     rules = small_rules(tmp_path / "rules", {"assessments/payroll.yaml": ASSESSMENT,
                                              "exceptions/edge.yaml": _exceptions("2030-07-01")})
     reports = [
@@ -114,7 +119,7 @@ def test_system_risk_groups_its_assets(store) -> None:  # type: ignore[no-untype
 
 def test_partial_rescoring_matches_a_full_one(store) -> None:  # type: ignore[no-untyped-def]
     def snapshot() -> list[tuple[object, ...]]:
-        return store.con.execute("SELECT * EXCLUDE (as_of) FROM asset_risk ORDER BY asset_id").fetchall()
+        return list(store.con.execute("SELECT * EXCLUDE (as_of) FROM asset_risk ORDER BY asset_id").fetchall())
 
     full = snapshot()
     score(store.con, AS_OF, assets=["hostname:pay1"])

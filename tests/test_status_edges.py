@@ -9,10 +9,12 @@ extended support offered with no end (eoes false) or ended with no date (eoes tr
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from estate.collector.scoring import score
+from estate.collector.store import Store
 
 from .rulekit import finding, report, seeded, small_rules
 
@@ -45,7 +47,7 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     tmp = tmp_path_factory.mktemp("edges")
     rules = small_rules(tmp / "rules")
     reports = [report(f"hostname:c{c}", packages=[("edgeprod", f"{c}.0-1")]) for c in "1234569"]
