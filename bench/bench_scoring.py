@@ -62,10 +62,7 @@ def build(db: Path, assets: int, per_asset: int) -> Store:
     return store
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = [int(a) for a in (argv if argv is not None else sys.argv[1:])]
-    assets = args[0] if args else ASSETS
-    per_asset = args[1] if len(args) > 1 else PER_ASSET
+def main(assets: int = ASSETS, per_asset: int = PER_ASSET) -> None:
     rows = assets * per_asset
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
@@ -93,4 +90,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(*(int(a) for a in sys.argv[1:3]))

@@ -401,23 +401,26 @@ class RuleSet:
     digest: str = ""
 
 
+# Location parts pydantic adds for the member of a union that failed: not fields of the file.
+_UNION_TAGS = re.compile(r"^(bool|str|int|float|date|list|dict|none|literal\[.*|function-\w+\[.*|is-instance\[.*)$")
+
+
 def _validate(model: type[BaseModel], data: Any, lines: dict[Path_, int], name: str) -> Any:
     try:
         return model.model_validate(data)
     except PydanticError as exc:
-        errors = []
+        merged: dict[tuple[int, str], list[str]] = {}
         for err in exc.errors():
-            loc = tuple(err["loc"])
-            # Union members add their type name to the location: keep the part that is in the file.
-            while loc and loc not in lines and isinstance(loc[-1], str) and len(loc) > 1 and loc[:-1] in lines:
-                loc = loc[:-1]
-            message = err["msg"]
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and _UNION_TAGS.match(p)))
+            message = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 message = f"unknown field (allowed: {', '.join(sorted(_fields(model, loc[:-1])))})"
             elif err["type"] == "string_type" and isinstance(err.get("input"), (int, float)):
                 message += f" (got {err['input']!r}: quote it)"
-            errors.append(RuleError(name, _line(lines, loc), _field(loc), message))
-        raise RuleErrors(errors) from exc
+            merged.setdefault((_line(lines, loc), _field(loc)), []).append(message)
+        # A union (a date or a boolean) fails once per member: one error saying what would do.
+        raise RuleErrors([RuleError(name, line, where, " or ".join(dict.fromkeys(messages)))
+                          for (line, where), messages in merged.items()]) from exc
 
 
 def _fields(model: type[BaseModel], loc: Path_) -> list[str]:

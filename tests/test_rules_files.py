@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from estate.collector.eolimport import IMPORT_DIR, import_snapshot
-from estate.collector.rules import DATE_ORDER, RULE_KINDS, RuleSet, load_rules, rule_files
+from estate.collector.rules import DATE_ORDER, RULE_KINDS, RuleErrors, RuleSet, load_rules, rule_files
 
 from .conftest import REPO
 
@@ -104,3 +104,17 @@ def test_rules_check_command_passes_on_the_shipped_rules() -> None:
     assert result.returncode == 0, result.stderr
     assert "rule files OK" in result.stdout
 
+
+
+def test_import_refuses_a_bad_snapshot_and_writes_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"products": {"x": {"title": "X", "releases": [{"releaseCycle": "1", "eol": "soon"}]}},'
+                   ' "source_commit": "c", "source_date": "2026-01-01"}')
+    result = subprocess.run([sys.executable, "-m", "estate.collector.cli", "rules", "import-endoflife", str(bad),
+                             "--rules", str(tmp_path / "rules")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "bad.json#products.x: releases[0].eol: Input should be a valid boolean or a date" in result.stderr
+    assert not (tmp_path / "rules").exists()
+    (tmp_path / "garbage.json").write_bytes(b"\xff\x00not json")
+    with pytest.raises(RuleErrors, match="not JSON"):
+        import_snapshot(tmp_path / "garbage.json", tmp_path / "rules")
