@@ -234,7 +234,8 @@ class EditionRule(Strict):
 
 
 class CycleRule(Strict):
-    source: Literal["version", "name", "build"] = "version"
+    # version: OperatingSystem.version_id for an OS; full_version: OperatingSystem.version.
+    source: Literal["version", "name", "build", "full_version"] = "version"
     regex: Annotated[str, Field(max_length=300)] | None = None
     map: Annotated[dict[str, str], Field(max_length=500)] | None = None
     edition: EditionRule | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -19,7 +20,16 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from estate.collector.rules import Lifecycle, Matcher, RuleErrors, RuleSet, Scoring, digest_rules, load_rules
+from estate.collector.rules import (
+    Lifecycle,
+    Matcher,
+    RuleError,
+    RuleErrors,
+    RuleSet,
+    Scoring,
+    digest_rules,
+    load_rules,
+)
 
 log = logging.getLogger("estate.collector")
 
@@ -27,6 +37,11 @@ SCORING_SQL = ("findings.sql", "risk.sql")
 RULE_TABLES = ("rule_files", "rule_products", "rule_identifiers", "rule_cycles", "rule_matchers",
                "rule_matcher_names", "rule_cycle_maps", "rule_params", "rule_l1_steps", "rule_criteria",
                "rule_bands", "rule_adjustments", "rule_assessments", "rule_exceptions")
+
+
+def cycle_key(cycle: str) -> str:
+    """Lower case, without leading zeros in numbers ("17.09" and "17.9" are one cycle); findings.sql does the same."""
+    return re.sub(r"(^|\.)0+(\d)", r"\1\2", cycle.lower())
 
 
 def sql_file(name: str) -> str:
@@ -61,7 +76,7 @@ def rule_rows(ruleset: RuleSet) -> dict[str, list[dict[str, Any]]]:
             eol, eol_flag = _milestone(release.eol)
             eoes, eoes_flag = _milestone(release.eoes)
             rows["rule_cycles"].append({
-                "product": life.product, "cycle": release.releaseCycle, "cycle_key": release.releaseCycle.lower(),
+                "product": life.product, "cycle": release.releaseCycle, "cycle_key": cycle_key(release.releaseCycle),
                 "label": release.releaseLabel, "codename": release.codename, "release_date": release.releaseDate,
                 "eoas": eoas, "eoas_flag": eoas_flag, "eol": eol, "eol_flag": eol_flag, "eoes": eoes,
                 "eoes_flag": eoes_flag, "lts": bool(release.lts) if release.lts is not None else None,
@@ -79,7 +94,7 @@ def rule_rows(ruleset: RuleSet) -> dict[str, list[dict[str, Any]]]:
         for name in m.names or ():
             rows["rule_matcher_names"].append({"matcher_id": m.id, "kind": m.kind, "name": name})
         for key, cycle in (m.cycle.map or {}).items():
-            rows["rule_cycle_maps"].append({"matcher_id": m.id, "key": key.lower(), "cycle": cycle.lower()})
+            rows["rule_cycle_maps"].append({"matcher_id": m.id, "key": key.lower(), "cycle": cycle_key(cycle)})
     assert ruleset.scoring is not None
     scoring: Scoring = ruleset.scoring.rule
     params = {"eol_soon_days": scoring.status.eol_soon_days, "l1_eol": scoring.l1.eol,
@@ -178,7 +193,7 @@ def score(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None,
     """Score the current assets (or only those given) for as_of (today by default), in one transaction."""
     as_of = as_of or dt.date.today()
     if rules_in_force(con) is None:
-        raise RuleErrors([])
+        raise RuleErrors([RuleError("", 0, "", "no rules loaded: load them first (sync_rules)")])
     started = time.perf_counter()
     con.execute(f"SET VARIABLE as_of = DATE '{as_of.isoformat()}'")
     con.execute("BEGIN TRANSACTION")
@@ -220,8 +235,9 @@ class Scorer:
             if rules_in_force(self.con) is None:
                 return
             score(self.con, assets=None if sync.changed else asset_ids)
-        except (duckdb.Error, RuleErrors) as exc:
-            # Scoring is derived data: a failure here must never lose or refuse a stored report.
+        except Exception as exc:
+            # Scoring is derived data: whatever fails here must never stop the writer, which has
+            # already stored and acknowledged these reports; the next score run redoes it.
             log.error("scoring after ingest failed (reports are stored): %s", exc)
 
 
@@ -247,6 +263,7 @@ def explain(con: duckdb.DuckDBPyConnection, asset: str) -> str | None:
     out.append("findings:")
     findings = con.execute(
         "SELECT f.*, m.file AS m_file, m.line AS m_line, m.note AS m_note, c.file AS c_file, c.line AS c_line, "
+        "c.eoas_flag, c.eol_flag, c.eoes_flag, "
         "p.sources AS sources, e.owner AS e_owner, e.reason AS e_reason, e.expires AS e_expires "
         "FROM findings f LEFT JOIN rule_matchers m USING (matcher_id) "
         "LEFT JOIN rule_cycles c ON c.product = f.product AND c.cycle = f.cycle "
@@ -269,7 +286,7 @@ def explain(con: duckdb.DuckDBPyConnection, asset: str) -> str | None:
             out.append(f"    {f['product']} has no cycle {f['cycle_key']!r}: status stays unknown")
         if f["cycle"]:
             out.append(f"    dates from {f['c_file']}:{f['c_line']} ({', '.join(f['sources'] or [])})")
-            out.append("    " + "; ".join(_milestone_text(label, f[key], f[f"days_to_{key}"])
+            out.append("    " + "; ".join(_milestone_text(label, f[key], f[f"days_to_{key}"], f[f"{key}_flag"])
                                           for label, key in (("active support", "eoas"), ("security", "eol"),
                                                              ("extended", "eoes"))))
         out.append(f"    L1 score {f['l1_score']}")
@@ -296,8 +313,10 @@ def explain(con: duckdb.DuckDBPyConnection, asset: str) -> str | None:
     return "\n".join(out)
 
 
-def _milestone_text(label: str, date: dt.date | None, days: int | None) -> str:
+def _milestone_text(label: str, date: dt.date | None, days: int | None, flag: bool | None) -> str:
     if date is None or days is None:
-        return f"{label}: no date"
+        if flag is None:
+            return f"{label}: none given"
+        return f"{label}: ended (day not given)" if flag else f"{label}: no end announced"
     when = f"in {days} days" if days > 0 else ("today" if days == 0 else f"{-days} days ago")
     return f"{label} ends {date} ({when})"

@@ -53,13 +53,13 @@ def report(asset_id: str, *, os_id: str = "", version_id: str = "", kernel: str 
            packages: Iterable[tuple[str, str]] = (), manager: str = "dpkg",
            labels: dict[str, str] | None = None, exposed: bool = False,
            software: Iterable[tuple[str, str, str]] = (), device: tuple[str, str, str] | None = None,
-           build: str = "", edition: str = "") -> pb.Inventory:
+           build: str = "", edition: str = "", os_version: str = "") -> pb.Inventory:
     """An Inventory as an agent would send it, with only what a test needs."""
     inv = pb.Inventory(report_id=str(uuid.uuid4()), asset_id=asset_id, method=pb.METHOD_FILE)
     inv.collected_at.FromDatetime(dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1))
     inv.host.hostname = asset_id.split(":")[-1]
     inv.os.family, inv.os.id, inv.os.version_id = ("linux" if kernel else ""), os_id, version_id
-    inv.os.kernel, inv.os.build, inv.os.edition = kernel, build, edition
+    inv.os.kernel, inv.os.build, inv.os.edition, inv.os.version = kernel, build, edition, os_version
     for name, version in packages:
         inv.packages.add(name=name, version=version, manager=manager, architecture="amd64")
     for name, version, vendor in software:

@@ -6,23 +6,25 @@
 -- OS, kernel, runtimes and servers, SNMP devices: few rows per asset.
 CREATE OR REPLACE TEMP TABLE obs_small AS
 SELECT r.asset_id, r.report_id, 'os' AS kind, coalesce(r.os_family, '') AS ns, r.os_id AS name,
-       coalesce(r.os_version_id, '') AS version, r.os_build AS build, r.os_edition AS edition
+       coalesce(r.os_version_id, '') AS version, r.os_build AS build, r.os_edition AS edition,
+       r.os_version AS full_version
 FROM current_reports r SEMI JOIN scope_assets s USING (asset_id)
 WHERE coalesce(r.os_id, '') <> ''
 UNION ALL
-SELECT r.asset_id, r.report_id, 'kernel', '', coalesce(nullif(r.os_family, ''), 'unknown'), r.kernel, NULL, NULL
+SELECT r.asset_id, r.report_id, 'kernel', '', coalesce(nullif(r.os_family, ''), 'unknown'), r.kernel, NULL, NULL, NULL
 FROM current_reports r SEMI JOIN scope_assets s USING (asset_id)
 WHERE coalesce(r.kernel, '') <> ''
 UNION ALL
-SELECT t.asset_id, t.report_id, 'software', coalesce(t.vendor, ''), t.name, coalesce(t.version, ''), NULL, NULL
+SELECT t.asset_id, t.report_id, 'software', coalesce(t.vendor, ''), t.name, coalesce(t.version, ''), NULL, NULL, NULL
 FROM current_software t SEMI JOIN scope_assets s USING (asset_id)
 UNION ALL
-SELECT d.asset_id, d.report_id, 'device', coalesce(d.vendor, ''), coalesce(d.os, ''), coalesce(d.version, ''), NULL, NULL
+SELECT d.asset_id, d.report_id, 'device', coalesce(d.vendor, ''), coalesce(d.os, ''), coalesce(d.version, ''),
+       NULL, NULL, NULL
 FROM current_devices d SEMI JOIN scope_assets s USING (asset_id);
 
 CREATE OR REPLACE TEMP VIEW obs_packages AS
 SELECT p.asset_id, p.report_id, 'package' AS kind, p.manager AS ns, p.name, p.version,
-       NULL::VARCHAR AS build, NULL::VARCHAR AS edition
+       NULL::VARCHAR AS build, NULL::VARCHAR AS edition, NULL::VARCHAR AS full_version
 FROM current_packages p SEMI JOIN scope_assets s USING (asset_id);
 
 -- Each distinct (kind, namespace, name) and the one matcher that claims it (highest priority, then
@@ -59,6 +61,7 @@ SELECT o.asset_id, o.report_id, o.kind, o.ns, o.name, o.version, o.edition, o.ma
        CASE m.cycle_source
            WHEN 'name' THEN o.name
            WHEN 'build' THEN coalesce(o.build, '')
+           WHEN 'full_version' THEN coalesce(o.full_version, '')
            ELSE CASE WHEN m.scheme IN ('dpkg', 'rpm', 'apk')
                        OR (m.scheme = 'auto' AND o.kind = 'package' AND o.ns IN ('dpkg', 'rpm', 'apk'))
                      THEN regexp_replace(regexp_replace(o.version, '^[0-9]+:', ''), '-[^-]*$', '')
@@ -73,8 +76,10 @@ WITH keys AS (
     SELECT DISTINCT matcher_id, source, edition FROM matched WHERE matcher_id IS NOT NULL
 ), extracted AS (
     SELECT k.matcher_id, k.source, k.edition, m.product, m.edition_regex, m.edition_then, m.edition_else,
-           lower(CASE WHEN m.cycle_regex IS NULL THEN k.source
-                      ELSE nullif(regexp_extract(k.source, m.cycle_regex, 1), '') END) AS raw_key
+           -- lower case and no leading zeros in numbers, as rule_cycles.cycle_key: "17.09" is "17.9"
+           regexp_replace(lower(CASE WHEN m.cycle_regex IS NULL THEN k.source
+                                     ELSE nullif(regexp_extract(k.source, m.cycle_regex, 1), '') END),
+                          '(^|\.)0+([0-9])', '\1\2', 'g') AS raw_key
     FROM keys k JOIN rule_matchers m USING (matcher_id)
 ), mapped AS (
     SELECT e.*,
