@@ -16,6 +16,7 @@ from typing import Any
 from google.protobuf import json_format
 
 from estate.agent import __version__
+from estate.collector import rules_cli
 from estate.collector.store import Outcome, Store, StoreError
 from estate.collector.validate import MAX_REPORT_BYTES, Rejected, decode_report
 from estate.v1 import inventory_pb2 as pb
@@ -40,11 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-ca", type=Path, metavar="PEM", help="CA that agents' client certificates chain to")
     serve.add_argument("--insecure", action="store_true",
                        help="allow plaintext on an address that is not loopback")
+    serve.add_argument("--rules", type=Path, default=None, metavar="DIR",
+                       help="rules to score with after each ingest (default: the rules shipped)")
 
     ingest = commands.add_parser("ingest", help="load report files written by 'estate-agent scan --output'",
                                  description="Load report files (JSON or binary protobuf) from air-gapped hosts.")
     ingest.add_argument("files", nargs="+", type=Path, metavar="FILE")
     ingest.add_argument("--db", default=DEFAULT_DB, help=f"DuckDB file (default ./{DEFAULT_DB})")
+    ingest.add_argument("--rules", type=Path, default=None, metavar="DIR",
+                        help="rules to score with after ingest (default: the rules shipped)")
 
     certs = commands.add_parser("certs", help="create a CA and issue mTLS certificates",
                                 description="Create a certificate authority and issue certificates whose "
@@ -63,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  description="List the current assets: the latest report of each.")
     assets.add_argument("--db", default=DEFAULT_DB, help=f"DuckDB file (default ./{DEFAULT_DB})")
     assets.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    rules_cli.add_parser(commands)
     return parser
 
 
@@ -76,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_ingest(args)
         if args.command == "certs":
             return cmd_certs(args)
+        if args.command in rules_cli.COMMANDS:
+            return rules_cli.run(args)
         return cmd_assets(args)
     except StoreError as exc:
         print(f"estate-collector: {exc}", file=sys.stderr)
@@ -92,7 +100,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return 2
         tls = ServerTls(args.tls_cert, args.tls_key, args.tls_ca)
     store = Store(args.db)
-    writer = Writer(store)
+    writer = Writer(store, on_commit=rules_cli.scorer(store, args.rules).after_ingest)
     try:
         server, port = build_server(writer, args.listen, tls, insecure=args.insecure)
     except (ValueError, OSError) as exc:
@@ -147,15 +155,18 @@ def read_report_file(path: Path) -> pb.Inventory:
 def cmd_ingest(args: argparse.Namespace) -> int:
     store = Store(args.db)
     failures = 0
+    accepted: list[str] = []
     try:
         pending: list[tuple[Path, pb.Inventory]] = []
 
         def flush() -> None:
             nonlocal failures
             outcomes = store.write_reports([report for _, report in pending], via="file")
-            for (path, _), outcome in zip(pending, outcomes, strict=True):
+            for (path, report), outcome in zip(pending, outcomes, strict=True):
                 failures += outcome.status == "REJECTED"
                 _print_outcome(path, outcome)
+                if outcome.status == "ACCEPTED":
+                    accepted.append(report.asset_id)
             pending.clear()
 
         for path in args.files:
@@ -168,6 +179,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 flush()
         if pending:
             flush()
+        if accepted:
+            rules_cli.scorer(store, args.rules).after_ingest(accepted)
     finally:
         store.close()
     return 1 if failures else 0

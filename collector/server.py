@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,9 +36,12 @@ STATUS = {"ACCEPTED": ingest_pb.Receipt.ACCEPTED, "DUPLICATE": ingest_pb.Receipt
 class Writer:
     """The one thread that writes to the store, committing queued reports in groups."""
 
-    def __init__(self, store: Store, max_batch: int = MAX_WRITE_BATCH) -> None:
+    def __init__(self, store: Store, max_batch: int = MAX_WRITE_BATCH,
+                 on_commit: Callable[[Sequence[str]], None] | None = None) -> None:
         self.store = store
         self.max_batch = max_batch
+        # Called in this thread with the asset ids just stored, after their receipts are released.
+        self.on_commit = on_commit
         self._queue: queue.Queue[tuple[pb.Inventory, Future[Outcome]] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self._thread.start()
@@ -78,6 +81,10 @@ class Writer:
             else:
                 for (_, future), outcome in zip(work, outcomes, strict=True):
                     future.set_result(outcome)
+                stored = [report.asset_id for (report, _), o in zip(work, outcomes, strict=True)
+                          if o.status == "ACCEPTED"]
+                if stored and self.on_commit is not None:
+                    self.on_commit(stored)
             if stop:
                 return
 

@@ -2,7 +2,8 @@
 
 Starts a collector on loopback with its DuckDB file in ./demo/, scans this host with the real
 agent and sends the report over gRPC, stops the collector, then reads back from DuckDB what is
-now known about this host.
+now known about this host, ending with its end-of-life findings and legacy risk (the collector
+scored the report when it stored it, with the rules shipped in rules/).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def main() -> int:
         code = collector.stop()
         print(f"collector stopped (exit {code})")
     run(str(bin_dir / "estate-collector"), "assets", "--db", str(db))
+    run(str(bin_dir / "estate-collector"), "score", "--db", str(db))
     return 0
 
 

@@ -11,7 +11,7 @@ put between fields.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -156,57 +156,66 @@ def load_rule_file(path: Path) -> list[OsRule]:
 
 def parse_rule_text(text: str, name: str) -> list[OsRule]:
     """Validate and compile one rule file's text; `name` is used in error messages."""
-    import jsonschema  # only the snmp command needs it; see the [snmp] extra
-
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise RuleError(f"{name}: not valid YAML: {exc}") from exc
+    return compile_rule_data(data, name, lambda path: _line_of(text, path))
+
+
+def compile_rule_data(data: Any, name: str, line_of: Callable[[list[Any]], int]) -> list[OsRule]:
+    """Validate and compile one rule file's parsed YAML; `line_of(path)` gives a node's line for errors.
+
+    The collector's `rules check` calls this with the line table of its own YAML reader.
+    """
+    import jsonschema  # only the snmp command and `rules check` need it
+
     validator = jsonschema.Draft202012Validator(SCHEMA)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         error = errors[0]
         path = list(error.absolute_path)
-        raise RuleError(f"{name}:{_line_of(text, path)}: {_field_name(path)}: {error.message}")
+        raise RuleError(f"{name}:{line_of(path)}: {_field_name(path)}: {error.message}")
     vendor = data["vendor"]
     compiled = []
     for index, item in enumerate(data["os"]):
         where = ["os", index]
-        detect = tuple(_condition(c, name, text, [*where, "detect", i]) for i, c in enumerate(item["detect"]))
-        extract = {key: tuple(_source(s, name, text, [*where, "extract", key, i]) for i, s in enumerate(sources))
+        detect = tuple(_condition(c, name, line_of, [*where, "detect", i]) for i, c in enumerate(item["detect"]))
+        extract = {key: tuple(_source(s, name, line_of, [*where, "extract", key, i]) for i, s in enumerate(sources))
                    for key, sources in item.get("extract", {}).items()}
         compiled.append(OsRule(id=item["id"], name=item["name"], vendor=item.get("vendor", vendor),
                                priority=item.get("priority", 100), file=name, detect=detect, extract=extract))
     return compiled
 
 
-def _condition(item: dict[str, Any], name: str, text: str, where: list[Any]) -> Condition:
+def _condition(item: dict[str, Any], name: str, line_of: Callable[[list[Any]], int], where: list[Any]) -> Condition:
     return Condition(
         sys_object_ids=tuple(item.get("sysObjectID", ())),
-        sys_descr=tuple(_regex(p, name, text, [*where, "sysDescr", i]) for i, p in enumerate(item.get("sysDescr", ()))),
-        sys_descr_except=tuple(_regex(p, name, text, [*where, "sysDescr_except", i])
+        sys_descr=tuple(_regex(p, name, line_of, [*where, "sysDescr", i])
+                        for i, p in enumerate(item.get("sysDescr", ()))),
+        sys_descr_except=tuple(_regex(p, name, line_of, [*where, "sysDescr_except", i])
                                for i, p in enumerate(item.get("sysDescr_except", ()))),
     )
 
 
-def _source(item: dict[str, Any], name: str, text: str, where: list[Any]) -> Source:
+def _source(item: dict[str, Any], name: str, line_of: Callable[[list[Any]], int], where: list[Any]) -> Source:
     kind = item["from"]
     if kind == "oid" and "oid" not in item:
-        raise RuleError(f"{name}:{_line_of(text, where)}: {_field_name(where)}: from: oid needs an `oid`")
+        raise RuleError(f"{name}:{line_of(where)}: {_field_name(where)}: from: oid needs an `oid`")
     if kind != "oid" and "oid" in item:
-        raise RuleError(f"{name}:{_line_of(text, where)}: {_field_name(where)}: `oid` is only for from: oid")
-    regex = _regex(item["regex"], name, text, [*where, "regex"]) if "regex" in item else None
+        raise RuleError(f"{name}:{line_of(where)}: {_field_name(where)}: `oid` is only for from: oid")
+    regex = _regex(item["regex"], name, line_of, [*where, "regex"]) if "regex" in item else None
     if regex is not None and regex.groups == 0:
-        raise RuleError(f"{name}:{_line_of(text, where)}: {_field_name([*where, 'regex'])}: "
+        raise RuleError(f"{name}:{line_of(where)}: {_field_name([*where, 'regex'])}: "
                         "needs a group (?P<value>...) that captures the value")
     return Source(kind=kind, oid=item.get("oid", "").rstrip("."), regex=regex)
 
 
-def _regex(pattern: str, name: str, text: str, where: list[Any]) -> re.Pattern[str]:
+def _regex(pattern: str, name: str, line_of: Callable[[list[Any]], int], where: list[Any]) -> re.Pattern[str]:
     try:
         return re.compile(pattern, re.ASCII)
     except re.error as exc:
-        raise RuleError(f"{name}:{_line_of(text, where)}: {_field_name(where)}: bad regular expression: {exc}") from exc
+        raise RuleError(f"{name}:{line_of(where)}: {_field_name(where)}: bad regular expression: {exc}") from exc
 
 
 def _field_name(path: Sequence[Any]) -> str:

@@ -1,0 +1,96 @@
+"""Matching and scoring 10 million package rows (50,000 assets) against the shipped rules.
+
+Builds a DuckDB file with 50,000 current reports of 200 packages each: 190 names that no rule
+claims (drawn from 5,000 distinct names) and 10 that the rules map (OpenSSL, libssl, Python,
+kernel images, Perl, PostgreSQL, nginx, Apache, Node.js, OpenJDK) in versions that vary by asset.
+Prints the time of a plain scan of the package rows (reading every asset id, name and version:
+count and summed lengths; min/max alone would come from DuckDB's zone maps), then of
+`score()` (findings.sql + risk.sql: match, status, per-asset and per-system risk), with rows/s,
+best of three full rescorings (each replaces all findings and risks).
+
+Usage: python bench/bench_scoring.py [ASSETS [PACKAGES_PER_ASSET]]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from estate.collector.rules import default_rules_dir
+from estate.collector.scoring import score, sync_rules
+from estate.collector.store import Store
+
+SCAN = "SELECT count(*), sum(length(asset_id) + length(name) + length(version)) FROM {table}"
+RUNS = 3
+ASSETS = 50_000
+PER_ASSET = 200
+MATCHED = [  # name pattern, version pattern: {a} is a per-asset number
+    ("openssl", "3.0.{a10}-1~deb12u1"), ("libssl3", "3.0.{a10}-1~deb12u1"), ("python3.{py}", "3.{py}.2-6"),
+    ("linux-image-{kv}.0-{a10}-amd64", "{kv}.{a10}-1"), ("perl-base", "5.36.0-7"), ("postgresql-{pg}", "{pg}.4-0"),
+    ("nginx", "1.{ng}.0-1"), ("apache2", "2.4.{a10}-1"), ("nodejs", "{nd}.1.0-1"), ("openjdk-17-jre", "17.0.{a10}-1"),
+]
+
+
+def build(db: Path, assets: int, per_asset: int) -> Store:
+    store = Store(db)
+    con = store.con
+    con.execute(f"""
+        INSERT INTO reports (report_id, asset_id, collected_at, received_at, method, received_via, hostname,
+                             os_family, os_id, os_version_id, kernel, labels, package_count, error_count)
+        SELECT 'r' || i, 'a' || i, now(), now(), 'LOCAL', 'file', 'host' || i, 'linux',
+               ['debian', 'ubuntu', 'rhel', 'centos'][1 + i % 4], ['12', '22.04', '8', '7'][1 + i % 4],
+               ['6.1.0-28-amd64', '5.15.0-91-generic', '4.18.0-513.el8.x86_64', '3.10.0-1160.el7.x86_64'][1 + i % 4],
+               map(['system'], ['sys' || (i % 500)]), {per_asset}, 0
+        FROM range({assets}) t(i)""")
+    names = "[" + ", ".join(f"'{n}'" for n, _ in MATCHED) + "]"
+    versions = "[" + ", ".join(f"'{v}'" for _, v in MATCHED) + "]"
+    fill = ("replace(replace(replace(replace(replace(replace({s}, '{{a10}}', (a % 10)::VARCHAR), "
+            "'{{py}}', (7 + a % 6)::VARCHAR), '{{kv}}', ['4.19', '5.10', '6.1'][1 + a % 3]), "
+            "'{{pg}}', (11 + a % 6)::VARCHAR), '{{ng}}', (18 + a % 10)::VARCHAR), "
+            "'{{nd}}', (14 + 2 * (a % 6))::VARCHAR)")
+    con.execute(f"""
+        INSERT INTO packages (report_id, asset_id, name, version, architecture, manager)
+        SELECT 'r' || a, 'a' || a,
+               CASE WHEN k < {len(MATCHED)} THEN {fill.format(s=f"{names}[k + 1]")}
+                    ELSE 'lib' || ((a * 7919 + k * 104729) % 5000) || '-common' END,
+               CASE WHEN k < {len(MATCHED)} THEN {fill.format(s=f"{versions}[k + 1]")}
+                    ELSE '1.' || (k % 40) || '.' || (a % 7) || '-1' END,
+               'amd64', 'dpkg'
+        FROM (SELECT i // {per_asset} AS a, i % {per_asset} AS k FROM range({assets * per_asset}) t(i))""")
+    con.execute("CHECKPOINT")
+    return store
+
+
+def main(assets: int = ASSETS, per_asset: int = PER_ASSET) -> None:
+    rows = assets * per_asset
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        store = build(Path(tmp) / "bench.duckdb", assets, per_asset)
+        print(f"built {rows:,} package rows for {assets:,} assets in {time.perf_counter() - started:.1f} s")
+        con = store.con
+        sync = sync_rules(con, default_rules_dir())
+        assert sync.errors is None, sync.errors
+        started = time.perf_counter()
+        con.execute(SCAN.format(table="packages")).fetchall()
+        scan = time.perf_counter() - started
+        started = time.perf_counter()
+        con.execute(SCAN.format(table="current_packages")).fetchall()
+        scan_current = time.perf_counter() - started
+        runs = [score(con, dt.date(2026, 11, 24)).seconds for _ in range(RUNS)]
+        findings, risks = con.execute("SELECT (SELECT count(*) FROM findings), (SELECT count(*) FROM asset_risk)"
+                                      ).fetchone() or (0, 0)
+        statuses = con.execute("SELECT status, count(*) FROM findings GROUP BY ALL ORDER BY ALL").fetchall()
+        store.close()
+    print(f"plain scan of packages:          {scan:.2f} s  ({rows / scan / 1e6:.1f} M rows/s)")
+    print(f"plain scan of current_packages:  {scan_current:.2f} s  ({rows / scan_current / 1e6:.1f} M rows/s)")
+    best = min(runs)
+    print(f"match + score (findings + risk): best of {RUNS} {best:.2f} s  ({rows / best / 1e6:.2f} M rows/s), "
+          f"{best / scan_current:.1f}x the current_packages scan; runs: {', '.join(f'{r:.2f}' for r in runs)} s")
+    print(f"findings {findings:,}, asset risks {risks:,}; statuses {dict(statuses)}")
+
+
+if __name__ == "__main__":
+    main(*(int(a) for a in sys.argv[1:3]))

@@ -1,0 +1,160 @@
+"""estate-collector rules check | rules import-endoflife FILE | score | explain ASSET."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Any
+
+from estate.collector.rules import RuleErrors, default_rules_dir, load_rules
+
+COMMANDS = ("rules", "score", "explain")
+DEFAULT_DB = "estate.duckdb"
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
+
+
+def _rules_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rules", type=Path, default=None, metavar="DIR",
+                        help="rules folder (default: the rules shipped with the collector)")
+
+
+def add_parser(commands: Any) -> None:
+    rules = commands.add_parser("rules", help="check rule files, import endoflife.date data",
+                                description="Check every rule file, or import the endoflife.date format.")
+    sub = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    check = sub.add_parser("check", help="validate every rule file (file, line and field of each error)")
+    _rules_option(check)
+    imp = sub.add_parser("import-endoflife", help="write lifecycles/endoflife/*.yaml from an endoflife.date snapshot")
+    imp.add_argument("file", type=Path, metavar="FILE")
+    _rules_option(imp)
+
+    score = commands.add_parser("score", help="rescore every asset for a date (default today)",
+                                description="Load the rules if they changed, then rescore every current asset.")
+    score.add_argument("--db", default=DEFAULT_DB, help=f"DuckDB file (default ./{DEFAULT_DB})")
+    score.add_argument("--as-of", type=_date, default=None, metavar="DATE", help="score for this date (YYYY-MM-DD)")
+    _rules_option(score)
+
+    explain = commands.add_parser("explain", help="show an asset's findings, the rules that matched and its risk",
+                                  description="Explain how an asset's findings and legacy risk were reached.")
+    explain.add_argument("asset", metavar="ASSET", help="asset id or host name")
+    explain.add_argument("--db", default=DEFAULT_DB, help=f"DuckDB file (default ./{DEFAULT_DB})")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.command == "rules":
+        return cmd_import(args) if args.rules_command == "import-endoflife" else cmd_check(args)
+    if args.command == "score":
+        return cmd_score(args)
+    return cmd_explain(args)
+
+
+def _rules_dir(args: argparse.Namespace) -> Path:
+    return args.rules if args.rules is not None else default_rules_dir()
+
+
+def scorer(store: Any, rules: Path | None) -> Any:
+    """The Scorer the collector runs after each commit (ingest and serve)."""
+    from estate.collector.scoring import Scorer
+
+    return Scorer(store.con, rules if rules is not None else default_rules_dir())
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    root = _rules_dir(args)
+    try:
+        ruleset = load_rules(root)
+    except RuleErrors as exc:
+        for error in exc.errors:
+            print(f"{root}/{error}", file=sys.stderr)
+        print(f"{len(exc.errors)} error(s) in the rule files", file=sys.stderr)
+        return 1
+    print(f"{root}: {len(ruleset.files)} rule files OK: {len(ruleset.lifecycles)} products, "
+          f"{len(ruleset.matchers)} matchers, {len(ruleset.assessments)} assessments, "
+          f"{len(ruleset.exceptions)} exceptions")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from estate.collector.eolimport import import_snapshot
+
+    root = _rules_dir(args)
+    try:
+        count, warnings = import_snapshot(args.file, root)
+    except (RuleErrors, OSError) as exc:
+        print(f"estate-collector: {args.file}: nothing written:\n{exc}", file=sys.stderr)
+        return 1
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"wrote {count} lifecycle files to {root}/lifecycles/endoflife/ (every one fits the schema; "
+          f"'estate-collector rules check' checks them with the other rules)")
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from estate.collector.scoring import rules_in_force, score, sync_rules
+    from estate.collector.store import Store
+
+    store = Store(args.db)
+    try:
+        sync = sync_rules(store.con, _rules_dir(args))
+        if sync.errors is not None:
+            print(f"rule files refused, the rules in force stay:\n{sync.errors}", file=sys.stderr)
+        if rules_in_force(store.con) is None:
+            print("estate-collector: no rules in force: fix the rule files ('estate-collector rules check')",
+                  file=sys.stderr)
+            return 1
+        result = score(store.con, args.as_of)
+        print(f"scored {result.assets} assets as of {result.as_of}: {result.findings} findings "
+              f"in {result.seconds:.2f} s" + (" (rules reloaded)" if sync.changed else ""))
+        print_summary(store.con)
+    finally:
+        store.close()
+    return 1 if sync.errors is not None else 0
+
+
+def print_summary(con: Any) -> None:
+    """Every finding, worst first, and the risk of each asset."""
+    from estate.collector.cli import print_rows
+
+    cursor = con.execute(
+        "SELECT r.hostname AS host, f.kind, coalesce(f.product, f.name) AS product, "
+        "coalesce(f.cycle, '?') AS cycle, f.status, f.eol, f.days_to_eol, f.eoes, f.exception_id AS exception "
+        "FROM findings f JOIN asset_risk r USING (asset_id) "
+        "ORDER BY r.hostname, f.l1_score DESC, f.days_to_eol NULLS LAST, product")
+    names = [d[0] for d in cursor.description]
+    rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    print("\nEnd-of-life findings:")
+    print_rows(rows, names, "table")
+    cursor = con.execute(
+        "SELECT hostname AS host, system, worst_status, round(likelihood, 2) AS likelihood, "
+        "round(impact, 2) AS impact, round(overall, 2) AS overall, band, "
+        "array_to_string(adjustments, ',') AS adjustments, array_to_string(exceptions, ',') AS exceptions "
+        "FROM asset_risk ORDER BY overall DESC, hostname")
+    names = [d[0] for d in cursor.description]
+    rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    print("\nLegacy risk (likelihood 1-6 x impact 1-5, out of 30):")
+    print_rows(rows, names, "table")
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from estate.collector.cli import open_read_only
+    from estate.collector.scoring import explain
+
+    store = open_read_only(args.db)
+    try:
+        text = explain(store.con, args.asset)
+    finally:
+        store.close()
+    if text is None:
+        print(f"estate-collector: no asset {args.asset!r} (give an asset id or host name)", file=sys.stderr)
+        return 1
+    print(text)
+    return 0
