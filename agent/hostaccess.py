@@ -126,6 +126,12 @@ class LocalHost:
             return Path(path)
         return _resolve_in_root(self.root, path)
 
+    def realpath(self, path: str) -> str:
+        """The host path `path` names once symlinks are followed (inside the root when there is one)."""
+        if self.root is None:
+            return os.path.realpath(path)
+        return "/" + str(self.resolve(path).relative_to(self.root)).lstrip(".")
+
     def read_bytes(self, path: str, limit: int = MAX_FILE_BYTES) -> bytes:
         return _read_bounded(self.resolve(path), limit, path)
 
@@ -237,6 +243,9 @@ class RecordedHost:
 
     def read_text(self, path: str, limit: int = MAX_FILE_BYTES) -> str:
         return self.read_bytes(path, limit).decode("utf-8", errors="replace")
+
+    def realpath(self, path: str) -> str:
+        return self._files.realpath(path)
 
     def exists(self, path: str) -> bool:
         return self._files.exists(path)
