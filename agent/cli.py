@@ -18,8 +18,16 @@ EXIT_TEMPFAIL = 75  # sysexits EX_TEMPFAIL: the collector is away; the report wa
 
 
 def report_to_json(report: pb.Inventory) -> str:
-    """The protobuf JSON mapping with proto field names, as everywhere in the project."""
-    return json_format.MessageToJson(report, preserving_proto_field_name=True, indent=1) + "\n"
+    """The protobuf JSON mapping with proto field names, as everywhere in the project.
+
+    One line: json's C encoder runs only without indentation, and a pretty-printed report of a
+    few thousand packages took a third of the whole scan. Pipe it through `python -m json.tool`
+    to read it.
+    """
+    import json
+
+    return json.dumps(json_format.MessageToDict(report, preserving_proto_field_name=True),
+                      ensure_ascii=False) + "\n"
 
 
 def _add_transport_options(parser: argparse.ArgumentParser) -> None:

@@ -7,17 +7,33 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from estate.agent import __version__
-from estate.agent.discovery import dpkg, identity, os_release, rpm
+from estate.agent.discovery import (
+    apk,
+    dpkg,
+    flatpak,
+    hardware,
+    identity,
+    listeners,
+    node_packages,
+    os_release,
+    pacman,
+    python_packages,
+    rpm,
+    runtimes,
+    snap,
+    windows,
+)
 from estate.agent.hostaccess import HostAccess
 from estate.v1 import inventory_pb2 as pb
 from google.protobuf.timestamp_pb2 import Timestamp
 
 
-@dataclass(frozen=True)
-class Discoverer:
+class Discoverer(NamedTuple):
+    """A source of facts: its name, its function and its time limit (a NamedTuple: see CommandResult)."""
+
     name: str
     discover: Callable[[HostAccess], pb.Inventory]
     timeout_s: float = 30.0
@@ -30,6 +46,16 @@ DISCOVERERS: tuple[Discoverer, ...] = (
     Discoverer("os_release", os_release.discover, 15.0),
     Discoverer("dpkg", dpkg.discover, 60.0),
     Discoverer("rpm", rpm.discover, 150.0),
+    Discoverer("apk", apk.discover, 60.0),
+    Discoverer("pacman", pacman.discover, 60.0),
+    Discoverer("snap", snap.discover, 30.0),
+    Discoverer("flatpak", flatpak.discover, 30.0),
+    Discoverer("windows_programs", windows.discover_programs, 120.0),
+    Discoverer("pip", python_packages.discover, 60.0),
+    Discoverer("npm", node_packages.discover, 60.0),
+    Discoverer("runtimes", runtimes.discover, 60.0),
+    Discoverer("listeners", listeners.discover, 30.0),
+    Discoverer("hardware", hardware.discover, 30.0),
 )
 
 LABEL_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")

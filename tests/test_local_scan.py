@@ -35,7 +35,7 @@ def test_scan_json_matches_os_release_and_dpkg_query() -> None:
     assert report["os"]["id"] == "debian"
     assert report["os"]["version_id"] == "12"
     assert report["method"] == "METHOD_LOCAL"
-    found = {(p["name"], p["version"], p.get("architecture", "")) for p in report["packages"]}
+    found = {(p["name"], p["version"], p.get("architecture", "")) for p in report["packages"] if p["manager"] == "dpkg"}
     assert found == dpkg_installed()
     assert report["asset_id"] and report["host"]["hostname"]
 

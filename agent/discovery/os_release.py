@@ -28,9 +28,7 @@ import os
 import re
 import shlex
 import sys
-from dataclasses import dataclass, field
 
-from estate.agent.discovery import macos, windows
 from estate.agent.hostaccess import CommandsUnavailable, HostAccess, HostAccessError
 from estate.v1 import inventory_pb2 as pb
 
@@ -123,16 +121,15 @@ NAMES = {
 OTHER_UNIXES = frozenset({"AIX", "SunOS", "HP-UX"})
 
 
-@dataclass
 class Claim:
-    """What one source says about the distribution."""
+    """What one source says about the distribution (a plain class: dataclasses cost import time)."""
 
-    source: str
-    id: str
-    version: str = ""
-    codename: str = ""
-    name: str = ""
-    values: dict[str, str] = field(default_factory=dict)
+    __slots__ = ("codename", "id", "name", "source", "values", "version")
+
+    def __init__(self, source: str, id: str, version: str = "", codename: str = "", name: str = "",
+                 values: dict[str, str] | None = None) -> None:
+        self.source, self.id, self.version, self.codename, self.name = source, id, version, codename, name
+        self.values = values or {}
 
     @property
     def major(self) -> str:
@@ -419,8 +416,12 @@ def _non_linux(host: HostAccess, found: pb.Inventory) -> tuple[pb.OperatingSyste
             found.errors.add(discoverer=FOUND_BY, message=str(exc), evidence="uname -s")
             return None, []
     if system == "Darwin":
+        from estate.agent.discovery import macos
+
         return macos.discover_os(host, found)
     if system == "Windows":
+        from estate.agent.discovery import windows
+
         return windows.discover_os(host, found)
     if system in OTHER_UNIXES:
         return None, [f"uname -s says {system}: left to its own discoverer"]

@@ -39,8 +39,16 @@ def parse_rpm_query(text: str, evidence: str = " ".join(RPM_QUERY[:2])) -> tuple
     return packages, problems
 
 
+# Where a system rpm database lives. Without one there is nothing to list: Debian's rpm package
+# keeps a per-user database of packages converted with alien, not the host's software.
+RPM_DATABASES = tuple(f"{folder}/{name}" for folder in ("/var/lib/rpm", "/usr/lib/sysimage/rpm")
+                      for name in ("rpmdb.sqlite", "Packages", "Packages.db"))
+
+
 def discover(host: HostAccess) -> pb.Inventory:
     found = pb.Inventory()
+    if not any(host.exists(path) for path in RPM_DATABASES):
+        return found
     try:
         result = host.run(RPM_QUERY, timeout=RPM_TIMEOUT_S)
     except (FileNotFoundError, CommandsUnavailable):

@@ -16,6 +16,7 @@ import sqlite3
 import struct
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from estate.agent.hostaccess import HostAccess, HostAccessError, LocalHost
 from estate.v1 import inventory_pb2 as pb
@@ -148,7 +149,7 @@ def read_rpmdb(host: HostAccess) -> tuple[list[pb.Package], list[str], str]:
             del data
             return (*read_sqlite_packages(temp, path), path)
         finally:
-            os.unlink(temp)
+            Path(temp).unlink()
     for path in RPMDB_BDB_PATHS:
         if host.exists(path):
             return [], [f"{path}: a Berkeley DB rpm database (RHEL/CentOS 8 and older); it is read with the "

@@ -27,11 +27,8 @@ the version.
 
 from __future__ import annotations
 
-import io
 import re
-import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 
 from estate.agent.discovery._common import add_error, listdir, read_text
 from estate.agent.hostaccess import HostAccess, HostAccessError
@@ -54,6 +51,8 @@ JAVA_VENDORS = (
 )
 JAVA_HOMES_PARENTS = ("/usr/lib/jvm", "/usr/lib64/jvm", "/usr/java", "/opt/java", "/usr/local/java", "/opt",
                       "/usr/local", "/opt/oracle", "/u01/app/oracle/product")
+# Parents that hold nothing but Java installs; in the others only Java-looking names are tried.
+JAVA_ONLY_PARENTS = ("/usr/lib/jvm", "/usr/lib64/jvm", "/usr/java", "/opt/java", "/usr/local/java")
 _JAVA_DIR = re.compile(r"(jdk|jre|java|openjdk|zulu|corretto|temurin|graalvm|semeru|sapmachine|liberica)", re.I)
 PYTHON_PREFIXES = ("/usr", "/usr/local", "/opt/python", "/opt/rh/rh-python36/root/usr",
                    "/opt/rh/rh-python38/root/usr", "/opt/rh/python27/root/usr")
@@ -63,6 +62,8 @@ OPENSSL_HEADERS = ("/usr/include/openssl/opensslv.h", "/usr/local/include/openss
 LIB_DIRS = ("/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64",
             "/lib64", "/usr/lib", "/lib", "/usr/local/lib", "/usr/local/lib64", "/usr/local/ssl/lib",
             "/opt/openssl/lib")
+# Sonames OpenSSL has shipped under (RHEL/CentOS 6-7 call 1.0.x ".so.10"; 0.9.8 is RHEL 5).
+LIBSSL_SONAMES = ("3", "1.1", "1.0.2", "1.0.0", "10", "6", "0.9.8")
 _LIBSSL = re.compile(r"^libssl\.so\.(\d+(?:\.\d+)*)$")
 HTTPD_BINARIES = ("/usr/sbin/httpd", "/usr/sbin/apache2", "/usr/local/apache2/bin/httpd",
                   "/opt/apache/bin/httpd", "/opt/rh/httpd24/root/usr/sbin/httpd")
@@ -81,14 +82,14 @@ _DEFINE = re.compile(r'^[ \t]*#[ \t]*define[ \t]+(\w+)[ \t]+"?([^"\n]*)"?', re.M
 MAX_HOW = 4
 
 
-@dataclass
 class Finding:
-    name: str
-    version: str
-    path: str
-    vendor: str = ""
-    version_from: str = ""
-    how: list[str] = field(default_factory=list)
+    """One install of a product (a plain class: dataclasses cost import time on every scan)."""
+
+    __slots__ = ("how", "name", "path", "vendor", "version", "version_from")
+
+    def __init__(self, name: str, version: str, path: str, vendor: str = "", version_from: str = "") -> None:
+        self.name, self.version, self.path, self.vendor, self.version_from = name, version, path, vendor, version_from
+        self.how: list[str] = []
 
 
 class Collector:
@@ -183,7 +184,7 @@ def java_home(c: Collector, home: str, how: str) -> None:
 def find_java(c: Collector) -> None:
     for parent in JAVA_HOMES_PARENTS:
         for entry in c.ls(parent):
-            if parent in ("/opt", "/usr/local", "/opt/oracle", "/u01/app/oracle/product") and not _JAVA_DIR.search(entry):
+            if parent not in JAVA_ONLY_PARENTS and not _JAVA_DIR.search(entry):
                 continue
             home = f"{parent}/{entry}"
             if c.exists(f"{home}/bin/java") or c.exists(f"{home}/jre/bin/java"):
@@ -235,6 +236,8 @@ def soname_line(soname_version: str) -> str:
     """libssl.so.3 -> '3'; .so.1.1 -> '1.1'; .so.1.0.0 and RHEL's .so.10 -> '1.0'."""
     if soname_version in ("10", "1.0.0", "1.0.2"):
         return "1.0"
+    if soname_version == "6":  # RHEL 5's libssl.so.6 is OpenSSL 0.9.8
+        return "0.9.8"
     parts = soname_version.split(".")
     return parts[0] if parts[0] != "1" else ".".join(parts[:2])
 
@@ -247,15 +250,17 @@ def find_openssl(c: Collector) -> None:
             headers[header] = openssl_version_from_header(text)
     seen_real: set[str] = set()
     for lib_dir in LIB_DIRS:
-        for entry in c.ls(lib_dir, 20_000):
-            match = _LIBSSL.match(entry)
-            if not match:
-                continue
+        for soname in LIBSSL_SONAMES:
+            entry = f"libssl.so.{soname}"
             lib = f"{lib_dir}/{entry}"
+            if not c.exists(lib):
+                continue
             real = c.real(lib)
             if real in seen_real:
                 continue
             seen_real.add(real)
+            match = _LIBSSL.match(entry)
+            assert match is not None
             line = soname_line(match.group(1))
             version, source = line, f"{lib} (soname)"
             header = next((h for h, v in headers.items() if soname_line(v) == line or v.startswith(line + ".")), "")
@@ -279,6 +284,9 @@ def find_by_binary(c: Collector, name: str, path: str, marker: bytes, pattern: s
 
 
 def tomcat_home(c: Collector, home: str, how: str) -> None:
+    import io
+    import zipfile
+
     jar = f"{home}/lib/catalina.jar"
     version = source = ""
     try:
@@ -391,19 +399,60 @@ def find_dotnet(c: Collector) -> None:
                       "install location")
 
 
-def from_processes(c: Collector) -> None:
-    """Live host only: running executables lead to installs wherever they are."""
+def running_executables() -> Iterator[tuple[int, str, Callable[[], list[str]]]]:
+    """(pid, executable, command line getter) of each running process of the live host.
+
+    Linux reads /proc directly (a readlink per process, the command line only when asked for);
+    elsewhere psutil does it.
+    """
+    import os
+
+    # os rather than pathlib here and below: this loop runs for every process on every scan.
+    if os.path.isdir("/proc/self"):  # noqa: PTH112
+        for count, entry in enumerate(os.listdir("/proc")):  # noqa: PTH208
+            if count >= MAX_PROCESSES * 2:
+                return
+            if not entry.isdigit():
+                continue
+            try:
+                exe = os.readlink(f"/proc/{entry}/exe")  # noqa: PTH115
+            except OSError:
+                continue  # a kernel thread, gone, or another user's (not root)
+            yield int(entry), exe.removesuffix(" (deleted)"), lambda pid=entry: _proc_cmdline(pid)
+        return
     import psutil
 
-    for count, proc in enumerate(psutil.process_iter(["pid", "name", "exe"])):
+    for count, proc in enumerate(psutil.process_iter(["pid", "exe"])):
         if count >= MAX_PROCESSES:
-            break
-        exe = proc.info.get("exe") or ""
+            return
+        yield proc.info["pid"], proc.info.get("exe") or "", lambda proc=proc: _psutil_cmdline(proc)
+
+
+def _proc_cmdline(pid: str) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read(256 * 1024).decode("utf-8", errors="replace").split("\0")
+    except OSError:
+        return []
+
+
+def _psutil_cmdline(proc: object) -> list[str]:
+    import psutil
+
+    try:
+        return list(proc.cmdline())  # type: ignore[attr-defined]
+    except (psutil.Error, OSError):
+        return []
+
+
+def from_processes(c: Collector) -> None:
+    """Live host only: running executables lead to installs wherever they are."""
+    for pid, exe, cmdline in running_executables():
         base = exe.rsplit("/", 1)[-1]
-        how = f"process {proc.info['pid']} ({exe})"
+        how = f"process {pid} ({exe})"
         if base == "java" and exe.endswith("/bin/java"):
             java_home(c, exe[: -len("/bin/java")], how)
-            _java_app_homes(c, proc, how)
+            _java_app_homes(c, cmdline(), how)
         elif re.fullmatch(r"python\d(\.\d+)?", base) and "/bin/" in exe:
             python_prefix(c, exe.rsplit("/bin/", 1)[0], how)
         elif base == "node" and "/bin/" in exe:
@@ -418,13 +467,7 @@ def from_processes(c: Collector) -> None:
                           f"{exe} (version string)" if version else f"{exe}: no version string"), how)
 
 
-def _java_app_homes(c: Collector, proc: object, how: str) -> None:
-    import psutil
-
-    try:
-        cmdline = proc.cmdline()  # type: ignore[attr-defined]
-    except (psutil.Error, OSError):
-        return
+def _java_app_homes(c: Collector, cmdline: list[str], how: str) -> None:
     for arg in cmdline[:500]:
         key, _, value = arg.partition("=")
         if key == "-Dcatalina.home":
@@ -452,6 +495,7 @@ def discover(host: HostAccess) -> pb.Inventory:
     find_databases(c)
     find_dotnet(c)
     for f in c.findings.values():
+        evidence = f"found by {', '.join(f.how)}; version from {f.version_from}"
         found.software.add(name=f.name, version=f.version[:128], vendor=f.vendor[:128], path=f.path[:512],
-                           found_by=FOUND_BY, evidence=f"found by {', '.join(f.how)}; version from {f.version_from}"[:1000])
+                           found_by=FOUND_BY, evidence=evidence[:1000])
     return found

@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from estate.agent.hostaccess import CommandsUnavailable, HostAccess, HostAccessError
 from estate.v1 import inventory_pb2 as pb
@@ -51,10 +50,14 @@ _SERVER_NAME = re.compile(r"Windows Server (\d{4})( R2)?", re.IGNORECASE)
 ARCHITECTURES = {"AMD64": "x86_64", "X86": "i686", "ARM64": "aarch64", "IA64": "ia64"}
 
 
-@dataclass
 class RegKey:
-    path: str
-    values: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """One registry key of `reg query` output and its values: name -> (REG_TYPE, data)."""
+
+    __slots__ = ("path", "values")
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.values: dict[str, tuple[str, str]] = {}
 
     def get(self, name: str) -> str:
         return self.values.get(name, ("", ""))[1]
