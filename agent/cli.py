@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from estate.agent import __version__
+from estate.agent import __version__, capture
 from estate.agent.hostaccess import HostAccessError, LocalHost
 from estate.agent.scan import LabelError, build_report, parse_labels
 from estate.v1 import inventory_pb2 as pb
@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="label the asset: org, department, environment, owner, criticality, system "
                            "(repeatable)")
     _add_transport_options(scan)
+    capture.add_parser(commands)
     return parser
 
 
@@ -67,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "scan":
         return cmd_scan(args)
+    if args.command == "capture":
+        return capture.run(args)
     return EXIT_USAGE  # argparse rejects unknown commands before this
 
 

@@ -91,6 +91,8 @@ def _read_bounded(path: Path, limit: int, shown: str) -> bytes:
     st = path.stat()
     if not stat.S_ISREG(st.st_mode) and not str(path).startswith("/proc/") and not str(path).startswith("/sys/"):
         raise HostAccessError(f"{shown}: not a regular file")
+    if st.st_size > limit:  # refuse before reading: a sparse or huge file must not cost its size in memory
+        raise FileTooLarge(f"{shown}: larger than the {limit}-byte limit for this file")
     with open(path, "rb") as handle:
         data = handle.read(limit + 1)
     if len(data) > limit:
