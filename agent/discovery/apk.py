@@ -38,8 +38,8 @@ def parse_apk_installed(text: str, evidence: str = APK_INSTALLED) -> tuple[list[
             fields, start = {}, number + 1
             continue
         key, sep, value = line.partition(":")
-        if sep and len(key) == 1 and key in "PVAo":
-            fields[key] = value.strip()[:256]
+        if sep and len(key) == 1:
+            fields[key] = value.strip()[:256]  # every field marks the stanza; P, V, A and o are used
     flush(start)
     return packages, problems
 
