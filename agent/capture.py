@@ -23,6 +23,7 @@ SOURCE.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import socket
@@ -169,15 +170,14 @@ def write_capture(out: Path, hosts: Sequence[RecordingHost], secrets: dict[bytes
             prefix = "/" + "/".join(parts[:depth])
             if Path(prefix).is_symlink() and not os.path.lexists(target(prefix)):
                 target(prefix).parent.mkdir(parents=True, exist_ok=True)
-                link = os.readlink(prefix)
-                target(prefix).symlink_to(link)
+                target(prefix).symlink_to(Path(prefix).readlink())
 
     for host in hosts:
         for path, data in host.files.items():
             keep_links(path)
             if not path.startswith(KERNEL_TREES) and Path(path).is_symlink() and not os.path.lexists(target(path)):
                 target(path).parent.mkdir(parents=True, exist_ok=True)
-                target(path).symlink_to(os.readlink(path))
+                target(path).symlink_to(Path(path).readlink())
             dest = target(real(path))
             dest.parent.mkdir(parents=True, exist_ok=True)
             if b"\0" in data or len(data) > MAX_RECORDED_BYTES:
@@ -262,10 +262,8 @@ def run(args: argparse.Namespace) -> int:
     run_discoverers(live)
     run_discoverers(remote)
     for argv in EXTRA_COMMANDS:
-        try:
+        with contextlib.suppress(OSError):
             remote.run(argv, timeout=10)
-        except OSError:
-            pass
     secrets = identifiers()
     placeholders = write_capture(out, (live, remote), secrets)
     expected = expected_from_replay(out)

@@ -3,7 +3,8 @@ discoverers (via RecordedHost) and must give what its expected.json says.
 
 expected.json keys: "os" (fields that must match exactly), "package_count", "packages_include"
 ([name, version, architecture] triples that must be present), "packages_exclude" (names that must
-not be), "software_include" ([name, version] pairs of runtimes that must be found), "errors_include" (substrings that some error message must contain), "no_errors" (bool).
+not be), "software_include" ([name, version] pairs of runtimes that must be found), "errors_include"
+(substrings that some error message must contain), "no_errors" (bool).
 """
 
 from __future__ import annotations

@@ -85,7 +85,10 @@ def discover(host: HostAccess) -> pb.Inventory:
     for path in MACHINE_ID_FILES:
         try:
             value = host.read_text(path, limit=4096).strip().lower()
-        except (FileNotFoundError, PermissionError, HostAccessError):
+        except FileNotFoundError:
+            continue
+        except (OSError, HostAccessError) as exc:
+            found.errors.add(discoverer=FOUND_BY, message=(str(exc) or f"{path}: unreadable")[:500], evidence=path)
             continue
         problem = machine_id_problem(value, path)
         if problem:

@@ -128,7 +128,9 @@ def _live(found: pb.Inventory) -> None:
             continue
         v6 = conn.family == socket.AF_INET6
         protocol = ("udp" if udp else "tcp") + ("6" if v6 else "")
-        address, port = conn.laddr.ip, conn.laddr.port
+        if not conn.laddr:
+            continue
+        address, port = conn.laddr[0], conn.laddr[1]
         if (protocol, address, port) in seen or len(found.listeners) >= MAX_LISTENERS:
             continue
         seen.add((protocol, address, port))

@@ -32,7 +32,7 @@ def discover(host: HostAccess) -> pb.Inventory:
     found = pb.Inventory()
     for root in GLOBAL_MODULES:
         entries = listdir(host, root, found, FOUND_BY, MAX_PACKAGES)
-        names = []
+        names: list[str] = []
         for entry in entries:
             if entry.startswith("@"):
                 names.extend(f"{entry}/{sub}" for sub in listdir(host, f"{root}/{entry}", found, FOUND_BY, 500))

@@ -47,7 +47,7 @@ def parse_metadata(text: str) -> tuple[str, str]:
 
 
 def site_dirs(host: HostAccess, found: pb.Inventory) -> list[str]:
-    dirs = []
+    dirs: list[str] = []
     for lib in LIB_DIRS:
         for entry in listdir(host, lib, found, FOUND_BY):
             if _PYTHON_DIR.match(entry):

@@ -27,6 +27,7 @@ the version.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator
 
@@ -118,8 +119,8 @@ class Collector:
         elif how not in existing.how and len(existing.how) < MAX_HOW:
             existing.how.append(how)
 
-    def text(self, path: str, limit: int = MAX_SMALL) -> str | None:
-        return read_text(self.host, path, limit, self.found, FOUND_BY)
+    def text(self, path: str, limit: int = MAX_SMALL, binary_ok: bool = False) -> str | None:
+        return read_text(self.host, path, limit, self.found, FOUND_BY, binary_ok)
 
     def exists(self, path: str) -> bool:
         return self.host.exists(path)
@@ -364,7 +365,7 @@ def find_databases(c: Collector) -> None:
                 c.add(Finding("postgresql", text.strip(), folder, "", pg_version), "data folder")
     for data in MYSQL_DATA:
         for info in ("mariadb_upgrade_info", "mysql_upgrade_info"):
-            text = c.text(f"{data}/{info}")
+            text = c.text(f"{data}/{info}", 4096, binary_ok=True)  # some versions end it with a NUL
             match = re.match(r"(\d+\.\d+\.\d+)(-MariaDB)?", (text or "").strip("\0 \n"))
             if match:
                 name = "mariadb" if match.group(2) or info.startswith("mariadb") else "mysql"
@@ -418,14 +419,14 @@ def running_executables() -> Iterator[tuple[int, str, Callable[[], list[str]]]]:
                 exe = os.readlink(f"/proc/{entry}/exe")  # noqa: PTH115
             except OSError:
                 continue  # a kernel thread, gone, or another user's (not root)
-            yield int(entry), exe.removesuffix(" (deleted)"), lambda pid=entry: _proc_cmdline(pid)
+            yield int(entry), exe.removesuffix(" (deleted)"), functools.partial(_proc_cmdline, entry)
         return
     import psutil
 
     for count, proc in enumerate(psutil.process_iter(["pid", "exe"])):
         if count >= MAX_PROCESSES:
             return
-        yield proc.info["pid"], proc.info.get("exe") or "", lambda proc=proc: _psutil_cmdline(proc)
+        yield proc.info["pid"], proc.info.get("exe") or "", functools.partial(_psutil_cmdline, proc)
 
 
 def _proc_cmdline(pid: str) -> list[str]:
