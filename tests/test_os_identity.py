@@ -155,3 +155,22 @@ def test_macos_sw_vers_real_outputs() -> None:
     old = macos.os_from_sw_vers(macos.parse_sw_vers("ProductName:\tMac OS X\nProductVersion:\t10.13.3\n"
                                                     "BuildVersion:\t17D102\n"))
     assert (old.version_id, old.codename) == ("10.13", "high sierra")
+
+
+def test_windows_iis_sql_server_and_dotnet_framework() -> None:
+    # In `reg query`'s line format, with the keys and value names these products register.
+    iis = ("\r\nHKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\InetStp\r\n    MajorVersion    REG_DWORD    0xa\r\n"
+           "    MinorVersion    REG_DWORD    0x0\r\n"
+           "    InstallPath    REG_EXPAND_SZ    C:\\Windows\\system32\\inetsrv\r\n"
+           "    VersionString    REG_SZ    Version 10.0\r\n")
+    sql = ("\r\nHKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Microsoft SQL Server\\MSSQL11.MSSQLSERVER\\Setup\r\n"
+           "    PatchLevel    REG_SZ    11.4.7001.0\r\n\r\n"
+           "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Microsoft SQL Server\\MSSQL15.REPORTING\\Setup\r\n"
+           "    PatchLevel    REG_SZ    15.0.4198.2\r\n\r\nEnd of search: 2 match(es) found.\r\n")
+    dotnet = ("\r\nHKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\NET Framework Setup\\NDP\\v4\\Full\r\n"
+              "    Release    REG_DWORD    0x70bf6\r\n")
+    found = windows.software_from_registry(iis, sql, dotnet)
+    assert [(s.name, s.version, s.path) for s in found] == [
+        ("iis", "10.0", "C:\\Windows\\system32\\inetsrv"), ("mssqlserver", "11.4.7001.0", "MSSQL11.MSSQLSERVER"),
+        ("mssqlserver", "15.0.4198.2", "MSSQL15.REPORTING"), ("dotnetfx", "4.7.2", "")]
+    assert windows.software_from_registry(None, "garbage\x00\r\n", "    Release    REG_DWORD    0xzz\r\n") == []

@@ -222,3 +222,52 @@ def discover_programs(host: HostAccess) -> pb.Inventory:
             found.errors.add(discoverer=PROGRAMS_FOUND_BY, message=f"more than {MAX_PROGRAMS} programs: list cut")
             break
     return found
+
+
+IIS = ("reg", "query", r"HKLM\SOFTWARE\Microsoft\InetStp")
+SQL_SERVER = ("reg", "query", r"HKLM\SOFTWARE\Microsoft\Microsoft SQL Server", "/s", "/v", "PatchLevel")
+DOTNET_FRAMEWORK = ("reg", "query", r"HKLM\SOFTWARE\Microsoft\NET Framework Setup\NDP\v4\Full", "/v", "Release")
+# .NET Framework 4.x `Release` DWORD -> version (Microsoft's table: the minimum Release of each).
+DOTNET_RELEASES = ((533320, "4.8.1"), (528040, "4.8"), (461808, "4.7.2"), (461308, "4.7.1"), (460798, "4.7"),
+                   (394802, "4.6.2"), (394254, "4.6.1"), (393295, "4.6"), (379893, "4.5.2"), (378675, "4.5.1"),
+                   (378389, "4.5"))
+SOFTWARE_FOUND_BY = "windows_software"
+_SQL_SETUP = re.compile(r"\\(MSSQL\d+(?:_\d+)?\.[^\\]+)\\Setup$", re.IGNORECASE)
+
+
+def software_from_registry(iis: str | None, sql: str | None, dotnet: str | None) -> list[pb.Software]:
+    """IIS, SQL Server instances and .NET Framework 4.x from their `reg query` outputs."""
+    found: list[pb.Software] = []
+    if iis:
+        key = merged_values(parse_reg_query(iis, 10))
+        major, minor = dword(key.get("MajorVersion")), dword(key.get("MinorVersion"))
+        version = f"{major}.{minor}" if major is not None and minor is not None else \
+            key.get("VersionString").removeprefix("Version ").strip()
+        if version:
+            found.append(pb.Software(name="iis", version=version, vendor="Microsoft", path=key.get("InstallPath"),
+                                     found_by=SOFTWARE_FOUND_BY, evidence=" ".join(IIS)))
+    for key in parse_reg_query(sql or "", 1000):
+        match = _SQL_SETUP.search(key.path)
+        if match and key.get("PatchLevel"):
+            found.append(pb.Software(name="mssqlserver", version=key.get("PatchLevel"), vendor="Microsoft",
+                                     path=match.group(1), found_by=SOFTWARE_FOUND_BY,
+                                     evidence=f"{' '.join(SQL_SERVER[:3])}: {key.path} PatchLevel"))
+    if dotnet:
+        release = dword(merged_values(parse_reg_query(dotnet, 10)).get("Release"))
+        version = next((v for minimum, v in DOTNET_RELEASES if release is not None and release >= minimum), "")
+        if version:
+            found.append(pb.Software(name="dotnetfx", version=version, vendor="Microsoft",
+                                     found_by=SOFTWARE_FOUND_BY, evidence=f"{' '.join(DOTNET_FRAMEWORK)} = {release}"))
+    return found
+
+
+def discover_software(host: HostAccess) -> pb.Inventory:
+    """Servers and runtimes Windows registers: IIS, SQL Server, .NET Framework."""
+    found = pb.Inventory()
+    if host.is_live and sys.platform != "win32":
+        return found
+    iis = _run(host, IIS, found, SOFTWARE_FOUND_BY)
+    sql = _run(host, SQL_SERVER, found, SOFTWARE_FOUND_BY)
+    dotnet = _run(host, DOTNET_FRAMEWORK, found, SOFTWARE_FOUND_BY)
+    found.software.extend(software_from_registry(iis, sql, dotnet))
+    return found
