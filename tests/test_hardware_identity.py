@@ -93,3 +93,22 @@ def test_machine_id_files_that_disagree(tmp_path: Path) -> None:
     (tmp_path / "var/lib/dbus/machine-id").write_text("b" * 32 + "\n")
     warnings = identity.discover(LocalHost(str(tmp_path))).host.identity_warnings
     assert warnings == ["/etc/machine-id and /var/lib/dbus/machine-id disagree: " + "a" * 32 + " used"]
+
+
+def test_interfaces_and_disks_without_psutil_agree_with_psutil() -> None:
+    import socket
+
+    import psutil
+    from estate.agent.discovery import _netif
+
+    ours = _netif.interfaces()
+    theirs = psutil.net_if_addrs()
+    assert set(ours) == set(theirs)
+    for name, addrs in theirs.items():
+        mac, addresses = ours[name]
+        assert mac == next((a.address for a in addrs if a.family == psutil.AF_LINK), "")
+        assert sorted(addresses) == sorted(a.address.split("%", 1)[0] for a in addrs
+                                           if a.family in (socket.AF_INET, socket.AF_INET6))
+    disks = hardware.discover(LocalHost()).host.hardware.disks
+    assert {(d.device, d.mountpoint) for d in disks} == {(p.device, p.mountpoint)
+                                                         for p in psutil.disk_partitions(all=False)}

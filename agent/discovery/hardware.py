@@ -123,6 +123,33 @@ def discover(host: HostAccess) -> pb.Inventory:
 
 
 def _live_disks(hw: pb.Hardware) -> None:
+    """Mounted filesystems on devices (as psutil.disk_partitions(all=False)) and their sizes.
+
+    Linux reads /proc/self/mounts and /proc/filesystems itself (psutil's import alone costs ~15 ms);
+    other systems use psutil.
+    """
+    import os
+
+    if os.path.exists("/proc/self/mounts"):  # noqa: PTH110
+        try:
+            with open("/proc/filesystems", encoding="utf-8") as handle:
+                physical = {line.split()[-1] for line in handle if line.strip() and not line.startswith("nodev")}
+            with open("/proc/self/mounts", encoding="utf-8", errors="replace") as handle:
+                mounts = handle.read(4 * 1024 * 1024).splitlines()
+        except OSError:
+            return
+        for line in mounts:
+            fields = line.split()
+            if len(fields) < 3 or fields[2] not in physical or len(hw.disks) >= MAX_DISKS:
+                continue
+            mountpoint = fields[1].replace("\\040", " ")
+            try:
+                st = os.statvfs(mountpoint)
+                total = st.f_blocks * st.f_frsize
+            except OSError:
+                total = 0
+            hw.disks.add(device=fields[0], mountpoint=mountpoint, fstype=fields[2], total_bytes=total)
+        return
     import psutil
 
     try:

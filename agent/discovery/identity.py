@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import socket
+import sys
 
 from estate.agent.hostaccess import HostAccess, HostAccessError
 from estate.v1 import inventory_pb2 as pb
@@ -121,6 +122,18 @@ def discover(host: HostAccess) -> pb.Inventory:
 
 
 def _add_interfaces(ident: pb.Host) -> None:
+    if sys.platform.startswith("linux"):
+        from estate.agent.discovery import _netif  # getifaddrs without psutil's import cost
+
+        try:
+            found = _netif.interfaces()
+        except (OSError, AttributeError):
+            found = {}
+        for name in sorted(found):
+            mac, addresses = found[name]
+            ident.interfaces.add(name=name, mac=mac, addresses=addresses)
+        if found:
+            return
     import psutil  # only the live host has psutil facts
 
     try:
