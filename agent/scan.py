@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
@@ -123,11 +123,23 @@ def run_discoverers(host: HostAccess, discoverers: tuple[Discoverer, ...] = DISC
     return report
 
 
+def random_uuid4() -> str:
+    """A random RFC 4122 version 4 UUID, as str(uuid.uuid4()) gives, without importing uuid.
+
+    uuid imports platform and probes for libuuid: about 10 ms of a ~100 ms scan.
+    """
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
 def build_report(host: HostAccess, method: int, labels: Mapping[str, str] | None = None,
                  discoverers: tuple[Discoverer, ...] = DISCOVERERS) -> pb.Inventory:
     """Scan `host` and return a complete report with a fresh report_id."""
     report = run_discoverers(host, discoverers)
-    report.report_id = str(uuid.uuid4())
+    report.report_id = random_uuid4()
     collected_at = Timestamp()
     collected_at.GetCurrentTime()
     report.collected_at.CopyFrom(collected_at)

@@ -88,3 +88,15 @@ def test_a_failing_or_hanging_discoverer_is_isolated() -> None:
     errors = {e.discoverer: e.message for e in report.errors}
     assert "RuntimeError: boom" in errors["broken"]
     assert "timed out" in errors["hangs"]
+
+
+def test_report_ids_are_random_version_4_uuids() -> None:
+    import uuid
+
+    from estate.agent.scan import random_uuid4
+
+    ids = {random_uuid4() for _ in range(1000)}
+    assert len(ids) == 1000
+    for text in list(ids)[:50]:
+        parsed = uuid.UUID(text)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and str(parsed) == text
