@@ -72,3 +72,12 @@ def test_live_listeners_with_their_process_and_exposure(sockets: dict[str, int])
     assert (loopback.exposed, anyaddr.exposed, udp.exposed) == (False, True, False)
     assert loopback.pid == anyaddr.pid == udp.pid == os.getpid()
     assert loopback.process and loopback.process in Path(f"/proc/{os.getpid()}/comm").read_text()
+
+
+def test_netlink_and_proc_net_agree_on_this_host(sockets: dict[str, int]) -> None:
+    from estate.agent.discovery import _sockdiag
+
+    via_netlink = {(a, p) for a, p, _ in _sockdiag.tcp_listeners(socket.AF_INET)}
+    via_proc, _ = listeners.parse_proc_net(Path("/proc/net/tcp").read_text(), "tcp", "/proc/net/tcp")
+    assert via_netlink == {(lis.address, lis.port) for lis in via_proc}
+    assert ("127.0.0.1", sockets["loopback"]) in via_netlink

@@ -100,6 +100,8 @@ def owners_from_proc(inodes: dict[int, pb.Listener], max_fds: int = 1_000_000) -
             seen += 1
             try:
                 link = os.readlink(f"/proc/{pid}/fd/{fd}")  # noqa: PTH115
+            except PermissionError:
+                break  # not ours to look at (another user, or a namespace's init): no fd of it will be
             except OSError:
                 continue
             listener = wanted.pop(link, None)
@@ -151,7 +153,10 @@ def discover(host: HostAccess) -> pb.Inventory:
         _live(found)  # psutil where there is no /proc (Windows, macOS, ...)
         return found
     owners: dict[int, pb.Listener] = {}
-    for protocol, path in PROC_NET:
+    tables: tuple[tuple[str, str], ...] = PROC_NET
+    if live_linux and _tcp_from_netlink(found, owners):
+        tables = tuple(t for t in PROC_NET if t[0].startswith("udp"))
+    for protocol, path in tables:
         text = read_text(host, path, MAX_PROC_NET_BYTES, found, FOUND_BY)
         if text is None:
             continue
@@ -168,3 +173,24 @@ def discover(host: HostAccess) -> pb.Inventory:
     if live_linux and owners:
         owners_from_proc(owners)
     return found
+
+
+def _tcp_from_netlink(found: pb.Inventory, owners: dict[int, pb.Listener]) -> bool:
+    """Listening TCP sockets via sock_diag (much cheaper than /proc/net/tcp); False to fall back."""
+    from estate.agent.discovery import _sockdiag
+
+    try:
+        tables = [("tcp", _sockdiag.tcp_listeners(socket.AF_INET)), ("tcp6", _sockdiag.tcp_listeners(socket.AF_INET6))]
+    except (OSError, ValueError):
+        return False
+    for protocol, rows in tables:
+        seen: set[tuple[str, int]] = set()
+        for address, port, inode in rows:
+            if (address, port) in seen or len(found.listeners) >= MAX_LISTENERS:
+                continue
+            seen.add((address, port))
+            found.listeners.add(protocol=protocol, address=address, port=port, exposed=is_exposed(address),
+                                found_by=FOUND_BY, evidence="netlink sock_diag")
+            if inode:
+                owners[inode] = found.listeners[-1]
+    return True
