@@ -199,10 +199,18 @@ def programs_from_uninstall(keys: Sequence[RegKey], architecture: str, evidence:
     return packages
 
 
+def _maybe_windows(host: HostAccess) -> bool:
+    """False where `reg` cannot exist: a live non-Windows host, or one with a POSIX shell (saves
+    needless remote commands on every Unix host scanned over SSH)."""
+    if host.is_live:
+        return sys.platform == "win32"
+    return not host.exists("/bin/sh")
+
+
 def discover_programs(host: HostAccess) -> pb.Inventory:
     """Programs from both machine-wide registry views and from every loaded user hive."""
     found = pb.Inventory()
-    if host.is_live and sys.platform != "win32":
+    if not _maybe_windows(host):
         return found
     users = _run(host, USERS, found, PROGRAMS_FOUND_BY)
     if users is None:
@@ -264,7 +272,7 @@ def software_from_registry(iis: str | None, sql: str | None, dotnet: str | None)
 def discover_software(host: HostAccess) -> pb.Inventory:
     """Servers and runtimes Windows registers: IIS, SQL Server, .NET Framework."""
     found = pb.Inventory()
-    if host.is_live and sys.platform != "win32":
+    if not _maybe_windows(host):
         return found
     iis = _run(host, IIS, found, SOFTWARE_FOUND_BY)
     sql = _run(host, SQL_SERVER, found, SOFTWARE_FOUND_BY)
