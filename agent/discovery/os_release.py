@@ -369,10 +369,13 @@ def _os_from_claim(claim: Claim) -> pb.OperatingSystem:
 
 
 def _refine_version(result: pb.OperatingSystem, claims: list[Claim], notes: list[str]) -> None:
-    """A release file of the same distribution and major with a longer version refines `version`."""
+    """A release file of the same distribution and major refines `version` (and a missing codename)."""
     for claim in claims:
         if claim.id != result.id or not claim.version or claim.major != result.major:
             continue
+        if not result.codename and claim.codename:
+            result.codename = claim.codename
+            notes.append(f"codename {claim.codename} from {claim.source}")
         if len(claim.version) > len(result.version) and claim.version.startswith(result.version_id):
             result.version = claim.version
             notes.append(f"version {claim.version} from {claim.source}")
