@@ -8,8 +8,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Real servers the integration tests start on 127.0.0.1: OpenSSH sshd, net-snmp snmpd (and its
-# command-line tools to cross-check).
-SYSTEM_PACKAGES := openssh-server openssh-client snmpd snmp
+# command-line tools to cross-check); rpm, whose rpmbuild and rpm make a real rpmdb.sqlite that the
+# agent's direct reader is checked against.
+SYSTEM_PACKAGES := openssh-server openssh-client snmpd snmp rpm
 
 .PHONY: demo test setup system-packages lint typecheck unit proto bench clean
 
