@@ -120,7 +120,9 @@ def identifiers() -> dict[bytes, bytes]:
                 secrets[_hex_v4(value)] = _hex_v4(fake)
             elif addr.family == socket.AF_INET6 and value not in ("::1",):
                 v6 += 1
-                secrets[value.encode()] = f"2001:db8::{v6:x}".encode()
+                fake = f"2001:db8::{v6:x}"
+                secrets[value.encode()] = fake.encode()
+                secrets[_hex_v6(value)] = _hex_v6(fake)
             elif addr.family == psutil.AF_LINK and value and value != "00:00:00:00:00:00":
                 mac += 1
                 secrets[value.encode()] = f"02:00:00:00:00:{mac:02x}".encode()
@@ -134,6 +136,12 @@ def identifiers() -> dict[bytes, bytes]:
                     36: "12345678-1234-5678-1234-567812345678"}.get(len(value), "REDACTED")
             secrets.setdefault(value.encode(), fake.encode())
     return secrets
+
+
+def _hex_v6(address: str) -> bytes:
+    """An IPv6 address as /proc/net/tcp6 writes it: four 32-bit words, each little-endian."""
+    raw = socket.inet_pton(socket.AF_INET6, address)
+    return b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4)).hex().upper().encode()
 
 
 def _hex_v4(address: str) -> bytes:

@@ -304,15 +304,22 @@ def decide_linux(sources: Sources) -> tuple[pb.OperatingSystem | None, list[str]
         break
 
     claims: list[Claim] = []
+    # One listing of /etc instead of a read per candidate: over SSH each read is a round trip.
+    try:
+        present: set[str] | None = set(sources.host.listdir("/etc"))
+    except (OSError, HostAccessError):
+        present = None
     for path in RELEASE_FILES:
+        if present is not None and path.rsplit("/", 1)[1] not in present:
+            continue
         text = sources.text(path)
         if text is not None:
             claim = parse_release_file(path, text)
             if claim and claim.id and all(c.id != claim.id or c.version != claim.version for c in claims):
                 claims.append(claim)
-    lsb_text = sources.text(LSB_RELEASE)
+    lsb_text = sources.text(LSB_RELEASE) if present is None or "lsb-release" in present else None
     lsb = parse_lsb_release(lsb_text) if lsb_text is not None else None
-    debian_text = sources.text(DEBIAN_VERSION)
+    debian_text = sources.text(DEBIAN_VERSION) if present is None or "debian_version" in present else None
     debian = parse_debian_version(debian_text) if debian_text is not None else None
     ordered = claims + ([lsb] if lsb else []) + ([debian] if debian else [])
 
