@@ -251,17 +251,16 @@ def find_openssl(c: Collector) -> None:
             headers[header] = openssl_version_from_header(text)
     seen_real: set[str] = set()
     for lib_dir in LIB_DIRS:
-        for soname in LIBSSL_SONAMES:
-            entry = f"libssl.so.{soname}"
-            lib = f"{lib_dir}/{entry}"
-            if not c.exists(lib):
+        # One listing per folder rather than a check per known soname: over SSH each is a round trip.
+        for entry in c.ls(lib_dir, 50_000):
+            match = _LIBSSL.match(entry)
+            if not match or match.group(1) not in LIBSSL_SONAMES:
                 continue
+            lib = f"{lib_dir}/{entry}"
             real = c.real(lib)
             if real in seen_real:
                 continue
             seen_real.add(real)
-            match = _LIBSSL.match(entry)
-            assert match is not None
             line = soname_line(match.group(1))
             version, source = line, f"{lib} (soname)"
             header = next((h for h, v in headers.items() if soname_line(v) == line or v.startswith(line + ".")), "")
