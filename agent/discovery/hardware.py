@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from estate.agent.discovery._common import read_text
-from estate.agent.hostaccess import HostAccess
+from estate.agent.hostaccess import HostAccess, HostAccessError
 from estate.v1 import inventory_pb2 as pb
 
 DMI = "/sys/class/dmi/id"
@@ -84,9 +84,18 @@ def discover(host: HostAccess) -> pb.Inventory:
     hw.cpu_model = model
     hw.cpu_count = (os.cpu_count() or count) if host.is_live else count
     hw.memory_bytes = mem_total(read_text(host, "/proc/meminfo", 1024 * 1024, found, FOUND_BY) or "")
-    dmi = {}
+    dmi: dict[str, str] = {}
     for name in DMI_FIELDS:
-        value = read_text(host, f"{DMI}/{name}", 4096, found, FOUND_BY) if host.exists(f"{DMI}/{name}") else None
+        if not host.exists(f"{DMI}/{name}"):
+            continue
+        value: str | None
+        if name == "product_serial":  # root-only on most systems: no error entry for a normal agent
+            try:
+                value = host.read_text(f"{DMI}/{name}", 4096)
+            except (OSError, HostAccessError):
+                continue
+        else:
+            value = read_text(host, f"{DMI}/{name}", 4096, found, FOUND_BY)
         if value and value.strip():
             dmi[name] = value.strip()[:256]
     hw.vendor, hw.product = dmi.get("sys_vendor", ""), dmi.get("product_name", "")

@@ -75,8 +75,8 @@ def machine_id_problem(value: str, path: str) -> str:
 def _first_line(host: HostAccess, path: str) -> str:
     try:
         return host.read_text(path, limit=4096).strip().splitlines()[0].strip()
-    except (FileNotFoundError, IndexError, PermissionError):
-        return ""
+    except (OSError, IndexError, HostAccessError):
+        return ""  # absent, root-only (DMI) or not a file: identity goes on with what it has
 
 
 def discover(host: HostAccess) -> pb.Inventory:
@@ -100,14 +100,15 @@ def discover(host: HostAccess) -> pb.Inventory:
         ident.machine_id = next(iter(ids.values()))
         if len(set(ids.values())) > 1:
             ident.identity_warnings.append(f"{' and '.join(ids)} disagree: {ident.machine_id} used")
+    # Through the host: the live /sys, a remote one over SSH, or (under --root) the tree's own,
+    # which an image does not have. Only root may read it on most systems.
+    uuid = _first_line(host, DMI_UUID_FILE).lower()
+    problem = dmi_uuid_problem(uuid) if uuid else ""
+    if problem:
+        ident.identity_warnings.append(problem)
+    elif uuid:
+        ident.dmi_product_uuid = uuid
     if host.is_live:
-        # On a --root tree the DMI data would be the live host's, so it is read only when live.
-        uuid = _first_line(host, DMI_UUID_FILE).lower()
-        problem = dmi_uuid_problem(uuid) if uuid else ""
-        if problem:
-            ident.identity_warnings.append(problem)
-        elif uuid:
-            ident.dmi_product_uuid = uuid
         ident.hostname = socket.gethostname()
         fqdn = socket.getfqdn()
         if "." in fqdn and not fqdn.startswith("localhost"):
