@@ -143,7 +143,8 @@ def test_windows_programs_from_both_views_and_user_hives(tmp_path: Path) -> None
     assert {(p.name, p.version, p.architecture) for p in found.packages} == {
         ("Microsoft SQL Server 2012 (64-bit)", "11.0.7001.0", ""), ("Java 8 Update 202", "8.0.2020.8", "x86"),
         ("Zoom", "5.4.3", "")}
-    assert all(p.manager == "windows" for p in found.packages)
+    assert all(p.manager == "windows" and not p.source for p in found.packages)
+    assert any(p.evidence.endswith("(publisher Microsoft Corporation)") for p in found.packages)
 
 
 def test_macos_sw_vers_real_outputs() -> None:

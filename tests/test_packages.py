@@ -135,7 +135,7 @@ def test_snap_and_flatpak_layouts(tmp_path: Path) -> None:
     assert [(p.name, p.version, p.architecture) for p in snap.discover(host).packages] == [
         ("core20", "20230207", "amd64")]
     flat = flatpak.discover(host)
-    assert sorted((p.name, p.version, p.source) for p in flat.packages) == [
+    assert sorted((p.name, p.version, p.evidence.split(":", 1)[0]) for p in flat.packages) == [
         ("org.freedesktop.Platform", "22.08", "runtime/org.freedesktop.Platform/x86_64/22.08"),
         ("org.mozilla.firefox", "115.0.2", "app/org.mozilla.firefox/x86_64/stable")]
 

@@ -47,7 +47,8 @@ def discover(host: HostAccess) -> pb.Inventory:
                                     break
                             if evidence != active:
                                 break
+                    # flatpak has no source packages; the ref (kind/id/arch/branch) goes in the evidence.
                     found.packages.append(pb.Package(name=ref, version=version, architecture=arch, manager="flatpak",
-                                                     source=f"{kind}/{ref}/{arch}/{branch}", found_by=FOUND_BY,
-                                                     evidence=evidence))
+                                                     found_by=FOUND_BY,
+                                                     evidence=f"{kind}/{ref}/{arch}/{branch}: {evidence}"))
     return found

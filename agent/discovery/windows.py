@@ -193,9 +193,11 @@ def programs_from_uninstall(keys: Sequence[RegKey], architecture: str, evidence:
         name = key.get("DisplayName")
         if not name:
             continue
+        publisher = f" (publisher {key.get('Publisher')})" if key.get("Publisher") else ""
+        # No source package on Windows: the publisher goes in the evidence, `source` stays empty.
         packages.append(pb.Package(name=name[:256], version=key.get("DisplayVersion")[:128],
-                                   architecture=architecture, manager="windows", source=key.get("Publisher")[:256],
-                                   found_by=PROGRAMS_FOUND_BY, evidence=f"{evidence}: {key.path}"[:512]))
+                                   architecture=architecture, manager="windows", found_by=PROGRAMS_FOUND_BY,
+                                   evidence=f"{evidence}: {key.path}{publisher}"[:512]))
     return packages
 
 
