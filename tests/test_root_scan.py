@@ -25,7 +25,7 @@ def test_root_scan_gives_expected_identity_and_no_live_facts(folder: Path) -> No
     assert (report.os.id, report.os.version_id) == (expected["id"], expected["version_id"])
     # Nothing of the live host: no kernel, no sockets, no processes' runtimes, no hardware, no DMI.
     assert report.os.kernel == "" and not report.listeners and report.host.dmi_product_uuid == ""
-    assert not report.host.interfaces and report.host.hardware.cpu_count == 0
+    assert not report.host.interfaces and report.host.hardware.cpu_count == 0 and not report.software
     assert report.method == pb.METHOD_FILE
 
 
