@@ -48,7 +48,7 @@ def test_cpu_memory_mounts_and_container_from_a_recorded_host(tmp_path: Path) ->
 
 def test_live_hardware() -> None:
     hw = hardware.discover(LocalHost()).host.hardware
-    assert hw.cpu_count >= 1 and hw.memory_bytes > 0 and hw.disks
+    assert hw.cpu_count >= 1 and hw.memory_bytes > 0 and hw.cpu_model
     if Path("/.dockerenv").exists():
         assert hw.container == "docker"
 
