@@ -100,3 +100,13 @@ def test_report_ids_are_random_version_4_uuids() -> None:
     for text in list(ids)[:50]:
         parsed = uuid.UUID(text)
         assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and str(parsed) == text
+
+
+def test_agent_version_constant_matches_the_package_metadata() -> None:
+    from importlib.metadata import version
+
+    from estate.agent import __version__
+
+    pyproject = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
+    assert f'\nversion = "{__version__}"\n' in pyproject
+    assert __version__ == version("legacy-estate")
