@@ -8,9 +8,11 @@ product's version file at its usual place.
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 import subprocess
+import time
 import zipfile
 from pathlib import Path
 
@@ -131,3 +133,28 @@ def test_broken_version_files_are_errors_and_the_rest_is_found(tmp_path: Path) -
     messages = " | ".join(e.message for e in found.errors)
     assert "/usr/lib/jvm/broken/release: contains NUL bytes" in messages
     assert "catalina.jar" in messages
+
+
+def test_running_processes_lead_to_installs_outside_known_locations(tmp_path: Path) -> None:
+    """A process whose executable is <home>/bin/java, started with -Dcatalina.home, as Tomcat runs."""
+    home, catalina = tmp_path / "apps" / "jdk-custom", tmp_path / "apps" / "tc"
+    (home / "bin").mkdir(parents=True)
+    shutil.copy("/bin/sh", home / "bin" / "java")  # a real process whose /proc/PID/exe is <home>/bin/java
+    (home / "release").write_text('JAVA_VERSION="11.0.21"\nIMPLEMENTOR="Azul Systems, Inc."\n')
+    jar = io.BytesIO()
+    with zipfile.ZipFile(jar, "w") as archive:
+        archive.writestr("org/apache/catalina/util/ServerInfo.properties", "server.number=9.0.83.0\n")
+    (catalina / "lib").mkdir(parents=True)
+    (catalina / "lib" / "catalina.jar").write_bytes(jar.getvalue())
+    proc = subprocess.Popen([str(home / "bin" / "java"), "-c", "sleep 60; :", f"-Dcatalina.home={catalina}"])
+    try:
+        for _ in range(100):  # wait until the kernel shows the new executable
+            if Path(f"/proc/{proc.pid}/exe").exists() and str(home) in os.readlink(f"/proc/{proc.pid}/exe"):
+                break
+            time.sleep(0.05)
+        found = {(s.name, s.version, s.path): s.evidence for s in runtimes.discover(LocalHost()).software}
+    finally:
+        proc.kill()
+        proc.wait()
+    assert f"process {proc.pid}" in found[("azul-zulu", "11.0.21", str(home))]
+    assert f"process {proc.pid}" in found[("tomcat", "9.0.83", str(catalina))]

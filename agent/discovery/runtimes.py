@@ -390,13 +390,13 @@ def _pg_version_files(c: Collector, data: str) -> Iterator[str]:
         yield f"{data}/{entry}/data/PG_VERSION"
 
 
-def find_dotnet(c: Collector) -> None:
-    for root in DOTNET_ROOTS:
+def find_dotnet(c: Collector, roots: tuple[str, ...] = DOTNET_ROOTS, how: str = "install location") -> None:
+    for root in roots:
         base = f"{root}/shared/Microsoft.NETCore.App"
         for entry in c.ls(base, 200):
             if re.fullmatch(r"\d+\.\d+\.\d+[\w.-]*", entry):
                 c.add(Finding("dotnet", entry, f"{base}/{entry}", "Microsoft", f"{base}/{entry} (runtime folder)"),
-                      "install location")
+                      how)
 
 
 def running_executables() -> Iterator[tuple[int, str, Callable[[], list[str]]]]:
@@ -453,6 +453,10 @@ def from_processes(c: Collector) -> None:
         if base == "java" and exe.endswith("/bin/java"):
             java_home(c, exe[: -len("/bin/java")], how)
             _java_app_homes(c, cmdline(), how)
+        elif base in ("jsvc", "jsvc.exec"):  # Tomcat as a daemon (Debian/RHEL tomcat packages, Commons Daemon)
+            _java_app_homes(c, cmdline(), how)
+        elif base == "dotnet":
+            find_dotnet(c, (exe.rsplit("/", 1)[0],), how)
         elif re.fullmatch(r"python\d(\.\d+)?", base) and "/bin/" in exe:
             python_prefix(c, exe.rsplit("/bin/", 1)[0], how)
         elif base == "node" and "/bin/" in exe:
