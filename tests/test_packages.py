@@ -116,7 +116,7 @@ def test_garbage_rpmdb_file_and_berkeley_db(tmp_path: Path) -> None:
     other = tmp_path / "bdb"
     place(other, "/var/lib/rpm/Packages", b"\0" * 4096)
     found = rpm.discover(LocalHost(str(other)))
-    assert "a Berkeley DB rpm database" in found.errors[0].message
+    assert "not a Berkeley DB hash database (bad magic number)" in found.errors[0].message
 
 
 def test_snap_and_flatpak_layouts(tmp_path: Path) -> None:
@@ -161,3 +161,44 @@ def test_pip_and_npm_system_wide_packages(tmp_path: Path) -> None:
     messages = [e.message for e in npm.errors]
     assert any("evil/package.json: not a package.json" in m for m in messages)
     assert any("huge/package.json: larger than" in m for m in messages)
+
+
+def test_berkeley_db_packages_under_root(tmp_path: Path) -> None:
+    place(tmp_path, "/var/lib/rpm/Packages", (FIXTURES / "rpmdb" / "Packages").read_bytes())
+    found = rpm.discover(LocalHost(str(tmp_path)))
+    assert sorted((p.name, p.version, p.architecture, p.source) for p in found.packages) == [
+        ("bash", "4.2.46-34.el7", "noarch", "bash"), ("openssl-libs", "1:1.0.2k-25.el7_9", "noarch", "openssl-libs"),
+        ("tzdata", "2024a-1.el7", "noarch", "tzdata")]
+    assert not found.errors and all(p.evidence == "/var/lib/rpm/Packages" for p in found.packages)
+
+
+@pytest.mark.skipif(not shutil.which("db5.3_load"), reason="needs db5.3_load (Debian package db5.3-util)")
+def test_berkeley_db_written_by_berkeley_db_itself(tmp_path: Path) -> None:
+    import struct
+
+    with sqlite3.connect(f"file:{FIXTURES / 'rpmdb' / 'rpmdb.sqlite'}?mode=ro", uri=True) as connection:
+        rows = connection.execute("SELECT hnum, blob FROM Packages").fetchall()
+    connection.close()
+
+    def text(data: bytes) -> str:
+        return "".join(chr(c) if 32 < c < 127 and c != 92 else f"\\{c:02x}" for c in data)
+
+    dump = tmp_path / "dump.txt"
+    dump.write_text("".join(f"{text(struct.pack('<I', hnum))}\n{text(blob)}\n" for hnum, blob in rows))
+    for page_size in (512, 4096, 16384):  # 512: every header spans several overflow pages
+        target = tmp_path / f"Packages-{page_size}"
+        subprocess.run(["db5.3_load", "-T", "-t", "hash", "-c", f"db_pagesize={page_size}", "-f", str(dump),
+                        str(target)], check=True, timeout=60)
+        found, problems = rpmdb.read_bdb_packages(target.read_bytes(), "Packages")
+        assert not problems and len(found) == 3, page_size
+
+
+def test_damaged_berkeley_db_gives_errors_not_a_crash(tmp_path: Path) -> None:
+    good = (FIXTURES / "rpmdb" / "Packages").read_bytes()
+    truncated, problems = rpmdb.read_bdb_packages(good[: len(good) - 4096], "Packages")
+    assert len(truncated) == 2 and any("broken overflow chain" in p for p in problems)
+    looped = bytearray(good)
+    looped[3 * 4096 + 16:3 * 4096 + 20] = (3).to_bytes(4, "little")  # an overflow page pointing at itself
+    looped[3 * 4096 + 22:3 * 4096 + 24] = (16).to_bytes(2, "little")
+    found, problems = rpmdb.read_bdb_packages(bytes(looped), "Packages")
+    assert len(found) == 2 and any("broken overflow chain at page 3" in p for p in problems)

@@ -1,5 +1,5 @@
 """RPM packages: the rpm command (`rpm -qa` with a tab-separated query format) where it runs, else
-the rpmdb.sqlite database read directly (rpmdb.py), e.g. under --root."""
+the database read directly (rpmdb.py: rpmdb.sqlite or Berkeley DB Packages), e.g. under --root."""
 
 from __future__ import annotations
 

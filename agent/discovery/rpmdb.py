@@ -1,5 +1,6 @@
-"""The rpm database read directly (rpmdb.sqlite), for trees where the rpm command is absent or
-not the host's own (`--root`).
+"""The rpm database read directly, for trees where the rpm command is absent or not the host's own
+(`--root`): rpmdb.sqlite (rpm 4.16+: RHEL 9, Fedora 33+) and the Berkeley DB hash `Packages` file
+(RHEL/CentOS 5 to 8, SLES up to 15 SP2).
 
 rpm 4.16+ keeps one row per installed package in the `Packages` table: `hnum` and `blob`, the
 package header exported by headerExport(): two big-endian uint32 (il: index entries, dl: data
@@ -23,6 +24,8 @@ from estate.v1 import inventory_pb2 as pb
 
 RPMDB_SQLITE_PATHS = ("/var/lib/rpm/rpmdb.sqlite", "/usr/lib/sysimage/rpm/rpmdb.sqlite")
 RPMDB_BDB_PATHS = ("/var/lib/rpm/Packages", "/usr/lib/sysimage/rpm/Packages")
+RPMDB_NDB_PATHS = ("/var/lib/rpm/Packages.db", "/usr/lib/sysimage/rpm/Packages.db")
+MAX_BDB_BYTES = 512 * 1024 * 1024
 MAX_DB_BYTES = 1024 * 1024 * 1024
 MAX_PACKAGES = 100_000
 # rpm's own limits (header.c): index entries and data store size of one header.
@@ -131,7 +134,7 @@ def read_sqlite_packages(db_file: str, evidence: str) -> tuple[list[pb.Package],
 
 
 def read_rpmdb(host: HostAccess) -> tuple[list[pb.Package], list[str], str]:
-    """Packages from the first rpmdb.sqlite found; the problems; and the path read ('' if none)."""
+    """Packages from the first rpm database found (SQLite, then Berkeley DB); the problems; the path read."""
     for path in RPMDB_SQLITE_PATHS:
         if not host.exists(path):
             continue
@@ -152,6 +155,96 @@ def read_rpmdb(host: HostAccess) -> tuple[list[pb.Package], list[str], str]:
             Path(temp).unlink()
     for path in RPMDB_BDB_PATHS:
         if host.exists(path):
-            return [], [f"{path}: a Berkeley DB rpm database (RHEL/CentOS 8 and older); it is read with the "
-                        "rpm command on the host itself, not from a --root tree"], path
+            try:
+                data = host.read_bytes(path, limit=MAX_BDB_BYTES)
+            except (OSError, HostAccessError) as exc:
+                return [], [str(exc)], path
+            return (*read_bdb_packages(data, path), path)
+    for path in RPMDB_NDB_PATHS:
+        if host.exists(path):
+            return [], [f"{path}: rpm's ndb format (SUSE) is read with the rpm command on the host itself, "
+                        "not from a --root tree"], path
     return [], [], ""
+
+
+# Berkeley DB hash files, as rpm up to 4.15 kept Packages: page 0 is the hash metadata page, hash
+# pages (type 13, or 2 in old versions) hold key/data item pairs, values too big for a page live in
+# chains of overflow pages (type 7). Each value is one header blob. Layout from Berkeley DB's
+# db_page.h; byte order from the magic number.
+BDB_HASH_MAGIC = 0x061561
+P_HASH_UNSORTED, P_OVERFLOW, P_HASHMETA, P_HASH = 2, 7, 8, 13
+H_KEYDATA, H_OFFPAGE = 1, 3
+PAGE_HEADER = 26
+
+
+def read_bdb_packages(data: bytes, evidence: str) -> tuple[list[pb.Package], list[str]]:
+    """Every header in a Berkeley DB hash Packages file; problems name the page that failed."""
+    from estate.agent.discovery.rpm import source_name
+
+    if len(data) < 512:
+        return [], [f"{evidence}: {len(data)} bytes: too short for a Berkeley DB file"]
+    for order in ("<", ">"):
+        if struct.unpack_from(order + "I", data, 12)[0] == BDB_HASH_MAGIC:
+            break
+    else:
+        return [], [f"{evidence}: not a Berkeley DB hash database (bad magic number)"]
+    page_size = struct.unpack_from(order + "I", data, 20)[0]
+    if page_size < 512 or page_size > 65536 or page_size & (page_size - 1) or data[24] != 0:
+        return [], [f"{evidence}: page size {page_size} or encryption not supported"]
+    packages: list[pb.Package] = []
+    problems: list[str] = []
+    pages = len(data) // page_size
+    for number in range(1, pages):
+        page = data[number * page_size:(number + 1) * page_size]
+        if page[25] not in (P_HASH, P_HASH_UNSORTED):
+            continue
+        entries = struct.unpack_from(order + "H", page, 20)[0]
+        if PAGE_HEADER + 2 * entries > page_size:
+            problems.append(f"{evidence}: page {number}: {entries} entries do not fit the page")
+            continue
+        offsets = struct.unpack_from(f"{order}{entries}H", page, PAGE_HEADER)
+        for index in range(1, entries, 2):  # items alternate key, data
+            start = offsets[index]
+            end = offsets[index - 1] if index else page_size
+            try:
+                if start >= page_size or page[start] not in (H_KEYDATA, H_OFFPAGE):
+                    raise HeaderError(f"item type {page[start] if start < page_size else '?'} at offset {start}")
+                if page[start] == H_KEYDATA:
+                    blob = page[start + 1:end]
+                else:
+                    first, length = struct.unpack_from(order + "II", page, start + 4)
+                    blob = _overflow(data, page_size, order, first, length)
+                header = parse_header(blob)
+            except (HeaderError, struct.error) as exc:
+                problems.append(f"{evidence}: page {number} item {index}: {exc}")
+                continue
+            if len(packages) >= MAX_PACKAGES:
+                return packages, [*problems, f"{evidence}: more than {MAX_PACKAGES} packages; the rest not read"]
+            packages.append(pb.Package(name=header.name, version=header.evr, architecture=header.arch,
+                                       manager="rpm", source=source_name(header.source_rpm), found_by=FOUND_BY,
+                                       evidence=evidence))
+    return packages, problems
+
+
+def _overflow(data: bytes, page_size: int, order: str, first: int, length: int) -> bytes:
+    """The value stored in the overflow chain starting at page `first`; bounded and loop-safe."""
+    if length > MAX_DATA_BYTES:
+        raise HeaderError(f"overflow value of {length} bytes")
+    parts: list[bytes] = []
+    seen: set[int] = set()
+    number, total = first, 0
+    while number and total < length:
+        if number in seen or number * page_size + page_size > len(data):
+            raise HeaderError(f"broken overflow chain at page {number}")
+        seen.add(number)
+        page = data[number * page_size:(number + 1) * page_size]
+        if page[25] != P_OVERFLOW:
+            raise HeaderError(f"page {number} in an overflow chain is of type {page[25]}")
+        used = struct.unpack_from(order + "H", page, 22)[0]
+        parts.append(page[PAGE_HEADER:PAGE_HEADER + used])
+        total += used
+        number = struct.unpack_from(order + "I", page, 16)[0]
+    blob = b"".join(parts)
+    if len(blob) < length:
+        raise HeaderError(f"overflow chain holds {len(blob)} of {length} bytes")
+    return blob[:length]
