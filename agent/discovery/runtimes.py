@@ -360,8 +360,13 @@ def find_databases(c: Collector) -> None:
         for pg_version in _pg_version_files(c, data):
             text = c.text(pg_version)
             if text and re.fullmatch(r"\d+(\.\d+)?", text.strip()):
-                folder = pg_version.rsplit("/", 1)[0]
-                c.add(Finding("postgresql", text.strip(), folder, "", pg_version), "data folder")
+                folder, version = pg_version.rsplit("/", 1)[0], text.strip()
+                # A cluster of a version whose server is installed is that server's data, not another server.
+                server = next((f for f in c.findings.values() if f.name == "postgresql" and f.version == version), None)
+                if server is not None:
+                    server.how.append(f"data folder {folder} ({pg_version})")
+                else:
+                    c.add(Finding("postgresql", version, folder, "", pg_version), "data folder")
     for data in MYSQL_DATA:
         for info in ("mariadb_upgrade_info", "mysql_upgrade_info"):
             text = c.text(f"{data}/{info}", 4096, binary_ok=True)  # some versions end it with a NUL
