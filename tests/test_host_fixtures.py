@@ -3,7 +3,8 @@ discoverers (via RecordedHost) and must give what its expected.json says.
 
 expected.json keys: "os" (fields that must match exactly), "package_count", "packages_include"
 ([name, version, architecture] triples that must be present), "packages_exclude" (names that must
-not be), "errors_include" (substrings that some error message must contain), "no_errors" (bool).
+not be), "software_include" ([name, version] pairs of runtimes that must be found), "errors_include"
+(substrings that some error message must contain), "no_errors" (bool).
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ def test_host_fixture(folder: Path) -> None:
     names = {p.name for p in report.packages}
     for name in expected.get("packages_exclude", []):
         assert name not in names
+    software = {(s.name, s.version) for s in report.software}
+    for pair in expected.get("software_include", []):
+        assert tuple(pair) in software, (pair, software)
     messages = [e.message for e in report.errors]
     for fragment in expected.get("errors_include", []):
         assert any(fragment in m for m in messages), (fragment, messages)

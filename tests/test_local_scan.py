@@ -36,7 +36,7 @@ def test_scan_json_matches_os_release_and_dpkg_query() -> None:
     assert report["os"]["id"] == "debian"
     assert report["os"]["version_id"] == "12"
     assert report["method"] == "METHOD_LOCAL"
-    found = {(p["name"], p["version"], p.get("architecture", "")) for p in report["packages"]}
+    found = {(p["name"], p["version"], p.get("architecture", "")) for p in report["packages"] if p["manager"] == "dpkg"}
     assert found == dpkg_installed()
     assert report["asset_id"] and report["host"]["hostname"]
 
@@ -89,3 +89,25 @@ def test_a_failing_or_hanging_discoverer_is_isolated() -> None:
     errors = {e.discoverer: e.message for e in report.errors}
     assert "RuntimeError: boom" in errors["broken"]
     assert "timed out" in errors["hangs"]
+
+
+def test_report_ids_are_random_version_4_uuids() -> None:
+    import uuid
+
+    from estate.agent.scan import random_uuid4
+
+    ids = {random_uuid4() for _ in range(1000)}
+    assert len(ids) == 1000
+    for text in list(ids)[:50]:
+        parsed = uuid.UUID(text)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and str(parsed) == text
+
+
+def test_agent_version_constant_matches_the_package_metadata() -> None:
+    from importlib.metadata import version
+
+    from estate.agent import __version__
+
+    pyproject = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
+    assert f'\nversion = "{__version__}"\n' in pyproject
+    assert __version__ == version("legacy-estate")

@@ -39,7 +39,8 @@ def test_empty_etc_os_release_falls_back_to_usr_lib(tmp_path: Path) -> None:
     (tmp_path / "usr" / "lib" / "os-release").write_text("ID=alpine\nVERSION_ID=3.19.1\n")
     found = discover(LocalHost(str(tmp_path)))
     assert (found.os.id, found.os.version_id, found.os.major) == ("alpine", "3.19.1", "3")
-    assert found.os.evidence == "/usr/lib/os-release"
+    assert found.os.evidence.startswith("decided by /usr/lib/os-release")
+    assert "/etc/os-release empty or without ID: skipped" in found.os.evidence
     assert any("no ID or NAME" in e.message and e.evidence == "/etc/os-release" for e in found.errors)
 
 

@@ -8,7 +8,7 @@ configuration kept, are not).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from estate.agent.hostaccess import HostAccess, HostAccessError
 from estate.v1 import inventory_pb2 as pb
@@ -22,16 +22,17 @@ MAX_ERRORS_LISTED = 20
 FOUND_BY = "dpkg"
 
 
-@dataclass
 class Stanza:
-    line: int
-    fields: dict[str, str] = field(default_factory=dict)
-    bad_line: int = 0
-    bad_text: str = ""
+    """One stanza's wanted fields, and its first malformed line if any."""
+
+    __slots__ = ("bad_line", "bad_text", "fields", "line")
+
+    def __init__(self, line: int) -> None:
+        self.line, self.bad_line, self.bad_text = line, 0, ""
+        self.fields: dict[str, str] = {}
 
 
-@dataclass
-class ParseProblem:
+class ParseProblem(NamedTuple):
     line: int
     message: str
 

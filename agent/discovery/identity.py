@@ -1,9 +1,24 @@
-"""Who the host is: hostname, FQDN, machine-id, DMI system UUID, network interfaces, and asset_id."""
+"""Who the host is: hostname, FQDN, machine-id, DMI system UUID, network interfaces, and asset_id.
+
+The asset_id rule (asset_id_for): both identifiers when both are trustworthy,
+`dmi:<SMBIOS UUID>/machine-id:<machine-id>`; else whichever one is; else the FQDN or hostname.
+- It survives reinstalling or upgrading the agent: both come from the firmware and the OS, and the
+  agent stores nothing of its own.
+- It does not collide on cloned VMs: a clone made from a template keeps the template's machine-id
+  unless the image was generalised, but the hypervisor gives it a new SMBIOS UUID; a VM moved (not
+  copied) keeps its UUID but is the same asset. Containers see their host's DMI UUID, so inside a
+  container (hardware.container set) the DMI UUID is not used.
+- Reinstalling the OS gives a new machine-id and so a new asset_id: the software is new too.
+Known duplicate patterns are flagged in host.identity_warnings and kept out of the id: placeholder
+SMBIOS UUIDs firmware vendors ship on many boards, systemd's "uninitialized" machine-id of an
+image that was never booted, empty or all-zero ids, and two machine-id files that disagree.
+"""
 
 from __future__ import annotations
 
 import re
 import socket
+import sys
 
 from estate.agent.hostaccess import HostAccess, HostAccessError
 from estate.v1 import inventory_pb2 as pb
@@ -18,42 +33,82 @@ BOGUS_DMI_UUIDS = frozenset({
     "03000200-0400-0500-0006-000700080009",
 })
 _MACHINE_ID = re.compile(r"^[0-9a-f]{32}$")
+# A UUID made of one repeated hex digit (00000000-..., 11111111-..., ffffffff-...) is a placeholder.
+_REPEATED_UUID = re.compile(r"^([0-9a-f])\1{7}-\1{4}-\1{4}-\1{4}-\1{12}$")
+MACHINE_ID_PLACEHOLDERS = frozenset({"uninitialized", "0" * 32})
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 FOUND_BY = "identity"
 
 
 def asset_id_for(host: pb.Host) -> tuple[str, str]:
-    """The stable asset id and the field it came from: DMI UUID, else machine-id, else FQDN/hostname."""
-    if host.dmi_product_uuid:
-        return f"dmi:{host.dmi_product_uuid}", "dmi_product_uuid"
+    """The stable asset id and the fields it came from (the rule is in this module's docstring)."""
+    dmi = "" if host.hardware.container else host.dmi_product_uuid
+    if dmi and host.machine_id:
+        return f"dmi:{dmi}/machine-id:{host.machine_id}", "dmi_product_uuid+machine_id"
+    if dmi:
+        return f"dmi:{dmi}", "dmi_product_uuid"
     if host.machine_id:
         return f"machine-id:{host.machine_id}", "machine_id"
     name = host.fqdn or host.hostname
     return (f"hostname:{name}", "fqdn" if host.fqdn else "hostname") if name else ("", "")
 
 
+def dmi_uuid_problem(uuid: str) -> str:
+    """Why an SMBIOS UUID cannot identify a machine ('' when it can)."""
+    if not _UUID.match(uuid):
+        return f"DMI product_uuid {uuid!r} is not a UUID"
+    if uuid in BOGUS_DMI_UUIDS or _REPEATED_UUID.match(uuid):
+        return f"DMI product_uuid {uuid} is a placeholder that firmware ships on many machines: not used"
+    return ""
+
+
+def machine_id_problem(value: str, path: str) -> str:
+    """Why a machine-id cannot identify a host ('' when it can)."""
+    if value in MACHINE_ID_PLACEHOLDERS or not value:
+        return (f"{path} is {value or 'empty'!r}: an image that was never booted or not generalised; clones of it "
+                "share it, so it is not used")
+    if not _MACHINE_ID.match(value):
+        return f"{path}: {value[:40]!r} is not a machine-id"
+    return ""
+
+
 def _first_line(host: HostAccess, path: str) -> str:
     try:
         return host.read_text(path, limit=4096).strip().splitlines()[0].strip()
-    except (FileNotFoundError, IndexError, PermissionError):
-        return ""
+    except (OSError, IndexError, HostAccessError):
+        return ""  # absent, root-only (DMI) or not a file: identity goes on with what it has
 
 
 def discover(host: HostAccess) -> pb.Inventory:
     found = pb.Inventory()
     ident = found.host
+    ids: dict[str, str] = {}
     for path in MACHINE_ID_FILES:
-        value = _first_line(host, path).lower()
-        if _MACHINE_ID.match(value):
-            ident.machine_id = value
-            break
-        if value:
-            found.errors.add(discoverer=FOUND_BY, message=f"{path}: not a machine-id", evidence=path)
+        try:
+            value = host.read_text(path, limit=4096).strip().lower()
+        except FileNotFoundError:
+            continue
+        except (OSError, HostAccessError) as exc:
+            found.errors.add(discoverer=FOUND_BY, message=(str(exc) or f"{path}: unreadable")[:500], evidence=path)
+            continue
+        problem = machine_id_problem(value, path)
+        if problem:
+            ident.identity_warnings.append(problem)
+        else:
+            ids[path] = value
+    if ids:
+        ident.machine_id = next(iter(ids.values()))
+        if len(set(ids.values())) > 1:
+            ident.identity_warnings.append(f"{' and '.join(ids)} disagree: {ident.machine_id} used")
+    # Through the host: the live /sys, a remote one over SSH, or (under --root) the tree's own,
+    # which an image does not have. Only root may read it on most systems.
+    uuid = _first_line(host, DMI_UUID_FILE).lower()
+    problem = dmi_uuid_problem(uuid) if uuid else ""
+    if problem:
+        ident.identity_warnings.append(problem)
+    elif uuid:
+        ident.dmi_product_uuid = uuid
     if host.is_live:
-        # On a --root tree the DMI data would be the live host's, so it is read only when live.
-        uuid = _first_line(host, DMI_UUID_FILE).lower()
-        if _UUID.match(uuid) and uuid not in BOGUS_DMI_UUIDS:
-            ident.dmi_product_uuid = uuid
         ident.hostname = socket.gethostname()
         fqdn = socket.getfqdn()
         if "." in fqdn and not fqdn.startswith("localhost"):
@@ -68,6 +123,18 @@ def discover(host: HostAccess) -> pb.Inventory:
 
 
 def _add_interfaces(ident: pb.Host) -> None:
+    if sys.platform.startswith("linux"):
+        from estate.agent.discovery import _netif  # getifaddrs without psutil's import cost
+
+        try:
+            found = _netif.interfaces()
+        except (OSError, AttributeError):
+            found = {}
+        for name in sorted(found):
+            mac, addresses = found[name]
+            ident.interfaces.add(name=name, mac=mac, addresses=addresses)
+        if found:
+            return
     import psutil  # only the live host has psutil facts
 
     try:

@@ -1,20 +1,139 @@
-"""OS identity from os-release (/etc/os-release, then /usr/lib/os-release) and uname.
+"""OS identity: which operating system and release a host runs, and how we know.
 
-os-release is a shell-compatible KEY=value file (see os-release(5)); values may be quoted
-and may contain backslash escapes.
+Order of trust on Linux (the first source that names a distribution decides, the rest refine or
+are recorded as contradictions in `evidence`):
+
+1. os-release: /etc/os-release, then /usr/lib/os-release (symlinks followed, inside --root too).
+   An empty file or one without ID/NAME is skipped with an error entry.
+2. A derivative that ships its parent's os-release (Linux Mint 17's os-release says Ubuntu,
+   some Oracle Linux images keep RHEL's): when lsb-release or a distribution-specific release
+   file names a known derivative of the os-release ID (DERIVATIVES), the derivative wins.
+   Any other disagreement keeps os-release and is recorded as a contradiction.
+3. Without os-release: distribution-specific release files (RELEASE_FILES: oracle-release,
+   centos-release, redhat-release, SuSE-release, system-release, alpine-release, ...), read by
+   their content (a centos-release may well say "Rocky Linux"), then lsb-release with a
+   DISTRIB_ID, then /etc/debian_version when it holds a number.
+4. Release files that agree with the decision refine `version` (os-release says 7, centos-release
+   7.5.1804; debian 10 and debian_version 10.1).
+5. No Linux file at all: `uname -s` decides. Darwin reads `sw_vers` (macos.py); AIX, SunOS and
+   HP-UX are left to their own discoverers (os stays empty); no uname at all tries the Windows
+   registry through `reg query` (windows.py).
+
+Kernel and architecture come from uname (os.uname() when live).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
+import sys
 
 from estate.agent.hostaccess import CommandsUnavailable, HostAccess, HostAccessError
 from estate.v1 import inventory_pb2 as pb
 
 OS_RELEASE_FILES = ("/etc/os-release", "/usr/lib/os-release")
-MAX_OS_RELEASE_BYTES = 64 * 1024
+LSB_RELEASE = "/etc/lsb-release"
+DEBIAN_VERSION = "/etc/debian_version"
+# Distribution-specific release files, most specific first. The file name only says where to look:
+# the content decides the distribution (derivatives keep their parent's file names as links).
+RELEASE_FILES = (
+    "/etc/oracle-release",
+    "/etc/enterprise-release",  # Oracle Enterprise Linux 5
+    "/etc/rocky-release",
+    "/etc/almalinux-release",
+    "/etc/cloudlinux-release",
+    "/etc/centos-release",
+    "/etc/fedora-release",
+    "/etc/SuSE-release",
+    "/etc/alpine-release",
+    "/etc/gentoo-release",
+    "/etc/slackware-version",
+    "/etc/mageia-release",
+    "/etc/mandriva-release",
+    "/etc/redhat-release",
+    "/etc/system-release",
+    "/etc/arch-release",
+)
+MAX_RELEASE_BYTES = 64 * 1024
+MAX_OS_RELEASE_BYTES = MAX_RELEASE_BYTES
 FOUND_BY = "os_release"
+
+# "<name> release <version> (<codename>)" as Red Hat and its rebuilds write it.
+_RH_RELEASE = re.compile(r"^(?P<name>.+?)\s+release\s+(?P<version>\d[\w.]*)(?:\s*\((?P<codename>[^)]*)\))?")
+# Product names in release files and lsb-release, longest first, to os-release IDs.
+NAME_TO_ID = (
+    ("red hat enterprise linux", "rhel"),
+    ("redhatenterprise", "rhel"),
+    ("enterprise linux enterprise linux", "ol"),
+    ("oracle linux", "ol"),
+    ("oracleserver", "ol"),
+    ("centos", "centos"),
+    ("rocky linux", "rocky"),
+    ("rocky", "rocky"),
+    ("almalinux", "almalinux"),
+    ("cloudlinux", "cloudlinux"),
+    ("scientific linux", "scientific"),
+    ("scientific", "scientific"),
+    ("eurolinux", "eurolinux"),
+    ("virtuozzo", "virtuozzo"),
+    ("fedora", "fedora"),
+    ("amazon linux", "amzn"),
+    ("amazonami", "amzn"),
+    ("amazon", "amzn"),
+    ("suse linux enterprise server", "sles"),
+    ("suse linux enterprise desktop", "sled"),
+    ("suse", "sles"),
+    ("opensuse", "opensuse"),
+    ("gentoo", "gentoo"),
+    ("slackware", "slackware"),
+    ("mageia", "mageia"),
+    ("mandriva", "mandriva"),
+    ("ubuntu", "ubuntu"),
+    ("linuxmint", "linuxmint"),
+    ("linux mint", "linuxmint"),
+    ("debian", "debian"),
+    ("raspbian", "raspbian"),
+    ("elementary", "elementary"),
+    ("neon", "neon"),
+    ("pop", "pop"),
+    ("kali", "kali"),
+    ("alpine", "alpine"),
+    ("arch", "arch"),
+)
+# Derivative -> the distribution whose os-release it may ship unchanged.
+DERIVATIVES = {
+    "linuxmint": "ubuntu", "elementary": "ubuntu", "neon": "ubuntu", "pop": "ubuntu", "zorin": "ubuntu",
+    "raspbian": "debian", "kali": "debian", "devuan": "debian",
+    "ol": "rhel", "centos": "rhel", "rocky": "rhel", "almalinux": "rhel", "cloudlinux": "rhel",
+    "scientific": "rhel", "eurolinux": "rhel", "virtuozzo": "rhel",
+}
+# Release files whose version is only meaningful for one family (a numeric debian_version on
+# Ubuntu is Debian's, e.g. "buster/sid").
+NAMES = {
+    "rhel": "Red Hat Enterprise Linux", "ol": "Oracle Linux Server", "centos": "CentOS Linux",
+    "rocky": "Rocky Linux", "almalinux": "AlmaLinux", "cloudlinux": "CloudLinux", "scientific": "Scientific Linux",
+    "fedora": "Fedora", "amzn": "Amazon Linux", "sles": "SUSE Linux Enterprise Server", "opensuse": "openSUSE",
+    "debian": "Debian GNU/Linux", "ubuntu": "Ubuntu", "linuxmint": "Linux Mint", "alpine": "Alpine Linux",
+    "arch": "Arch Linux", "gentoo": "Gentoo", "slackware": "Slackware",
+}
+# uname -s values whose OS identity belongs to other discoverers (AIX, Solaris, HP-UX).
+OTHER_UNIXES = frozenset({"AIX", "SunOS", "HP-UX"})
+
+
+class Claim:
+    """What one source says about the distribution (a plain class: dataclasses cost import time)."""
+
+    __slots__ = ("codename", "id", "name", "source", "values", "version")
+
+    def __init__(self, source: str, id: str, version: str = "", codename: str = "", name: str = "",
+                 values: dict[str, str] | None = None) -> None:
+        self.source, self.id, self.version, self.codename, self.name = source, id, version, codename, name
+        self.values = values or {}
+
+    @property
+    def major(self) -> str:
+        return self.version.split(".", 1)[0]
 
 
 def parse_os_release(text: str) -> dict[str, str]:
@@ -33,8 +152,17 @@ def parse_os_release(text: str) -> dict[str, str]:
             value = " ".join(tokens)
         except ValueError:  # an unbalanced quote: keep what is there rather than lose the line
             value = raw_value.strip().strip("\"'")
-        values[key] = value
+        values[key] = value[:1024]
     return values
+
+
+def _codename_from_version(version: str) -> str:
+    # Older files carry the codename only in VERSION, e.g. '14.04.6 LTS, Trusty Tahr' or '7 (wheezy)'.
+    if "(" in version and version.endswith(")"):
+        return version[version.rindex("(") + 1:-1]
+    if ", " in version:  # Ubuntu's 'Trusty Tahr' is 'trusty' in VERSION_CODENAME
+        return version.split(", ", 1)[1].split(" ", 1)[0].lower()
+    return ""
 
 
 def os_from_release(values: dict[str, str]) -> pb.OperatingSystem:
@@ -43,17 +171,12 @@ def os_from_release(values: dict[str, str]) -> pb.OperatingSystem:
     version_id = values.get("VERSION_ID", "")
     codename = values.get("VERSION_CODENAME", "") or values.get("UBUNTU_CODENAME", "")
     if not codename:
-        # Older files carry the codename only in VERSION, e.g. '14.04.6 LTS, Trusty Tahr' or '7 (wheezy)'.
-        version = values.get("VERSION", "")
-        if "(" in version and version.endswith(")"):
-            codename = version[version.rindex("(") + 1:-1]
-        elif ", " in version:  # Ubuntu's 'Trusty Tahr' is 'trusty' in VERSION_CODENAME
-            codename = version.split(", ", 1)[1].split(" ", 1)[0].lower()
+        codename = _codename_from_version(values.get("VERSION", ""))
     return pb.OperatingSystem(
         family="linux",
         id=os_id,
         name=values.get("NAME", ""),
-        version=values.get("VERSION", ""),
+        version=_precise_version(values.get("VERSION", ""), version_id),
         version_id=version_id,
         major=version_id.split(".", 1)[0],
         codename=codename,
@@ -63,32 +186,258 @@ def os_from_release(values: dict[str, str]) -> pb.OperatingSystem:
     )
 
 
-def discover(host: HostAccess) -> pb.Inventory:
-    """Read os-release and the kernel; records which file decided."""
-    found = pb.Inventory()
-    evidence: list[str] = []
-    for path in OS_RELEASE_FILES:
+def _precise_version(version: str, version_id: str) -> str:
+    """'18.04.3 LTS (Bionic Beaver)' with VERSION_ID 18.04 -> '18.04.3'; else VERSION_ID."""
+    match = re.match(r"\d[\d.]*\d|\d", version)
+    if match and version_id and (match.group(0) + ".").startswith(version_id + "."):
+        return match.group(0)
+    return version_id
+
+
+def id_for_name(name: str) -> str:
+    """A product name from a release file or lsb-release ('CentOS Linux', 'RedHatEnterpriseServer') to an ID."""
+    lowered = name.strip().lower()
+    for prefix, os_id in NAME_TO_ID:
+        if lowered.startswith(prefix):
+            return os_id
+    return re.sub(r"[^a-z0-9._-]", "", lowered.split(" ", 1)[0]) if lowered else ""
+
+
+def parse_release_file(path: str, text: str) -> Claim | None:
+    """Parse one distribution-specific release file by its content; None when it names nothing."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if path.endswith("/arch-release"):
+        return Claim(path, "arch", name=NAMES["arch"])
+    if not lines:
+        return None
+    first = lines[0]
+    if path.endswith("/alpine-release"):
+        return Claim(path, "alpine", version=first, name=NAMES["alpine"]) if re.match(r"^\d", first) else None
+    if path.endswith("/SuSE-release"):
+        return _parse_suse_release(path, lines)
+    if path.endswith("/slackware-version"):
+        match = re.match(r"Slackware\s+([\d.]+)", first)
+        return Claim(path, "slackware", version=match.group(1), name=NAMES["slackware"]) if match else None
+    match = _RH_RELEASE.match(first)
+    if not match:
+        return None
+    name = match.group("name")
+    os_id = id_for_name(name)
+    if os_id == "centos" and "stream" in name.lower():
+        name = "CentOS Stream"
+    return Claim(path, os_id, version=match.group("version"), codename=(match.group("codename") or "").strip(),
+                 name=name)
+
+
+def _parse_suse_release(path: str, lines: list[str]) -> Claim | None:
+    # "SUSE Linux Enterprise Server 11 (x86_64)" / "VERSION = 11" / "PATCHLEVEL = 4"
+    keys = {k.strip().upper(): v.strip() for k, sep, v in (line.partition("=") for line in lines[1:]) if sep}
+    os_id = id_for_name(lines[0])
+    version = keys.get("VERSION", "")
+    if keys.get("PATCHLEVEL", "0") not in ("", "0") and "." not in version:
+        version = f"{version}.{keys['PATCHLEVEL']}"
+    if not version:
+        match = re.search(r"\s(\d+(?:\.\d+)?)\s", lines[0] + " ")
+        version = match.group(1) if match else ""
+    return Claim(path, os_id, version=version, codename=keys.get("CODENAME", ""),
+                 name=re.sub(r"\s*\([^)]*\)$", "", lines[0])) if os_id else None
+
+
+def parse_lsb_release(text: str) -> Claim | None:
+    """lsb-release with a DISTRIB_ID (RHEL's redhat-lsb stub holds only LSB_VERSION: None)."""
+    values = parse_os_release(text)
+    distrib = values.get("DISTRIB_ID", "")
+    if not distrib:
+        return None
+    return Claim(LSB_RELEASE, id_for_name(distrib), version=values.get("DISTRIB_RELEASE", ""),
+                 codename=values.get("DISTRIB_CODENAME", ""), name=distrib, values=values)
+
+
+def parse_debian_version(text: str) -> Claim | None:
+    """/etc/debian_version: '7.9' is Debian 7.9; 'buster/sid' (testing, Ubuntu) names no release."""
+    value = text.strip().splitlines()[0].strip() if text.strip() else ""
+    if re.match(r"^\d+(\.\d+)*$", value):
+        return Claim(DEBIAN_VERSION, "debian", version=value, name=NAMES["debian"])
+    return None
+
+
+class Sources:
+    """Reads release files through the host, recording problems as error entries."""
+
+    def __init__(self, host: HostAccess, found: pb.Inventory) -> None:
+        self.host, self.found = host, found
+        self.read: list[str] = []
+
+    def text(self, path: str) -> str | None:
         try:
-            text = host.read_text(path, limit=MAX_OS_RELEASE_BYTES)
+            data = self.host.read_bytes(path, limit=MAX_RELEASE_BYTES)
         except FileNotFoundError:
-            continue
+            return None
         except (OSError, HostAccessError) as exc:
-            found.errors.add(discoverer=FOUND_BY, message=str(exc), evidence=path)
+            self.found.errors.add(discoverer=FOUND_BY, message=str(exc), evidence=path)
+            return None
+        if b"\0" in data:
+            self.found.errors.add(discoverer=FOUND_BY, evidence=path,
+                                  message=f"{path}: contains NUL bytes (binary garbage?); ignored")
+            return None
+        self.read.append(path)
+        return data.decode("utf-8", errors="replace")
+
+
+def decide_linux(sources: Sources) -> tuple[pb.OperatingSystem | None, list[str]]:
+    """Apply the order of trust; returns the OS (None if no Linux source) and the evidence notes."""
+    notes: list[str] = []
+    os_release: pb.OperatingSystem | None = None
+    os_release_path = ""
+    for path in OS_RELEASE_FILES:
+        text = sources.text(path)
+        if text is None:
             continue
         values = parse_os_release(text)
         if not values.get("ID") and not values.get("NAME"):
-            found.errors.add(discoverer=FOUND_BY, message=f"{path}: no ID or NAME in the file", evidence=path)
+            sources.found.errors.add(discoverer=FOUND_BY, message=f"{path}: no ID or NAME in the file", evidence=path)
+            notes.append(f"{path} empty or without ID: skipped")
             continue
-        found.os.CopyFrom(os_from_release(values))
-        evidence.append(path)
+        os_release, os_release_path = os_from_release(values), path
+        if not os_release.id:
+            os_release.id = id_for_name(os_release.name)
         break
-    kernel, arch, how = _kernel(host)
-    found.os.kernel, found.os.architecture = kernel, arch
-    if how:
-        evidence.append(how)
+
+    claims: list[Claim] = []
+    # One listing of /etc instead of a read per candidate: over SSH each read is a round trip.
+    try:
+        present: set[str] | None = set(sources.host.listdir("/etc"))
+    except (OSError, HostAccessError):
+        present = None
+    for path in RELEASE_FILES:
+        if present is not None and path.rsplit("/", 1)[1] not in present:
+            continue
+        text = sources.text(path)
+        if text is not None:
+            claim = parse_release_file(path, text)
+            if claim and claim.id and all(c.id != claim.id or c.version != claim.version for c in claims):
+                claims.append(claim)
+    lsb_text = sources.text(LSB_RELEASE) if present is None or "lsb-release" in present else None
+    lsb = parse_lsb_release(lsb_text) if lsb_text is not None else None
+    debian_text = sources.text(DEBIAN_VERSION) if present is None or "debian_version" in present else None
+    debian = parse_debian_version(debian_text) if debian_text is not None else None
+    ordered = claims + ([lsb] if lsb else []) + ([debian] if debian else [])
+
+    if os_release is not None:
+        notes.insert(0, f"decided by {os_release_path}")
+        for claim in ordered:
+            if claim.id == os_release.id:
+                continue
+            if DERIVATIVES.get(claim.id) == os_release.id:
+                notes.append(f"{os_release_path} says {os_release.id} {os_release.version_id} but {claim.source} "
+                             f"names {claim.id} {claim.version}, a derivative that ships its parent's os-release: "
+                             f"chose {claim.source}")
+                parent = os_release
+                os_release = _os_from_claim(claim)
+                os_release.id_like[:] = [parent.id, *[i for i in parent.id_like if i != parent.id]]
+                notes[0] = f"decided by {claim.source}"
+                break
+            if claim.source == DEBIAN_VERSION and "debian" in os_release.id_like:
+                continue  # Debian derivatives carry Debian's own version there
+            notes.append(f"contradiction: {claim.source} says {claim.id} {claim.version}; "
+                         f"kept {os_release_path} ({os_release.id} {os_release.version_id})")
+        _refine_version(os_release, ordered, notes)
+        return os_release, notes
+
+    if ordered:
+        chosen = ordered[0]
+        result = _os_from_claim(chosen)
+        notes.append(f"no os-release: decided by {chosen.source}")
+        for claim in ordered[1:]:
+            if claim.id != chosen.id and not (claim.source == DEBIAN_VERSION and chosen.id in ("ubuntu", "linuxmint")):
+                notes.append(f"contradiction: {claim.source} says {claim.id} {claim.version}; kept {chosen.source}")
+        _refine_version(result, ordered, notes)
+        return result, notes
+    return None, notes
+
+
+def _os_from_claim(claim: Claim) -> pb.OperatingSystem:
+    version_id = claim.version
+    if claim.id in ("rhel", "centos", "ol", "rocky", "almalinux", "cloudlinux", "scientific") and version_id:
+        # os-release style: VERSION_ID is major.minor for RHEL-likes (8.7), the third CentOS field is a date stamp
+        version_id = ".".join(version_id.split(".")[:2])
+        if claim.id == "centos" and version_id.split(".")[0] in ("7", "8"):
+            version_id = version_id.split(".")[0]
+    if claim.id == "debian":
+        version_id = version_id.split(".")[0]
+    if claim.id == "ubuntu" and claim.values.get("DISTRIB_RELEASE"):
+        version_id = claim.values["DISTRIB_RELEASE"]
+    return pb.OperatingSystem(
+        family="linux", id=claim.id,
+        name=claim.name if claim.source != LSB_RELEASE else NAMES.get(claim.id, claim.name),
+        version=claim.version, version_id=version_id, major=claim.major, codename=claim.codename,
+        pretty_name=claim.values.get("DISTRIB_DESCRIPTION", ""),
+    )
+
+
+def _refine_version(result: pb.OperatingSystem, claims: list[Claim], notes: list[str]) -> None:
+    """A release file of the same distribution and major refines `version` (and a missing codename)."""
+    for claim in claims:
+        if claim.id != result.id or not claim.version or claim.major != result.major:
+            continue
+        if not result.codename and claim.codename:
+            result.codename = claim.codename
+            notes.append(f"codename {claim.codename} from {claim.source}")
+        if len(claim.version) > len(result.version) and claim.version.startswith(result.version_id):
+            result.version = claim.version
+            notes.append(f"version {claim.version} from {claim.source}")
+            return
+
+
+def discover(host: HostAccess) -> pb.Inventory:
+    """Decide the OS identity by the order of trust in this module's docstring."""
+    found = pb.Inventory()
+    sources = Sources(host, found)
+    result, notes = decide_linux(sources)
+    if result is None:
+        result, more = _non_linux(host, found)
+        notes.extend(more)
+    if result is not None:
+        found.os.CopyFrom(result)
+    if found.os.family in ("", "linux", "macos"):
+        kernel, arch, how = _kernel(host)
+        found.os.kernel, found.os.architecture = kernel, arch
+        if how:
+            notes.append(how)
     found.os.found_by = FOUND_BY
-    found.os.evidence = "; ".join(evidence)
+    found.os.evidence = "; ".join(notes)[:2000]
     return found
+
+
+def _non_linux(host: HostAccess, found: pb.Inventory) -> tuple[pb.OperatingSystem | None, list[str]]:
+    system = ""
+    if host.is_live:
+        platforms = {"win32": "Windows", "darwin": "Darwin"}
+        system = platforms[sys.platform] if sys.platform in platforms else os.uname().sysname
+    else:
+        try:
+            result = host.run(["uname", "-s"], timeout=10)
+            system = result.text.strip().splitlines()[0] if result.exit_code == 0 and result.text.strip() else ""
+        except CommandsUnavailable:
+            return None, []
+        except FileNotFoundError:
+            system = "Windows"  # no uname: a Windows host, if reg answers
+        except (OSError, HostAccessError) as exc:
+            found.errors.add(discoverer=FOUND_BY, message=str(exc), evidence="uname -s")
+            return None, []
+    if system == "Darwin":
+        from estate.agent.discovery import macos
+
+        return macos.discover_os(host, found)
+    if system == "Windows":
+        from estate.agent.discovery import windows
+
+        return windows.discover_os(host, found)
+    if system in OTHER_UNIXES:
+        return None, [f"uname -s says {system}: left to its own discoverer"]
+    if system and system != "Linux":
+        return pb.OperatingSystem(family=system.lower(), id=system.lower(), name=system), [f"uname -s says {system}"]
+    return None, []
 
 
 def _kernel(host: HostAccess) -> tuple[str, str, str]:
@@ -100,4 +449,6 @@ def _kernel(host: HostAccess) -> tuple[str, str, str]:
         machine = host.run(["uname", "-m"], timeout=10)
     except (CommandsUnavailable, FileNotFoundError):
         return "", "", ""
-    return release.text.strip(), machine.text.strip(), "uname -r; uname -m"
+    except (OSError, HostAccessError):
+        return "", "", ""
+    return release.text.strip()[:200], machine.text.strip()[:64], "uname -r; uname -m"

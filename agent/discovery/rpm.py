@@ -1,4 +1,5 @@
-"""RPM packages, from the rpm command (`rpm -qa` with a tab-separated query format)."""
+"""RPM packages: the rpm command (`rpm -qa` with a tab-separated query format) where it runs, else
+the database read directly (rpmdb.py: rpmdb.sqlite or Berkeley DB Packages), e.g. under --root."""
 
 from __future__ import annotations
 
@@ -38,12 +39,30 @@ def parse_rpm_query(text: str, evidence: str = " ".join(RPM_QUERY[:2])) -> tuple
     return packages, problems
 
 
+# Where a system rpm database lives. Without one there is nothing to list: Debian's rpm package
+# keeps a per-user database of packages converted with alien, not the host's software.
+RPM_DATABASES = tuple(f"{folder}/{name}" for folder in ("/var/lib/rpm", "/usr/lib/sysimage/rpm")
+                      for name in ("rpmdb.sqlite", "Packages", "Packages.db"))
+
+
 def discover(host: HostAccess) -> pb.Inventory:
     found = pb.Inventory()
+    if not any(host.exists(path) for path in RPM_DATABASES):
+        return found
     try:
         result = host.run(RPM_QUERY, timeout=RPM_TIMEOUT_S)
     except (FileNotFoundError, CommandsUnavailable):
-        return found  # no rpm on this host (or a --root tree: its database is read elsewhere)
+        # No rpm command here (or a --root tree, whose binaries are not ours to run): read the database.
+        from estate.agent.discovery import rpmdb
+
+        packages, db_problems, path = rpmdb.read_rpmdb(host)
+        found.packages.extend(packages)
+        for message in db_problems[:20]:
+            found.errors.add(discoverer=FOUND_BY, message=message[:1000], evidence=path)
+        if len(db_problems) > 20:
+            found.errors.add(discoverer=FOUND_BY, message=f"{len(db_problems) - 20} more problems not listed",
+                             evidence=path)
+        return found
     except (OSError, HostAccessError) as exc:
         found.errors.add(discoverer=FOUND_BY, message=str(exc), evidence="rpm -qa")
         return found
