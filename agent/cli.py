@@ -9,6 +9,7 @@ from pathlib import Path
 from estate.agent import __version__
 from estate.agent.hostaccess import HostAccessError, LocalHost
 from estate.agent.scan import LabelError, build_report, parse_labels
+from estate.agent.ssh import cli as ssh_cli
 from estate.v1 import inventory_pb2 as pb
 from google.protobuf import json_format
 
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="label the asset: org, department, environment, owner, criticality, system "
                            "(repeatable)")
     _add_transport_options(scan)
+    ssh_cli.add_parser(commands)
     return parser
 
 
@@ -59,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "scan":
         return cmd_scan(args)
+    if args.command == "ssh":
+        return ssh_cli.run(args)
     return EXIT_USAGE  # argparse rejects unknown commands before this
 
 

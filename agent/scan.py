@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from estate.agent import __version__
-from estate.agent.discovery import dpkg, identity, os_release, rpm
+from estate.agent.discovery import aix, dpkg, hpux, identity, legacy_release, os_release, rpm, solaris
 from estate.agent.hostaccess import HostAccess
 from estate.v1 import inventory_pb2 as pb
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -30,6 +30,10 @@ DISCOVERERS: tuple[Discoverer, ...] = (
     Discoverer("os_release", os_release.discover, 15.0),
     Discoverer("dpkg", dpkg.discover, 60.0),
     Discoverer("rpm", rpm.discover, 150.0),
+    Discoverer("legacy_release", legacy_release.discover, 15.0),
+    Discoverer("aix", aix.discover, 150.0),
+    Discoverer("solaris", solaris.discover, 200.0),
+    Discoverer("hpux", hpux.discover, 200.0),
 )
 
 LABEL_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
