@@ -119,7 +119,8 @@ def discover(host: HostAccess) -> pb.Inventory:
     try:
         result = host.run(OSLEVEL, timeout=60.0, limit=4096)
         if result.exit_code != 0:
-            raise HostAccessError(f"oslevel -s exited {result.exit_code}: {result.stderr[:200].decode(errors='replace')}")
+            stderr = result.stderr[:200].decode(errors="replace")
+            raise HostAccessError(f"oslevel -s exited {result.exit_code}: {stderr}")
         found.os.CopyFrom(os_from_oslevel(parse_oslevel(result.text), result.text))
         evidence.append("oslevel -s")
     except (FileNotFoundError, CommandsUnavailable, HostAccessError, ValueError) as exc:

@@ -130,9 +130,10 @@ def discover(host: HostAccess) -> pb.Inventory:
             # Without uname -a, machinfo's OS block ("Release: HP-UX B.11.31" or "release = B.11.23") decides.
             release = os_info["release"].split()[-1]
             try:
-                found.os.CopyFrom(os_from_uname([SYSNAME, os_info.get("nodename", ""), release, "U",
-                                                 os_info.get("machine", "")]))
-                found.host.hostname = os_info.get("nodename", "")
+                os_part, node = os_from_uname([SYSNAME, os_info.get("nodename", ""), release, "U",
+                                               os_info.get("machine", "")])
+                found.os.CopyFrom(os_part)
+                found.host.hostname = node
             except ValueError as exc:
                 found.errors.add(discoverer=FOUND_BY, message=f"machinfo: {exc}", evidence="machinfo")
         evidence.append("machinfo")

@@ -9,6 +9,7 @@ Solaris 10 update 10 (the 8/11 release); "Oracle Solaris 11.4 SPARC" is 11.4; "O
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 
@@ -150,10 +151,8 @@ def discover(host: HostAccess) -> pb.Inventory:
         evidence.append(RELEASE_FILE)
     except (OSError, HostAccessError, ValueError) as exc:
         found.errors.add(discoverer=FOUND_BY, message=f"{exc}; Solaris release unknown", evidence=RELEASE_FILE)
-    try:
+    with contextlib.suppress(OSError, HostAccessError):
         found.host.hostname = host.read_text(NODENAME_FILE, limit=4096).strip().split("\n")[0][:255]
-    except (OSError, HostAccessError):
-        pass
     entire = _run(host, PKG_INFO_ENTIRE, found, optional=True)
     if entire is not None:
         fields = parse_pkg_info(entire)

@@ -44,7 +44,8 @@ def add_parser(subparsers: Any) -> None:
     creds.add_argument("--user", "-l", help="login name")
     creds.add_argument("--port", "-p", type=int, help="SSH port (default 22)")
     creds.add_argument("--identity-file", metavar="FILE", help="private key file")
-    creds.add_argument("--password-file", metavar="FILE", help="read the password from FILE (never on the command line)")
+    creds.add_argument("--password-file", metavar="FILE",
+                       help="read the password from FILE (never on the command line)")
     creds.add_argument("--password-env", metavar="VAR", help="read the password from environment variable VAR")
     creds.add_argument("--jump", metavar="[USER@]HOST[:PORT]", help="jump host (like ssh -J)")
     creds.add_argument("--sudo", action="append", default=[], metavar="COMMAND",

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import paramiko
-
 from estate.agent.ssh.inventory import Target, parse_address
 
 MAX_SECRET_BYTES = 4096

@@ -22,7 +22,6 @@ import time
 from collections.abc import Sequence
 
 import paramiko
-
 from estate.agent.hostaccess import (
     COMMAND_TIMEOUT_S,
     MAX_FILE_BYTES,

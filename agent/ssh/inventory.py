@@ -23,7 +23,6 @@ in the same order.
 
 from __future__ import annotations
 
-import configparser
 import csv
 import io
 import re
@@ -178,7 +177,7 @@ def make_target(values: Mapping[str, Any], what: str) -> Target:
         raise InventoryError(f"{what}: unknown field(s) {', '.join(unknown)}; known: {', '.join(FIELDS)}")
     if "host" not in values or values["host"] in (None, ""):
         raise InventoryError(f"{what}: no host")
-    checked = {k: FIELDS[k](v, f"{what}: {k}") for k, v in values.items() if v is not None}
+    checked: dict[str, Any] = {k: FIELDS[k](v, f"{what}: {k}") for k, v in values.items() if v is not None}
     checked.setdefault("name", checked["host"])
     if checked.get("password_file") and checked.get("password_env"):
         raise InventoryError(f"{what}: give password_file or password_env, not both")
