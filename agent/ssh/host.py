@@ -220,19 +220,19 @@ class SSHHost:
                 elif channel.recv_stderr_ready():
                     data = channel.recv_stderr(65536)
                     err += data[: max(0, MAX_STDERR_BYTES - len(err))]
-                elif channel.exit_status_ready() or channel.closed:
+                elif channel.eof_received or channel.closed:
+                    # Not exit_status_ready(): sshd sends the exit status as soon as the process ends,
+                    # possibly before the rest of its output, so only EOF means all output is here.
                     break
                 else:
                     left = deadline - time.monotonic()
                     if left <= 0:
                         self.timed_out.append(shown)
                         raise HostAccessError(f"{shown}: timed out after {timeout:g} s on {self.name}")
-                    if channel.eof_received:
-                        channel.status_event.wait(min(left, 0.5))
-                    else:
-                        select.select([wakeup], [], [], min(left, 0.5))
+                    select.select([wakeup], [], [], min(left, 0.5))
             if truncated:
                 return CommandResult(tuple(argv), 0, bytes(out[:limit]), bytes(err), True)
+            channel.status_event.wait(max(0.0, deadline - time.monotonic()))
             code = channel.recv_exit_status() if channel.exit_status_ready() else -1
             if code == -1 and not self._transport.is_active():
                 self.dropped = True

@@ -80,8 +80,12 @@ def scan_target(target: Target, options: SweepOptions) -> HostResult:
         labels = {**options.labels, **target.labels}
         report = build_report(host, pb.METHOD_SSH, labels, options.discoverers)
         if not report.asset_id:
-            # Legacy Unix has no machine-id; the scanned name is a weaker but stable identity.
+            # Legacy Unix has no machine-id and may not give a host name: the address scanned is a
+            # weaker but stable identity, so the missing-identity error no longer applies.
             report.asset_id, report.host.asset_id_source = f"ssh:{target.host}:{target.port}", "ssh_target"
+            kept = [e for e in report.errors if not (e.discoverer == "identity" and "asset_id is empty" in e.message)]
+            del report.errors[:]
+            report.errors.extend(kept)
         status, detail = _outcome(host, report, deadline)
         return HostResult(target, status, detail, time.monotonic() - start, report)
     except Exception as exc:
