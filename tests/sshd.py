@@ -20,7 +20,7 @@ from pathlib import Path
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 SSH_KEYGEN = shutil.which("ssh-keygen") or "/usr/bin/ssh-keygen"
-REPLAY = Path(__file__).resolve().parent / "ssh_replay.py"
+REPLAY = Path(__file__).resolve().parent / "ssh_replay.sh"
 
 
 def free_port() -> int:
@@ -83,7 +83,7 @@ def start_sshd(directory: Path, legacy: dict[str, Path] | None = None, max_sessi
     for name, folder in (legacy or {}).items():
         legacy_key = keygen(directory / f"id_{name}")
         legacy_keys[name] = legacy_key
-        command = f"{sys.executable} -I -S {REPLAY} {folder.resolve()}"  # -S: no site import, faster start
+        command = f"/bin/sh {REPLAY} {folder.resolve()}"
         lines.append(f'command="{command}",no-port-forwarding,no-pty {public_key(legacy_key).read_text()}')
     authorized = directory / "authorized_keys"
     authorized.write_text("".join(lines))

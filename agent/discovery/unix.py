@@ -10,12 +10,16 @@ UNAME_TIMEOUT_S = 10.0
 
 
 def sysname(host: HostAccess) -> str:
-    """'AIX', 'SunOS', 'HP-UX', 'Linux', ... or '' when it cannot be known (a --root tree, no uname)."""
+    """'AIX', 'SunOS', 'HP-UX', 'Linux', ... or '' when the host has no uname (or is a --root tree).
+
+    A uname that times out or a connection that drops raises: the caller cannot tell which OS it
+    is looking at, and saying nothing would make a failed scan look like an empty host.
+    """
     if host.is_live:
         return os.uname().sysname
     try:
         result = host.run(["uname", "-s"], timeout=UNAME_TIMEOUT_S, limit=4096)
-    except (CommandsUnavailable, FileNotFoundError, HostAccessError, OSError):
+    except (CommandsUnavailable, FileNotFoundError):
         return ""
     lines = result.text.strip().splitlines()
     return lines[0].strip() if result.exit_code == 0 and lines else ""

@@ -492,11 +492,10 @@ def parse_ansible_ini(text: str, defaults: Mapping[str, Any]) -> list[Target]:
                 host_vars[key] = value
             for host in expand_ansible_range(words[0], f"line {number}"):
                 group.hosts[host] = host_vars
-    for name, group in groups.items():
+    for group in list(groups.values()):
         for child in group.children:
-            groups.setdefault(child, _Group())
-        if name != "all":
-            groups.setdefault("all", _Group())
+            groups.setdefault(child, _Group())  # as in Ansible, naming a child group creates it
+    groups.setdefault("all", _Group())
     return _resolve_ansible(groups, defaults)
 
 

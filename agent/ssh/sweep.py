@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from estate.agent.hostaccess import MAX_OUTPUT_BYTES
 from estate.agent.scan import DISCOVERERS, Discoverer, build_report
@@ -78,7 +78,10 @@ def scan_target(target: Target, options: SweepOptions) -> HostResult:
         host = SSHHost(connection.transport, target.name, sudo_commands=frozenset(target.sudo),
                        command_timeout=options.command_timeout, max_output=options.max_output, deadline=deadline)
         labels = {**options.labels, **target.labels}
-        report = build_report(host, pb.METHOD_SSH, labels, options.discoverers)
+        # Over SSH every command is bounded by the host's deadline, so a discoverer may take as long as
+        # the host budget allows: its local-scan timeout would cut slow links and busy hosts short.
+        discoverers = tuple(replace(d, timeout_s=max(d.timeout_s, options.host_timeout)) for d in options.discoverers)
+        report = build_report(host, pb.METHOD_SSH, labels, discoverers)
         if not report.asset_id:
             # Legacy Unix has no machine-id and may not give a host name: the address scanned is a
             # weaker but stable identity, so the missing-identity error no longer applies.
