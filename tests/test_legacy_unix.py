@@ -79,20 +79,15 @@ def test_machinfo_both_layouts() -> None:
 
 def test_swlist_of_another_11_23_host_names_its_operating_environment() -> None:
     # fusioninventory-agent resources/hpux/swlist/hpux1 (GPL-2.0-or-later), a few of its lines.
-    text = """# Initializing...
-#
-# Bundle(s):
-#
-
-  HPUX11i-OE-Ent                        B.11.23.0512   HP-UX Enterprise Operating Environment Component 
-  HPUXBaseOS                            B.11.23        HP-UX Base OS  
-  OpenSSL                               A.00.09.07e.013 Secure Network Communications Protocol 
-#
-# Product(s) not contained in a Bundle:
-#
-
-  sudo                                  1.7.4p6        Provide limited super-user priveleges to specific users
-"""
+    text = "\n".join([
+        "# Initializing...", "#", "# Bundle(s):", "#", "",
+        "  HPUX11i-OE-Ent                        B.11.23.0512   HP-UX Enterprise Operating Environment Component ",
+        "  HPUXBaseOS                            B.11.23        HP-UX Base OS  ",
+        "  OpenSSL                               A.00.09.07e.013 Secure Network Communications Protocol ",
+        "#", "# Product(s) not contained in a Bundle:", "#", "",
+        "  sudo                                  1.7.4p6        Provide limited super-user priveleges to "
+        "specific users",
+    ])
     packages, problems, environment = hpux.parse_swlist(text)
     assert environment == ("HPUX11i-OE-Ent", "B.11.23.0512") and not problems
     assert [(p.name, p.version) for p in packages][2:] == [("OpenSSL", "A.00.09.07e.013"), ("sudo", "1.7.4p6")]
@@ -108,7 +103,8 @@ def test_hpux_releases(release: str, version_id: str, codename: str) -> None:
 
 def test_suse_release_without_os_release() -> None:
     # ansible/ansible distribution fixture sles_11.4.json: /etc/SuSE-release (GPL-3.0-or-later)
-    os_part = legacy_release.parse_suse_release("\nSUSE Linux Enterprise Server 11 (x86_64)\nVERSION = 11\nPATCHLEVEL = 4")
+    text = "\nSUSE Linux Enterprise Server 11 (x86_64)\nVERSION = 11\nPATCHLEVEL = 4"
+    os_part = legacy_release.parse_suse_release(text)
     assert (os_part.id, os_part.version_id, os_part.major, os_part.pretty_name) == (
         "sles", "11.4", "11", "SUSE Linux Enterprise Server 11 SP4")
 

@@ -6,7 +6,7 @@ import os
 
 from estate.agent.hostaccess import CommandsUnavailable, HostAccess, HostAccessError
 
-UNAME_TIMEOUT_S = 10.0
+UNAME_TIMEOUT_S = 30.0
 
 
 def sysname(host: HostAccess) -> str:

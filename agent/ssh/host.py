@@ -102,10 +102,10 @@ def remote_command(argv: Sequence[str], sudo: bool = False) -> str:
 class SSHHost:
     """A remote host reached over an authenticated paramiko transport.
 
-    `command_timeout` caps every command's own timeout (a discoverer may ask for longer, e.g. for a
-    large rpm database). `deadline` (time.monotonic) is the host's overall budget: each command's
-    timeout is cut to what is left of it, so a host that hangs every command still finishes its scan on time. Commands
-    named in `sudo_commands` run under `sudo -n` (never prompting: no password is ever typed).
+    `command_timeout` is every command's time limit (in place of the discoverer's local one).
+    `deadline` (time.monotonic) is the host's overall budget: each command's time is cut to what is
+    left of it, so a host that hangs every command still finishes its scan on time. Commands named
+    in `sudo_commands` run under `sudo -n` (never prompting: no password is ever typed).
     """
 
     def __init__(self, transport: paramiko.Transport, name: str, *, sudo_commands: frozenset[str] = frozenset(),
@@ -120,6 +120,7 @@ class SSHHost:
         self._channels = threading.BoundedSemaphore(max_channels)
         self._cache: dict[tuple[str, ...], CommandResult] = {}
         self._cache_lock = threading.Lock()
+        self._key_locks: dict[tuple[str, ...], threading.Lock] = {}
         self.timed_out: list[str] = []  # commands that hit their time limit, for the host's result line
         self.dropped = False
 
@@ -138,7 +139,7 @@ class SSHHost:
         # exists on every Unix, and takes the path as if=... so no path is ever parsed as an option.
         blocks = limit // DD_BLOCK + 1
         argv = ["dd", f"if={path}", f"bs={DD_BLOCK}", f"count={blocks}"]
-        result = self._run(argv, COMMAND_TIMEOUT_S, blocks * DD_BLOCK, sudo=False)
+        result = self._run(argv, blocks * DD_BLOCK, sudo=False)
         if result.exit_code != 0:
             raise _file_error(path, result.stderr)
         if len(result.stdout) > limit:
@@ -150,12 +151,12 @@ class SSHHost:
 
     def exists(self, path: str) -> bool:
         try:
-            return self._run(["test", "-e", path], COMMAND_TIMEOUT_S, 1024, sudo=False).exit_code == 0
+            return self._run(["test", "-e", path], 1024, sudo=False).exit_code == 0
         except HostAccessError:
             return False
 
     def listdir(self, path: str) -> list[str]:
-        result = self._run(["ls", "-a", path], COMMAND_TIMEOUT_S, MAX_FILE_BYTES, sudo=False)
+        result = self._run(["ls", "-a", path], MAX_FILE_BYTES, sudo=False)
         if result.exit_code != 0:
             raise _file_error(path, result.stderr)
         return sorted(n for n in result.text.splitlines() if n not in ("", ".", ".."))
@@ -164,35 +165,44 @@ class SSHHost:
 
     def run(self, argv: Sequence[str], timeout: float = COMMAND_TIMEOUT_S,
             limit: int = MAX_OUTPUT_BYTES) -> CommandResult:
+        """Run a read-only command within --command-timeout (`timeout`, a local-run figure, is not used)."""
         check_read_only(argv)
         key = tuple(argv)
-        if key in CACHED_COMMANDS:
-            with self._cache_lock:
-                cached = self._cache.get(key)
-            if cached is not None:
-                return cached
+        if key not in CACHED_COMMANDS:
+            return self._run_checked(argv, limit)
+        with self._cache_lock:
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        # Several discoverers ask `uname -s` at once: the first runs it, the others wait for its answer.
+        with key_lock:
+            cached = self._cache.get(key)
+            if cached is None:
+                cached = self._cache[key] = self._run_checked(argv, limit)
+        return cached
+
+    def _run_checked(self, argv: Sequence[str], limit: int) -> CommandResult:
         sudo = posixpath.basename(argv[0]) in self.sudo_commands
-        result = self._run(argv, timeout, limit, sudo=sudo)
+        result = self._run(argv, limit, sudo=sudo)
         if result.exit_code == COMMAND_NOT_FOUND:
             raise FileNotFoundError(f"{argv[0]}: command not found on {self.name}")
-        if key in CACHED_COMMANDS:
-            with self._cache_lock:
-                self._cache[key] = result
         return result
 
-    def _run(self, argv: Sequence[str], timeout: float, limit: int, sudo: bool) -> CommandResult:
+    def _run(self, argv: Sequence[str], limit: int, sudo: bool) -> CommandResult:
         shown = " ".join(argv)
-        budget = min(timeout, self.command_timeout)
-        if self.deadline is not None:
-            left = self.deadline - time.monotonic()
-            if left <= 0:
-                raise HostDeadlineExceeded(f"{shown}: not run, the host's time budget is spent")
-            budget = min(budget, left)
-        limit = min(limit, self.max_output)
-        if not self._channels.acquire(timeout=budget):
-            raise HostAccessError(f"{shown}: no free SSH channel within {budget:.0f} s")
+        # Waiting for a free channel is bounded by the host's budget only: the command's own
+        # timeout starts when it runs, so a busy host does not make quick commands time out.
+        wait = self.deadline - time.monotonic() if self.deadline is not None else self.command_timeout
+        if wait <= 0 or not self._channels.acquire(timeout=wait):
+            raise HostDeadlineExceeded(f"{shown}: not run, the host's time budget is spent")
         try:
-            return self._exec(argv, remote_command(argv, sudo), budget, limit)
+            # Discoverers' timeouts are tuned for local runs; over SSH the link and the remote load
+            # dominate, so every command gets the sweep's own --command-timeout instead.
+            budget = self.command_timeout
+            if self.deadline is not None:
+                left = self.deadline - time.monotonic()
+                if left <= 0:
+                    raise HostDeadlineExceeded(f"{shown}: not run, the host's time budget is spent")
+                budget = min(budget, left)
+            return self._exec(argv, remote_command(argv, sudo), budget, min(limit, self.max_output))
         finally:
             self._channels.release()
 
