@@ -8,6 +8,8 @@
 # Hostile behaviours for the tests, from a sibling file: .hang (never answers), .flood (writes without
 # end), .drop (kills the SSH session: the connection drops). Plain sh: it starts once per command.
 folder=$1
+# A test that wants to see exactly what the agent sent creates FOLDER/.received first.
+[ -f "$folder/.received" ] && printf '%s\n' "$SSH_ORIGINAL_COMMAND" >>"$folder/.received"
 eval "set -- $SSH_ORIGINAL_COMMAND"
 # The agent sends: env LC_ALL=C LANG=C PATH=... [sudo -n] argv...
 [ "$1" = env ] && shift

@@ -47,6 +47,10 @@ def hostile_fixtures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path
         shutil.copytree(HOST_FIXTURES / "aix7.2", folder)
         (folder / "commands" / f"{command}.{behaviour}").touch()
         folders[f"aix_{behaviour}"] = folder
+    audit = base / "aix_audit"
+    shutil.copytree(HOST_FIXTURES / "aix7.2", audit)
+    (audit / ".received").touch()  # the replay logs every command line it is sent
+    folders["aix_audit"] = audit
     return folders
 
 
@@ -234,3 +238,17 @@ def test_host_time_budget_ends_a_hung_host(sshd: Sshd, tmp_path: Path) -> None:
     assert time.monotonic() - start < 20
     assert result.status == "timeout", result.line()
     assert result.report is not None and result.report.os.id == "aix"
+
+
+def test_only_read_only_commands_are_sent_and_sudo_only_where_named(sshd: Sshd, hostile_fixtures: dict[str, Path],
+                                                                     tmp_path: Path) -> None:
+    log = hostile_fixtures["aix_audit"] / ".received"
+    result = scan_target(_target(sshd, "audited", sshd.legacy_keys["aix_audit"], sudo=("lslpp",)),
+                         _options(sshd.write_known_hosts(tmp_path / "known_hosts")))
+    assert result.status == "ok", result.line()
+    sent = log.read_text().splitlines()
+    assert sent and all(line.startswith("env LC_ALL=C LANG=C PATH=") for line in sent)
+    with_sudo = [line for line in sent if " sudo -n " in line]
+    assert with_sudo and all(line.endswith("sudo -n lslpp -Lc") for line in with_sudo)
+    programs = {line.split(" sudo -n ")[-1].split()[0] if " sudo -n " in line else line.split()[4] for line in sent}
+    assert programs <= {"dd", "test", "uname", "rpm", "oslevel", "lslpp"}, programs

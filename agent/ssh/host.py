@@ -121,7 +121,6 @@ class SSHHost:
         self._cache: dict[tuple[str, ...], CommandResult] = {}
         self._cache_lock = threading.Lock()
         self._key_locks: dict[tuple[str, ...], threading.Lock] = {}
-        self.timed_out: list[str] = []  # commands that hit their time limit, for the host's result line
         self.dropped = False
 
     @property
@@ -237,7 +236,6 @@ class SSHHost:
                 else:
                     left = deadline - time.monotonic()
                     if left <= 0:
-                        self.timed_out.append(shown)
                         raise HostAccessError(f"{shown}: timed out after {timeout:g} s on {self.name}")
                     select.select([wakeup], [], [], min(left, 0.5))
             if truncated:

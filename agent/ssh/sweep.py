@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from estate.agent.hostaccess import MAX_OUTPUT_BYTES
 from estate.agent.scan import DISCOVERERS, Discoverer, build_report
 from estate.agent.ssh.connect import ConnectOptions, classify, connect
-from estate.agent.ssh.host import DEFAULT_COMMAND_CAP_S, SSHHost
+from estate.agent.ssh.host import SSHHost
 from estate.agent.ssh.inventory import Target
 from estate.v1 import inventory_pb2 as pb
 
@@ -124,6 +124,3 @@ def sweep(targets: Iterable[Target], options: SweepOptions, on_done: Callable[[H
                 on_done(result)
     return results
 
-
-__all__ = ["DEFAULT_COMMAND_CAP_S", "DEFAULT_CONCURRENCY", "STATUSES", "HostResult", "SweepOptions", "scan_target",
-           "sweep"]
