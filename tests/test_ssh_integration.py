@@ -252,3 +252,36 @@ def test_only_read_only_commands_are_sent_and_sudo_only_where_named(sshd: Sshd, 
     assert with_sudo and all(line.endswith("sudo -n lslpp -Lc") for line in with_sudo)
     programs = {line.split(" sudo -n ")[-1].split()[0] if " sudo -n " in line else line.split()[4] for line in sent}
     assert programs <= {"dd", "test", "uname", "rpm", "oslevel", "lslpp"}, programs
+
+
+def test_progress_bar_on_a_terminal_plain_lines_otherwise(sshd: Sshd, tmp_path: Path) -> None:
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    known_hosts = sshd.write_known_hosts(tmp_path / "known_hosts")
+    argv = [*AGENT, f"{sshd.user}@127.0.0.1:{sshd.port}", "--identity-file", str(sshd.legacy_keys["aix7.2"]),
+            "--known-hosts", str(known_hosts), "--no-agent", "--output-dir", str(tmp_path / "out")]
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a real terminal has a size
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=secondary) as proc:
+        os.close(secondary)
+        stdout, _ = proc.communicate(timeout=120)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(primary)
+    terminal = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0
+    assert "1/1" in terminal and "host" in terminal  # tqdm's bar: 1/1 [..., host/s]
+    assert stdout.decode().startswith(f"{sshd.user}@127.0.0.1:{sshd.port} ok ")  # the result line, not the bar
+    piped = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert "1/1" not in piped.stderr and piped.stdout.count("\n") == 1
