@@ -285,3 +285,16 @@ def test_progress_bar_on_a_terminal_plain_lines_otherwise(sshd: Sshd, tmp_path: 
     assert stdout.decode().startswith(f"{sshd.user}@127.0.0.1:{sshd.port} ok ")  # the result line, not the bar
     piped = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert "1/1" not in piped.stderr and piped.stdout.count("\n") == 1
+
+
+def test_collector_away_keeps_every_report_in_the_spool(sshd: Sshd, tmp_path: Path) -> None:
+    known_hosts = sshd.write_known_hosts(tmp_path / "known_hosts")
+    spool = tmp_path / "spool"
+    run = subprocess.run([*AGENT, f"127.0.0.1:{sshd.port}", f"{sshd.user}@127.0.0.1:{sshd.port}", "--user", sshd.user,
+                          "--identity-file", str(sshd.legacy_keys["solaris10"]), "--known-hosts", str(known_hosts),
+                          "--no-agent", "--collector", f"127.0.0.1:{free_port()}", "--spool", str(spool)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 75, run.stdout + run.stderr
+    assert run.stdout.count("not sent (collector away), spooled") == 2
+    stored = [pb.Inventory.FromString(p.read_bytes()) for p in spool.glob("*.pb")]
+    assert sorted(r.os.version_id for r in stored) == ["10", "10"]
