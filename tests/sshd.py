@@ -107,6 +107,7 @@ MaxSessions {max_sessions}
 MaxAuthTries 10
 LoginGraceTime 30
 LogLevel ERROR
+SetEnv HOME={directory}
 """)
     log = open(directory / "sshd.log", "wb")  # noqa: SIM115  (sshd keeps writing to it)
     process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT)

@@ -93,11 +93,17 @@ def _client(options: ConnectOptions) -> paramiko.SSHClient:
 
 
 def _connect_one(target: Target, host: str, port: int, user: str, options: ConnectOptions,
-                 sock: paramiko.Channel | None = None) -> paramiko.SSHClient:
+                 sock: paramiko.Channel | socket.socket | None = None) -> paramiko.SSHClient:
     password = read_password(target)
     client = _client(options)
     timeout = options.connect_timeout
     try:
+        if sock is None:
+            tcp = socket.create_connection((host, port), timeout=timeout)
+            # Each command is a few small packets each way: without TCP_NODELAY, Nagle's algorithm
+            # and delayed ACKs add about 40 ms to every one of them.
+            tcp.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock = tcp
         client.connect(
             host, port=port, username=user or None, password=password,
             key_filename=target.identity_file or None,
@@ -105,6 +111,8 @@ def _connect_one(target: Target, host: str, port: int, user: str, options: Conne
             timeout=timeout, banner_timeout=timeout, auth_timeout=timeout, channel_timeout=timeout)
     except BaseException:
         client.close()
+        if isinstance(sock, socket.socket):
+            sock.close()
         raise
     return client
 
