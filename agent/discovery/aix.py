@@ -56,6 +56,7 @@ def os_from_oslevel(level: OsLevel, text: str) -> pb.OperatingSystem:
     return pb.OperatingSystem(
         family="aix", id="aix", name="AIX", version=level.version, version_id=level.release,
         major=level.release.split(".")[0], build=text.strip().splitlines()[0].strip(),
+        kernel=level.release,  # uname -r alone prints only the minor number ("2") on AIX
         pretty_name=f"AIX {level.release} TL{level.technology_level} SP{level.service_pack}")
 
 
@@ -115,6 +116,7 @@ def discover(host: HostAccess) -> pb.Inventory:
     if len(words) >= 4:
         found.host.hostname = words[1]
         found.os.version_id, found.os.major = f"{words[3]}.{words[2]}", words[3]
+        found.os.kernel = found.os.version_id
         evidence.append("uname -a")
     try:
         result = host.run(OSLEVEL, timeout=60.0, limit=4096)
