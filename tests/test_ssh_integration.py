@@ -122,13 +122,15 @@ def test_legacy_hosts_end_to_end_into_the_collector(sshd: Sshd, collector: Colle
     ]
 
 
-def _dropping_server() -> tuple[int, threading.Event]:
-    """A TCP listener that accepts and closes at once, as a host dropping connections does."""
+def _dropping_server(hold: bool = False) -> tuple[int, threading.Event]:
+    """A TCP listener that accepts and closes at once, as a host dropping connections does, or (`hold`)
+    keeps the connection open and never says a word, as a hung host does."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
     listener.settimeout(0.2)
     stop = threading.Event()
+    held: list[socket.socket] = []
 
     def serve() -> None:
         with listener:
@@ -137,7 +139,12 @@ def _dropping_server() -> tuple[int, threading.Event]:
                     conn, _ = listener.accept()
                 except OSError:
                     continue
-                conn.close()
+                if hold:
+                    held.append(conn)
+                else:
+                    conn.close()
+        for conn in held:
+            conn.close()
 
     threading.Thread(target=serve, daemon=True).start()
     return int(listener.getsockname()[1]), stop
@@ -154,6 +161,7 @@ def test_every_failure_gets_its_own_line_and_the_sweep_goes_on(sshd: Sshd, tmp_p
     password_file = tmp_path / "password"
     password_file.write_text("Wr0ng-Passw0rd-Sentinel\n")
     drop_port, stop_dropping = _dropping_server()
+    silent_port, stop_silent = _dropping_server(hold=True)
     csv_inventory = tmp_path / "targets.csv"
     rows = [
         ("good", "127.0.0.1", sshd.port, str(sshd.legacy_keys["aix7.2"]), ""),
@@ -166,6 +174,7 @@ def test_every_failure_gets_its_own_line_and_the_sweep_goes_on(sshd: Sshd, tmp_p
         ("drops-mid-scan", "127.0.0.1", sshd.port, str(sshd.legacy_keys["aix_drop"]), ""),
         ("drops-at-once", "127.0.0.1", drop_port, str(sshd.key), ""),
         ("unreachable", "127.0.0.1", free_port(), str(sshd.key), ""),
+        ("silent", "127.0.0.1", silent_port, str(sshd.key), ""),
     ]
     csv_inventory.write_text("name,host,port,identity_file,password_file,user\n" + "".join(
         f"{n},{h},{p},{k},{pw},{sshd.user}\n" for n, h, p, k, pw in rows))
@@ -174,10 +183,12 @@ def test_every_failure_gets_its_own_line_and_the_sweep_goes_on(sshd: Sshd, tmp_p
     try:
         run = subprocess.run([*AGENT, "-i", str(csv_inventory), "--known-hosts", str(known_hosts), "--no-agent",
                               "--output-dir", str(tmp_path / "reports"), "--results", str(results),
-                              "--command-timeout", "10", "--max-output", str(256 * 1024), "--concurrency", "10"],
+                              "--command-timeout", "10", "--connect-timeout", "8", "--max-output", str(256 * 1024),
+                              "--concurrency", "11"],
                              capture_output=True, text=True, timeout=120)
     finally:
         stop_dropping.set()
+        stop_silent.set()
     elapsed = time.monotonic() - start
     assert run.returncode == 3, run.stdout + run.stderr  # some hosts failed; the others were reported
     got = {json.loads(line)["name"]: json.loads(line) for line in results.read_text().splitlines()}
@@ -186,6 +197,7 @@ def test_every_failure_gets_its_own_line_and_the_sweep_goes_on(sshd: Sshd, tmp_p
         "good": "ok", "unknown-key": "unknown host key", "changed-key": "host key mismatch",
         "wrong-key": "auth failed", "wrong-password": "auth failed", "hangs": "partial", "floods": "partial",
         "drops-mid-scan": "connection dropped", "drops-at-once": "connection dropped", "unreachable": "unreachable",
+        "silent": "timeout",
     }, run.stdout
     unknown = got["unknown-key"]["detail"]
     assert "not in known_hosts" in unknown and "--trust-on-first-use" in unknown

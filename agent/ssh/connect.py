@@ -182,6 +182,10 @@ def classify(exc: BaseException) -> tuple[str, str]:
         return "unreachable", f"{type(exc).__name__}: {exc}"
     if isinstance(exc, paramiko.ChannelException):
         return "unreachable", f"jump host could not reach the target: {exc}"
+    if isinstance(exc, paramiko.SSHException) and "No existing session" in str(exc):
+        # What paramiko raises when the server accepted TCP but its banner or key exchange did not
+        # arrive within the connect timeout.
+        return "timeout", "the server did not complete the SSH handshake within the connect timeout"
     if isinstance(exc, paramiko.SSHException | EOFError):
         text = str(exc)
         if "banner" in text or "EOF" in text or isinstance(exc, EOFError) or "closed" in text.lower():
