@@ -68,6 +68,7 @@ def test_ansible_yaml_nested_children_and_host_vars() -> None:
     assert (hpux2.host, hpux2.user, dict(hpux2.labels)) == ("192.0.2.20", "root", {"environment": "production"})
     assert targets["centos6.example.org"].jump == "bastion.example.org"
     assert targets["centos6.example.org"].port == 22
+    assert "win2008.example.org" not in targets  # ansible_connection: winrm is not an SSH target
 
 
 def test_command_line_targets() -> None:

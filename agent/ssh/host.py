@@ -215,6 +215,17 @@ class SSHHost:
                 self.dropped = True
                 raise ConnectionDropped(f"{shown}: the SSH connection was dropped") from exc
             raise HostAccessError(f"{shown}: could not open an SSH channel: {exc}") from exc
+        try:
+            return self._read(channel, argv, command, deadline, timeout, limit)
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            if not self._transport.is_active():
+                self.dropped = True
+                raise ConnectionDropped(f"{shown}: the SSH connection was dropped while it ran") from exc
+            raise HostAccessError(f"{shown}: {type(exc).__name__}: {exc}") from exc
+
+    def _read(self, channel: paramiko.Channel, argv: Sequence[str], command: str, deadline: float, timeout: float,
+              limit: int) -> CommandResult:
+        shown = " ".join(argv)
         with channel:
             channel.exec_command(command)
             out, err = bytearray(), bytearray()

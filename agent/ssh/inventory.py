@@ -342,6 +342,9 @@ ANSIBLE_VARS = {
     "estate_password_file": "password_file", "estate_password_env": "password_env", "estate_jump": "jump",
     "estate_sudo": "sudo", "estate_labels": "labels",
 }
+# Hosts Ansible reaches by other means (WinRM, a container, the controller itself) are not SSH targets.
+SSH_CONNECTIONS = frozenset({"ssh", "paramiko", "smart", "ansible.builtin.ssh", "ansible.builtin.paramiko_ssh"})
+CONNECTION = "_connection"
 SECRET_VARS = frozenset({"ansible_password", "ansible_ssh_pass", "ansible_ssh_password", "ansible_become_password",
                          "ansible_become_pass"})
 
@@ -358,6 +361,8 @@ def _ansible_fields(variables: Mapping[str, Any], what: str) -> dict[str, Any]:
             jump = _jump_from_ssh_args(_text(value, f"{what}: {key}"))
             if jump:
                 fields["jump"] = jump
+        elif key == "ansible_connection":
+            fields[CONNECTION] = _text(value, f"{what}: {key}")
         elif key.startswith("estate_label_"):
             fields.setdefault("labels", {})[key[len("estate_label_"):]] = value
     return fields
@@ -426,6 +431,8 @@ def _resolve_ansible(groups: dict[str, _Group], defaults: Mapping[str, Any]) -> 
             merged[host] = _merge(merged.get(host, {}), *layers, host_fields)
     targets = []
     for host, values in merged.items():
+        if values.pop(CONNECTION, "ssh") not in SSH_CONNECTIONS:
+            continue
         values = _merge(defaults, values)
         values.setdefault("host", host)
         values["name"] = host
