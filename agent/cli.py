@@ -13,6 +13,7 @@ from estate.agent import __version__, capture
 from estate.agent.hostaccess import HostAccessError, LocalHost
 from estate.agent.scan import LabelError, build_report, parse_labels
 from estate.agent.snmp import command as snmp_command
+from estate.agent.ssh import cli as ssh_cli
 from estate.v1 import inventory_pb2 as pb
 
 EXIT_USAGE = 2
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_transport_options(scan)
     snmp_command.add_parser(commands)
     capture.add_parser(commands)
+    ssh_cli.add_parser(commands)
     return parser
 
 
@@ -76,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         return snmp_command.run(args)
     if args.command == "capture":
         return capture.run(args)
+    if args.command == "ssh":
+        return ssh_cli.run(args)
     return EXIT_USAGE  # argparse rejects unknown commands before this
 
 

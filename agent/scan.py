@@ -13,10 +13,12 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from estate.agent import __version__
 from estate.agent.discovery import (
+    aix,
     apk,
     dpkg,
     flatpak,
     hardware,
+    hpux,
     identity,
     listeners,
     node_packages,
@@ -26,6 +28,7 @@ from estate.agent.discovery import (
     rpm,
     runtimes,
     snap,
+    solaris,
     windows,
 )
 from estate.agent.hostaccess import HostAccess
@@ -58,6 +61,9 @@ DISCOVERERS: tuple[Discoverer, ...] = (
     Discoverer("runtimes", runtimes.discover, 60.0),
     Discoverer("listeners", listeners.discover, 30.0),
     Discoverer("hardware", hardware.discover, 30.0),
+    Discoverer("aix", aix.discover, 150.0),
+    Discoverer("solaris", solaris.discover, 200.0),
+    Discoverer("hpux", hpux.discover, 200.0),
 )
 
 LABEL_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")

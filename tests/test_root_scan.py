@@ -23,7 +23,7 @@ FILE_TREES = [d for d in host_fixture_dirs() if not (d / "commands").is_dir()]
 def test_root_scan_gives_expected_identity_and_no_live_facts(folder: Path) -> None:
     expected = json.loads((folder / "expected.json").read_text())["os"]
     report = build_report(LocalHost(str(folder)), pb.METHOD_FILE)
-    assert (report.os.id, report.os.version_id) == (expected["id"], expected["version_id"])
+    assert (report.os.id, report.os.version_id) == (expected["id"], expected.get("version_id", ""))
     # Nothing of the live host: no kernel, no sockets, no processes' runtimes, no hardware, no DMI.
     assert report.os.kernel == "" and not report.listeners and report.host.dmi_product_uuid == ""
     assert not report.host.interfaces and report.host.hardware.cpu_count == 0 and not report.software
@@ -31,8 +31,8 @@ def test_root_scan_gives_expected_identity_and_no_live_facts(folder: Path) -> No
 
 
 def test_at_least_25_os_releases_weighted_to_legacy() -> None:
-    releases = {(json.loads((d / "expected.json").read_text())["os"]["id"],
-                 json.loads((d / "expected.json").read_text())["os"]["version_id"]) for d in host_fixture_dirs()}
+    expected = [json.loads((d / "expected.json").read_text())["os"] for d in host_fixture_dirs()]
+    releases = {(os_["id"], os_["version_id"]) for os_ in expected if os_.get("id") and os_.get("version_id")}
     assert len(releases) >= 25
     legacy = {("rhel", "5.11"), ("centos", "5.11"), ("rhel", "6.5"), ("centos", "6.7"), ("debian", "7"),
               ("sles", "11.4"), ("ubuntu", "14.04"), ("windows-server", "2008-r2"), ("amzn", "2018.03")}

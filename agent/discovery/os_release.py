@@ -56,6 +56,8 @@ RELEASE_FILES = (
     "/etc/arch-release",
 )
 MAX_RELEASE_BYTES = 64 * 1024
+# What Debian testing and its derivatives (Ubuntu) write in /etc/debian_version instead of a number.
+_DEBIAN_SUITE = re.compile(r"^[a-z]+/sid$")
 MAX_OS_RELEASE_BYTES = MAX_RELEASE_BYTES
 FOUND_BY = "os_release"
 
@@ -315,12 +317,18 @@ def decide_linux(sources: Sources) -> tuple[pb.OperatingSystem | None, list[str]
         text = sources.text(path)
         if text is not None:
             claim = parse_release_file(path, text)
-            if claim and claim.id and all(c.id != claim.id or c.version != claim.version for c in claims):
+            if claim is None or not claim.id:
+                sources.found.errors.add(discoverer=FOUND_BY, evidence=path, message=(
+                    f"{path}: {'empty' if not text.strip() else 'names no distribution and version'}; ignored"))
+            elif all(c.id != claim.id or c.version != claim.version for c in claims):
                 claims.append(claim)
     lsb_text = sources.text(LSB_RELEASE) if present is None or "lsb-release" in present else None
     lsb = parse_lsb_release(lsb_text) if lsb_text is not None else None
     debian_text = sources.text(DEBIAN_VERSION) if present is None or "debian_version" in present else None
     debian = parse_debian_version(debian_text) if debian_text is not None else None
+    if debian_text is not None and debian is None and not _DEBIAN_SUITE.match(debian_text.strip()):
+        sources.found.errors.add(discoverer=FOUND_BY, evidence=DEBIAN_VERSION, message=(
+            f"{DEBIAN_VERSION}: {debian_text.strip()[:40]!r} is not a Debian version number; ignored"))
     ordered = claims + ([lsb] if lsb else []) + ([debian] if debian else [])
 
     if os_release is not None:

@@ -1,0 +1,201 @@
+"""Oracle Solaris 8-11: identity from /etc/release (and `pkg info entire` on 11), packages from
+`pkg list -H` (IPS, Solaris 11) and `pkginfo -l` (SVR4 packages, every release).
+
+/etc/release's first line names the release: "Oracle Solaris 10 8/11 s10s_u10wos_17b SPARC" is
+Solaris 10 update 10 (the 8/11 release); "Oracle Solaris 11.4 SPARC" is 11.4; "Oracle Solaris 11
+11/11 X86" is the first 11 release. version_id is what endoflife.date calls the cycle ("10",
+"11", "11.4"); on 11, `pkg info entire` gives the exact SRU ("11.4.42.111.0") as the version.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass
+
+from estate.agent.discovery.unix import sysname
+from estate.agent.hostaccess import CommandsUnavailable, HostAccess, HostAccessError
+from estate.v1 import inventory_pb2 as pb
+
+FOUND_BY = "solaris"
+SYSNAME = "SunOS"
+RELEASE_FILE = "/etc/release"
+NODENAME_FILE = "/etc/nodename"
+PKG_LIST = ["pkg", "list", "-H"]
+PKG_INFO_ENTIRE = ["pkg", "info", "entire"]
+PKGINFO = ["pkginfo", "-l"]
+PKG_TIMEOUT_S = 180.0
+PKG_MAX_BYTES = 128 * 1024 * 1024
+MAX_ERRORS_LISTED = 20
+_RELEASE = re.compile(r"^(?:Oracle |Sun )?Solaris (?P<version>\d+(?:\.\d+)?)(?: (?P<date>\d{1,2}/\d{2}))?"
+                      r"(?: (?P<build>s\w+))?(?: (?P<arch>SPARC|X86|x86|sparc))?\b")
+_UPDATE = re.compile(r"_u(\d+)")
+_SRU = re.compile(r"\(Oracle Solaris ([\d.]+)\)")
+ARCHITECTURES = {"SPARC": "sparc", "sparc": "sparc", "X86": "x86", "x86": "x86"}
+_PKG_INFO_FIELD = re.compile(r"^\s*([A-Z][A-Za-z ]*?):\s+(.*)$")  # continuation lines hold no such key
+_PKGINFO_FIELD = re.compile(r"^\s*([A-Z_]+):\s?(.*)$")
+INSTALLED = "completely installed"
+
+
+@dataclass(frozen=True)
+class Release:
+    version_id: str
+    release_date: str  # "8/11" (Solaris 10 updates and 11 11/11), "" for 11.1 onwards
+    build: str  # "s10s_u10wos_17b"
+    architecture: str
+    line: str
+
+    @property
+    def update(self) -> str:
+        match = _UPDATE.search(self.build)
+        return match.group(1) if match else ""
+
+
+def parse_release(text: str) -> Release:
+    """The first non-blank line of /etc/release; raises ValueError when it is not a Solaris release."""
+    line = next((raw.strip() for raw in text.splitlines() if raw.strip()), "")
+    match = _RELEASE.match(line)
+    if not match:
+        raise ValueError(f"{RELEASE_FILE}: {line[:80]!r} is not a Solaris release line")
+    return Release(match["version"], match["date"] or "", match["build"] or "",
+                   ARCHITECTURES.get(match["arch"] or "", ""), line)
+
+
+def os_from_release(release: Release) -> pb.OperatingSystem:
+    version = f"{release.version_id} {release.release_date}" if release.release_date else release.version_id
+    return pb.OperatingSystem(
+        family="solaris", id="solaris", name="Oracle Solaris" if "Oracle" in release.line else "Solaris",
+        version=version, version_id=release.version_id, major=release.version_id.split(".")[0],
+        pretty_name=release.line, build=release.build, architecture=release.architecture,
+        codename=f"update {release.update}" if release.update else "")
+
+
+def parse_pkg_info(text: str) -> dict[str, str]:
+    """`pkg info PACKAGE` -> {'Version': '11.4 (Oracle Solaris 11.4.0.0.1.15.0)', 'Branch': ...}."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        match = _PKG_INFO_FIELD.match(line)
+        if match:
+            fields.setdefault(match.group(1), match.group(2).strip())
+    return fields
+
+
+def sru_from_entire(fields: dict[str, str]) -> str:
+    """'11.4 (Oracle Solaris 11.4.0.0.1.15.0)' -> '11.4.0.0.1.15.0'; '' when not shown."""
+    match = _SRU.search(fields.get("Version", ""))
+    return match.group(1) if match else ""
+
+
+def parse_pkg_list(text: str, evidence: str = " ".join(PKG_LIST)) -> tuple[list[pb.Package], list[str]]:
+    """`pkg list -H`: NAME [(PUBLISHER)] VERSION IFO; only installed ('i' first flag) packages."""
+    packages: list[pb.Package] = []
+    problems: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        words = line.split()
+        if not words:
+            continue
+        if len(words) < 3 or (len(words) == 4 and not words[1].startswith("(")) or len(words) > 4:
+            problems.append(f"line {number}: expected NAME [(PUBLISHER)] VERSION FLAGS, got {line[:80]!r}")
+            continue
+        flags = words[-1]
+        if not flags.startswith("i"):
+            continue
+        packages.append(pb.Package(name=words[0], version=words[-2], manager="pkg", found_by=FOUND_BY,
+                                   evidence=evidence))
+    return packages, problems
+
+
+def parse_pkginfo(text: str, evidence: str = " ".join(PKGINFO)) -> tuple[list[pb.Package], list[str]]:
+    """`pkginfo -l`: one stanza per package (PKGINST, NAME, ARCH, VERSION, STATUS, ...)."""
+    packages: list[pb.Package] = []
+    problems: list[str] = []
+    stanzas: list[tuple[int, dict[str, str]]] = []
+    current: dict[str, str] = {}
+    start = 1
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            if current:
+                stanzas.append((start, current))
+            current, start = {}, number + 1
+            continue
+        match = _PKGINFO_FIELD.match(line)
+        if match:
+            current.setdefault(match.group(1), match.group(2).strip())
+        elif not current:
+            problems.append(f"line {number}: expected 'KEY: value', got {line[:80]!r}")
+    if current:
+        stanzas.append((start, current))
+    for line_number, stanza in stanzas:
+        name, version = stanza.get("PKGINST", ""), stanza.get("VERSION", "")
+        if not name or not version:
+            problems.append(f"line {line_number}: package {name or '?'!r} lacks "
+                            f"{'PKGINST' if not name else 'VERSION'} (truncated output?)")
+            continue
+        status = stanza.get("STATUS", "")
+        if status and status != INSTALLED:
+            problems.append(f"package {name}: STATUS is {status!r}, not {INSTALLED!r}")
+        packages.append(pb.Package(name=name, version=version, architecture=stanza.get("ARCH", ""),
+                                   manager="pkginfo", found_by=FOUND_BY, evidence=evidence))
+    return packages, problems
+
+
+def discover(host: HostAccess) -> pb.Inventory:
+    found = pb.Inventory()
+    if sysname(host) != SYSNAME:
+        return found
+    found.os.CopyFrom(pb.OperatingSystem(family="solaris", id="solaris", name="Solaris"))
+    evidence = ["uname -s"]
+    try:
+        release = parse_release(host.read_text(RELEASE_FILE, limit=64 * 1024))
+        found.os.CopyFrom(os_from_release(release))
+        evidence.append(RELEASE_FILE)
+    except (OSError, HostAccessError, ValueError) as exc:
+        found.errors.add(discoverer=FOUND_BY, message=f"{exc}; Solaris release unknown", evidence=RELEASE_FILE)
+    with contextlib.suppress(OSError, HostAccessError):
+        found.host.hostname = host.read_text(NODENAME_FILE, limit=4096).strip().split("\n")[0][:255]
+    entire = _run(host, PKG_INFO_ENTIRE, found, optional=True)
+    if entire is not None:
+        fields = parse_pkg_info(entire)
+        sru = sru_from_entire(fields)
+        if sru:
+            found.os.version = sru
+            found.os.build = fields.get("Branch", found.os.build)
+            evidence.append("pkg info entire")
+    found.os.found_by, found.os.evidence = FOUND_BY, "; ".join(evidence)
+    for argv, parse in ((PKG_LIST, parse_pkg_list), (PKGINFO, parse_pkginfo)):
+        # IPS `pkg` exists from Solaris 11 only; SVR4 pkginfo on every release.
+        output = _run(host, argv, found, quiet_if_missing=argv is PKG_LIST)
+        if output is None:
+            continue
+        packages, problems = parse(output)
+        found.packages.extend(packages)
+        for problem in problems[:MAX_ERRORS_LISTED]:
+            found.errors.add(discoverer=FOUND_BY, message=f"{' '.join(argv)}: {problem}", evidence=" ".join(argv))
+    return found
+
+
+def _run(host: HostAccess, argv: list[str], found: pb.Inventory, quiet_if_missing: bool = False,
+         optional: bool = False) -> str | None:
+    """Run a listing command; its failures become errors unless `optional` (or missing and `quiet_if_missing`)."""
+    shown = " ".join(argv)
+    try:
+        result = host.run(argv, timeout=PKG_TIMEOUT_S, limit=PKG_MAX_BYTES)
+    except (FileNotFoundError, CommandsUnavailable) as exc:
+        if not (quiet_if_missing or optional):
+            found.errors.add(discoverer=FOUND_BY, message=str(exc), evidence=shown)
+        return None
+    except HostAccessError as exc:
+        if not optional:
+            found.errors.add(discoverer=FOUND_BY, message=str(exc), evidence=shown)
+        return None
+    if optional and result.exit_code != 0:
+        return None
+    if result.exit_code != 0:
+        found.errors.add(discoverer=FOUND_BY, evidence=shown,
+                         message=f"{shown} exited {result.exit_code}: {result.stderr[:200].decode(errors='replace')}")
+        if not result.stdout.strip():
+            return None
+    if result.truncated:
+        found.errors.add(discoverer=FOUND_BY, evidence=shown,
+                         message=f"{shown}: output truncated at the size limit; later packages are missing")
+    return result.text

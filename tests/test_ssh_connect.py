@@ -1,0 +1,34 @@
+"""Secrets come only from a file or the environment, bounded, and never appear in an error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from estate.agent.ssh.connect import CredentialError, classify, read_password
+from estate.agent.ssh.inventory import Target
+
+
+def test_password_from_file_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = tmp_path / "pw"
+    secret.write_text("s3cret-value\n")
+    assert read_password(Target(name="h", host="h", password_file=str(secret))) == "s3cret-value"
+    monkeypatch.setenv("SCAN_PW", "from-env")
+    assert read_password(Target(name="h", host="h", password_env="SCAN_PW")) == "from-env"
+    assert read_password(Target(name="h", host="h")) is None
+
+
+def test_unreadable_secrets_fail_the_host_without_showing_them(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MISSING_PW", raising=False)
+    with pytest.raises(CredentialError, match=r"MISSING_PW.*is not set") as missing:
+        read_password(Target(name="h", host="h", password_env="MISSING_PW"))
+    assert classify(missing.value)[0] == "auth failed"
+    huge = tmp_path / "huge"
+    huge.write_text("x" * 5000)
+    with pytest.raises(CredentialError, match="larger than 4096 bytes") as too_big:
+        read_password(Target(name="h", host="h", password_file=str(huge)))
+    assert "xxxx" not in str(too_big.value)
+    with pytest.raises(CredentialError, match=r"password file .*nope"):
+        read_password(Target(name="h", host="h", password_file=str(tmp_path / "nope")))
