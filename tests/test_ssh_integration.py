@@ -265,6 +265,10 @@ def test_only_read_only_commands_are_sent_and_sudo_only_where_named(sshd: Sshd, 
     assert with_sudo and all(line.endswith("sudo -n lslpp -Lc") for line in with_sudo)
     programs = {line.split(" sudo -n ")[-1].split()[0] if " sudo -n " in line else line.split()[4] for line in sent}
     assert programs <= {"dd", "test", "ls", "uname", "rpm", "oslevel", "lslpp", "reg"}, programs
+    # Directory listings answer for the well-known paths discoverers probe: nothing is asked about a
+    # path under a directory the host does not have (the replayed AIX host has no /u01, /usr/lib, ...).
+    assert not [line for line in sent if "/u01/" in line or "/usr/lib/" in line], sent
+    assert len(sent) <= 20, sent
 
 
 def test_progress_bar_on_a_terminal_plain_lines_otherwise(sshd: Sshd, tmp_path: Path) -> None:

@@ -7,18 +7,21 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from estate.agent.ssh.connect import ConnectOptions
-from estate.agent.ssh.inventory import InventoryError, Target, dedupe, load_inventory, target_from_argument
-from estate.agent.ssh.sweep import (
+from estate.agent.ssh.inventory import (
     DEFAULT_COMMAND_TIMEOUT_S,
     DEFAULT_CONCURRENCY,
     DEFAULT_HOST_TIMEOUT_S,
-    HostResult,
-    SweepOptions,
-    sweep,
+    InventoryError,
+    Target,
+    dedupe,
+    load_inventory,
+    target_from_argument,
 )
+
+if TYPE_CHECKING:  # paramiko (through connect and sweep) is imported only when `ssh` runs
+    from estate.agent.ssh.sweep import HostResult
 
 EXIT_USAGE = 2
 EXIT_HOSTS_FAILED = 3  # some hosts gave no report (auth, host key, unreachable, ...): see their lines
@@ -168,6 +171,9 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:  # e.g. refusing plaintext to a remote collector
         print(f"estate-agent ssh: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    from estate.agent.ssh.connect import ConnectOptions
+    from estate.agent.ssh.sweep import SweepOptions, sweep
+
     options = SweepOptions(
         connect=ConnectOptions(known_hosts=args.known_hosts, trust_on_first_use=args.trust_on_first_use,
                                connect_timeout=args.connect_timeout, allow_agent=not args.no_agent),

@@ -124,6 +124,10 @@ class SSHHost:
         self._cache: dict[tuple[str, ...], CommandResult] = {}
         self._cache_lock = threading.Lock()
         self._key_locks: dict[tuple[str, ...], threading.Lock] = {}
+        # Directory listings, fetched once each: they answer "does this path exist?" for every
+        # path below, so the many well-known locations discoverers probe cost no round trip when an
+        # ancestor directory is absent (most of them, on any one host).
+        self._listings: dict[str, list[str] | OSError | HostAccessError] = {}
         self.dropped = False
 
     @property
@@ -137,6 +141,8 @@ class SSHHost:
     # -- files ---------------------------------------------------------------------------------
 
     def read_bytes(self, path: str, limit: int = MAX_FILE_BYTES) -> bytes:
+        if self._known_absent(path):
+            raise FileNotFoundError(f"{path}: No such file or directory")
         # dd reads at most `count` blocks whatever the file is (a FIFO or /dev/zero cannot flood us),
         # exists on every Unix, and takes the path as if=... so no path is ever parsed as an option.
         blocks = limit // DD_BLOCK + 1
@@ -152,16 +158,67 @@ class SSHHost:
         return self.read_bytes(path, limit).decode("utf-8", errors="replace")
 
     def exists(self, path: str) -> bool:
+        known = self._listed(path)
+        if known is not None:
+            return known
         try:
             return self._run(["test", "-e", path], 1024, sudo=False).exit_code == 0
         except HostAccessError:
             return False
 
     def listdir(self, path: str) -> list[str]:
-        result = self._run(["ls", "-a", path], MAX_FILE_BYTES, sudo=False)
-        if result.exit_code != 0:
-            raise _file_error(path, result.stderr)
-        return sorted(n for n in result.text.splitlines() if n not in ("", ".", ".."))
+        if self._known_absent(path):
+            raise FileNotFoundError(f"{path}: No such file or directory")
+        listing = self._listing(posixpath.normpath(path) if path.startswith("/") else path)
+        if not isinstance(listing, list):
+            raise listing
+        return list(listing)
+
+    def _listing(self, directory: str) -> list[str] | OSError | HostAccessError:
+        """`ls -a` of a directory, run once per directory (concurrent askers wait for the first)."""
+        with self._cache_lock:
+            key_lock = self._key_locks.setdefault(("ls", directory), threading.Lock())
+        with key_lock:
+            cached = self._listings.get(directory)
+            if cached is not None:
+                return cached
+            try:
+                result = self._run(["ls", "-a", directory], MAX_FILE_BYTES, sudo=False)
+            except HostAccessError as exc:
+                return exc  # a deadline or a dropped link: not a fact about the directory, not cached
+            if result.exit_code == COMMAND_NOT_FOUND:  # no ls: says nothing about the directory
+                return HostAccessError(f"ls: command not found on {self.name}")
+            listing: list[str] | OSError | HostAccessError
+            if result.exit_code != 0:
+                listing = _file_error(directory, result.stderr)
+            else:
+                listing = sorted(n for n in result.text.splitlines() if n not in ("", ".", ".."))
+            self._listings[directory] = listing
+            return listing
+
+    def _listed(self, path: str) -> bool | None:
+        """Whether `path` exists, judged from its ancestors' listings; None when they cannot tell.
+
+        Walks down from /: an ancestor missing from its parent's listing settles it. A directory
+        that cannot be listed (permissions) leaves the answer to the real operation.
+        """
+        if not path.startswith("/"):
+            return None
+        parts = [p for p in posixpath.normpath(path).split("/") if p]
+        directory = "/"
+        for part in parts:
+            listing = self._listing(directory)
+            if isinstance(listing, FileNotFoundError):
+                return False
+            if not isinstance(listing, list):
+                return None
+            if part not in listing:
+                return False
+            directory = posixpath.join(directory, part)
+        return True
+
+    def _known_absent(self, path: str) -> bool:
+        return self._listed(path) is False
 
     # -- commands ------------------------------------------------------------------------------
 
@@ -270,7 +327,7 @@ _FILE_ERRORS: tuple[tuple[str, type[OSError]], ...] = (
 )
 
 
-def _file_error(path: str, stderr: bytes) -> Exception:
+def _file_error(path: str, stderr: bytes) -> OSError | HostAccessError:
     """Map a remote dd/ls failure to the exception a local read would raise."""
     message = stderr.decode("utf-8", errors="replace").strip().splitlines()
     detail = message[0][:200] if message else "unreadable"

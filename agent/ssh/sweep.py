@@ -9,7 +9,6 @@ result says "timeout".
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -19,14 +18,13 @@ from estate.agent.hostaccess import MAX_OUTPUT_BYTES
 from estate.agent.scan import DISCOVERERS, Discoverer, build_report
 from estate.agent.ssh.connect import ConnectOptions, classify, connect
 from estate.agent.ssh.host import SSHHost
-from estate.agent.ssh.inventory import Target
+from estate.agent.ssh.inventory import (
+    DEFAULT_COMMAND_TIMEOUT_S,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_HOST_TIMEOUT_S,
+    Target,
+)
 from estate.v1 import inventory_pb2 as pb
-
-# Workers mostly wait on the network; the agent's own cost is about 14 ms of CPU per host
-# (bench/bench_ssh_sweep.py), so 8 workers per core keep a 2-core box busy without thrashing.
-DEFAULT_CONCURRENCY = max(4, min(32, 8 * (os.cpu_count() or 1)))
-DEFAULT_HOST_TIMEOUT_S = 300.0
-DEFAULT_COMMAND_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True)
