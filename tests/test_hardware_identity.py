@@ -113,3 +113,12 @@ def test_interfaces_and_disks_without_psutil_agree_with_psutil() -> None:
     disks = hardware.discover(LocalHost()).host.hardware.disks
     assert {(d.device, d.mountpoint) for d in disks} == {(p.device, p.mountpoint)
                                                          for p in psutil.disk_partitions(all=False)}
+
+
+def test_fqdn_matches_socket_getfqdn() -> None:
+    import socket
+
+    from estate.agent.discovery.identity import fqdn_of
+
+    for name in (socket.gethostname(), "localhost", "no-such-host.invalid"):
+        assert fqdn_of(name) == socket.getfqdn(name)

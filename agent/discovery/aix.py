@@ -11,7 +11,7 @@ or, where that fails, `lslpp -c -l` (installp filesets per object repository).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from estate.agent.discovery.unix import sysname, uname_all
 from estate.agent.hostaccess import CommandsUnavailable, HostAccess, HostAccessError
@@ -30,8 +30,7 @@ _OSLEVEL = re.compile(r"^(\d)(\d)00-(\d{2})-(\d{2})(?:-(\d{4}))?$")
 RPM_TYPE = "R"
 
 
-@dataclass(frozen=True)
-class OsLevel:
+class OsLevel(NamedTuple):  # not a dataclass: importing dataclasses costs the scan ~9 ms
     release: str  # "7.2"
     technology_level: int
     service_pack: int

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from estate.agent.discovery.unix import sysname
 from estate.agent.hostaccess import CommandsUnavailable, HostAccess, HostAccessError
@@ -37,8 +37,7 @@ _PKGINFO_FIELD = re.compile(r"^\s*([A-Z_]+):\s?(.*)$")
 INSTALLED = "completely installed"
 
 
-@dataclass(frozen=True)
-class Release:
+class Release(NamedTuple):  # not a dataclass: importing dataclasses costs the scan ~9 ms
     version_id: str
     release_date: str  # "8/11" (Solaris 10 updates and 11 11/11), "" for 11.1 onwards
     build: str  # "s10s_u10wos_17b"

@@ -9,18 +9,10 @@ import sys
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from estate.agent.ssh.inventory import (
-    DEFAULT_COMMAND_TIMEOUT_S,
-    DEFAULT_CONCURRENCY,
-    DEFAULT_HOST_TIMEOUT_S,
-    InventoryError,
-    Target,
-    dedupe,
-    load_inventory,
-    target_from_argument,
-)
+from estate.agent.ssh import DEFAULT_COMMAND_TIMEOUT_S, DEFAULT_CONCURRENCY, DEFAULT_HOST_TIMEOUT_S
 
-if TYPE_CHECKING:  # paramiko (through connect and sweep) is imported only when `ssh` runs
+if TYPE_CHECKING:  # the inventory code and paramiko are imported only when `ssh` runs
+    from estate.agent.ssh.inventory import Target
     from estate.agent.ssh.sweep import HostResult
 
 EXIT_USAGE = 2
@@ -84,6 +76,8 @@ def add_parser(subparsers: Any) -> None:
 
 def load_targets(args: argparse.Namespace) -> list[Target]:
     """Command-line targets and inventory files, with the command-line connection defaults."""
+    from estate.agent.ssh.inventory import dedupe, load_inventory, target_from_argument
+
     defaults = {k: v for k, v in {
         "user": args.user, "port": args.port, "identity_file": args.identity_file,
         "password_file": args.password_file, "password_env": args.password_env, "jump": args.jump,
@@ -108,6 +102,7 @@ class Delivery:
             self.output_dir.mkdir(parents=True, exist_ok=True)
         if self.collector:
             from estate.agent import transport  # grpc is imported only when sending
+            from estate.agent.ssh.inventory import InventoryError
 
             self._transport = transport
             self._spool = transport.Spool(args.spool or transport.default_spool_dir())
@@ -156,6 +151,7 @@ class Delivery:
 def run(args: argparse.Namespace) -> int:
     """Run the sweep; exit 0 when every host gave a report, 3 when some did not, 75 if the collector was away."""
     from estate.agent.scan import LabelError, parse_labels
+    from estate.agent.ssh.inventory import InventoryError
 
     try:
         labels = parse_labels(args.label)

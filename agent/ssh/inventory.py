@@ -25,20 +25,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-
-# Default bounds of a sweep. They live here, with the targets, so that building the command line
-# parser does not import paramiko (every `estate-agent` run builds it; only `ssh` needs paramiko).
-# Workers mostly wait on the network, so 8 per core keep a 2-core box busy without thrashing.
-DEFAULT_CONCURRENCY = max(4, min(32, 8 * (os.cpu_count() or 1)))
-DEFAULT_HOST_TIMEOUT_S = 300.0
-DEFAULT_COMMAND_TIMEOUT_S = 120.0
 
 MAX_INVENTORY_BYTES = 16 * 1024 * 1024
 MAX_TARGETS = 100_000

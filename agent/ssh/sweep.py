@@ -16,14 +16,10 @@ from dataclasses import dataclass, field
 
 from estate.agent.hostaccess import MAX_OUTPUT_BYTES
 from estate.agent.scan import DISCOVERERS, Discoverer, build_report
+from estate.agent.ssh import DEFAULT_COMMAND_TIMEOUT_S, DEFAULT_CONCURRENCY, DEFAULT_HOST_TIMEOUT_S
 from estate.agent.ssh.connect import ConnectOptions, classify, connect
 from estate.agent.ssh.host import SSHHost
-from estate.agent.ssh.inventory import (
-    DEFAULT_COMMAND_TIMEOUT_S,
-    DEFAULT_CONCURRENCY,
-    DEFAULT_HOST_TIMEOUT_S,
-    Target,
-)
+from estate.agent.ssh.inventory import Target
 from estate.v1 import inventory_pb2 as pb
 
 
