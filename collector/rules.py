@@ -58,6 +58,7 @@ class RuleErrors(Exception):
 # --- reading YAML ------------------------------------------------------------------------------
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_TIMESTAMPS = yaml.constructor.SafeConstructor()
 
 
 def read_yaml(path: Path, name: str) -> tuple[Any, dict[Path_, int]]:
@@ -128,6 +129,12 @@ def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], seen: set[int],
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _walk(item, (*path, index), lines, seen, depth + 1, name)
+    elif isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:timestamp":
+        # Looks like a date but may not be one (2027-02-30): PyYAML raises a bare ValueError later.
+        try:
+            _TIMESTAMPS.construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise RuleErrors([RuleError(name, line, _field(path), f"not a real date: {node.value} ({exc})")]) from None
 
 
 def _field(path: Path_) -> str:

@@ -158,3 +158,11 @@ def test_snmp_detection_rules_are_checked_too(tmp_path: Path) -> None:
                                                       "    detect:\n      - sysDescr: ['(unclosed']\n"})
     (error,) = _errors(root, only="snmp/")
     assert error.startswith("snmp/broken.yaml:6: os[0].detect[0].sysDescr[0]: bad regular expression")
+
+
+def test_impossible_date_names_file_line_and_field(tmp_path: Path) -> None:
+    root = small_rules(tmp_path)
+    _lifecycle(root, "product: edgeprod\ntitle: Edge\nsources: [https://x.example]\nreleases:\n"
+                     "  - releaseCycle: \"1\"\n    eol: 2027-02-30\n")
+    (error,) = _errors(root)
+    assert error.startswith("lifecycles/edgeprod.yaml:6: releases[0].eol:") and "2027-02-30" in error
