@@ -511,7 +511,7 @@ def check_matchers(data: Any, lines: dict[Path_, int], name: str) -> list[Locate
 
 
 def check_assessment(data: Any, lines: dict[Path_, int], name: str) -> list[Located]:
-    return [Located(name, _line(lines, ()), _validate(Assessment, data, lines, name))]
+    return [Located(name, _line(lines, ()), _validate(Assessment, data, lines, name), lines)]
 
 
 def check_exceptions(data: Any, lines: dict[Path_, int], name: str) -> list[Located]:
@@ -753,9 +753,11 @@ def _check_assessment_scores(ruleset: RuleSet) -> list[RuleError]:
                                        ("impact", scoring.impact, loc.rule.impact)):
             for criterion, value in given.items():
                 if criterion not in side.criteria:
-                    errors.append(RuleError(loc.file, loc.line, f"{side_name}.{criterion}",
+                    errors.append(RuleError(loc.file, _line(loc.lines, (side_name, criterion)),
+                                            f"{side_name}.{criterion}",
                                             f"not a criterion in scoring.yaml ({', '.join(side.criteria)})"))
                 elif not 1 <= value.score <= side.max_score:
-                    errors.append(RuleError(loc.file, loc.line, f"{side_name}.{criterion}.score",
+                    errors.append(RuleError(loc.file, _line(loc.lines, (side_name, criterion, "score")),
+                                            f"{side_name}.{criterion}.score",
                                             f"{value.score} is outside 1-{side.max_score}"))
     return errors

@@ -117,8 +117,9 @@ def test_assessment_scores_outside_the_scale(tmp_path: Path) -> None:
     root = small_rules(tmp_path, {"assessments/x.yaml": "system: x\nowner: me\nassessed: 2030-01-01\n"
                                                         "likelihood: {L2: {score: 7}}\nimpact: {C9: {score: 2}}\n"})
     errors = "\n".join(_errors(root, "assessments/"))
-    assert "likelihood.L2.score: 7 is outside 1-6" in errors
-    assert "impact.C9: not a criterion in scoring.yaml" in errors
+    # Each error names the line of the criterion, not the top of the file.
+    assert "assessments/x.yaml:4: likelihood.L2.score: 7 is outside 1-6" in errors
+    assert "assessments/x.yaml:5: impact.C9: not a criterion in scoring.yaml" in errors
 
 
 def test_bad_rules_leave_the_rules_in_force(tmp_path: Path) -> None:
