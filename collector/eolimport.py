@@ -89,7 +89,10 @@ def convert(product: str, raw: dict[str, Any], commit: str, date: str) -> dict[s
     doc["sources"] = [f"https://endoflife.date/{product}"]
     doc["imported"] = {"source": "endoflife.date", "commit": commit, "date": dt.date.fromisoformat(date),
                        "licence": "MIT, copyright endoflife.date contributors (see LICENSE in this folder)"}
-    doc["releases"] = [_release(r) for r in raw.get("releases") or []]
+    releases = raw.get("releases") or []
+    # Anything not a list of objects goes through unconverted, for the schema to name it.
+    doc["releases"] = [_release(r) if isinstance(r, dict) else r for r in releases] \
+        if isinstance(releases, list) else releases
     return doc
 
 

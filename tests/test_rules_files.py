@@ -124,10 +124,12 @@ def test_import_refuses_a_bad_snapshot_and_writes_nothing(tmp_path: Path) -> Non
 @pytest.mark.parametrize("snapshot, expected", [
     ('{"products": {"x": {"title": "X", "releases": [{"releaseCycle": "1", "eol": "2027-02-30"}]}},'
      ' "source_commit": "c", "source_date": "2026-01-01"}', "releases[0].eol:"),
+    ('{"products": {"x": {"releases": [1]}}, "source_date": "2026-01-01"}', "releases[0]:"),
+    ('{"products": {"x": {"releases": {"1": {}}}}, "source_date": "2026-01-01"}', "releases:"),
     ('{"products": {}, "source_commit": "c", "source_date": "2026-02-30"}', "source_date: expected YYYY-MM-DD"),
 ])
 def test_import_refuses_impossible_dates_by_name(tmp_path: Path, snapshot: str, expected: str) -> None:
-    """A date like 2027-02-30 is named as the bad field, not a ValueError traceback."""
+    """A date like 2027-02-30 or releases that are not objects are named, not a traceback."""
     bad = tmp_path / "bad.json"
     bad.write_text(snapshot)
     with pytest.raises(RuleErrors) as caught:
