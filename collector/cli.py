@@ -6,6 +6,7 @@ import argparse
 import csv
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -76,18 +77,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="estate-collector: %(message)s")
     try:
-        if args.command == "serve":
-            return cmd_serve(args)
-        if args.command == "ingest":
-            return cmd_ingest(args)
-        if args.command == "certs":
-            return cmd_certs(args)
-        if args.command in rules_cli.COMMANDS:
-            return rules_cli.run(args)
-        return cmd_assets(args)
+        code = _dispatch(args)
+        sys.stdout.flush()  # inside the try: a reader that has gone shows here, not at exit
+        return code
     except StoreError as exc:
         print(f"estate-collector: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # Output piped into head or a pager that quit: stop quietly (and let the exit-time flush go
+        # to /dev/null, as the Python docs advise). What was stored or scored is already committed.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "serve":
+        return cmd_serve(args)
+    if args.command == "ingest":
+        return cmd_ingest(args)
+    if args.command == "certs":
+        return cmd_certs(args)
+    if args.command in rules_cli.COMMANDS:
+        return rules_cli.run(args)
+    return cmd_assets(args)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -105,6 +117,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server, port = build_server(writer, args.listen, tls, insecure=args.insecure)
     except (ValueError, OSError) as exc:
         print(f"estate-collector: {exc}", file=sys.stderr)
+        writer.close()
+        store.close()
         return 2
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

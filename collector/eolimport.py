@@ -8,6 +8,7 @@ snapshot changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
@@ -56,6 +57,14 @@ RELEASE_KEYS = ("releaseCycle", "releaseLabel", "codename", "releaseDate", "eoas
 DATE_KEYS = {"releaseDate", "eoas", "eol", "eoes", "lts", "latestReleaseDate", "discontinued"}
 
 
+def _is_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", text))
+
+
 def _release(raw: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key in RELEASE_KEYS:
@@ -63,7 +72,8 @@ def _release(raw: dict[str, Any]) -> dict[str, Any]:
             continue
         value = raw[key]
         if key in DATE_KEYS and isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-            value = dt.date.fromisoformat(value)
+            with contextlib.suppress(ValueError):  # an impossible date stays a string: the schema names it
+                value = dt.date.fromisoformat(value)
         out[key] = str(value) if key in ("releaseCycle", "latest") else value
     return out
 
@@ -79,7 +89,10 @@ def convert(product: str, raw: dict[str, Any], commit: str, date: str) -> dict[s
     doc["sources"] = [f"https://endoflife.date/{product}"]
     doc["imported"] = {"source": "endoflife.date", "commit": commit, "date": dt.date.fromisoformat(date),
                        "licence": "MIT, copyright endoflife.date contributors (see LICENSE in this folder)"}
-    doc["releases"] = [_release(r) for r in raw.get("releases") or []]
+    releases = raw.get("releases") or []
+    # Anything not a list of objects goes through unconverted, for the schema to name it.
+    doc["releases"] = [_release(r) if isinstance(r, dict) else r for r in releases] \
+        if isinstance(releases, list) else releases
     return doc
 
 
@@ -100,7 +113,7 @@ def import_snapshot(snapshot: Path, rules_dir: Path) -> tuple[int, list[str]]:
     if not isinstance(data, dict) or not isinstance(data.get("products"), dict):
         raise RuleErrors([RuleError(name, 0, "products", "expected an object with a 'products' object")])
     commit, date = str(data.get("source_commit", "")), str(data.get("source_date", ""))
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
+    if not _is_date(date):
         raise RuleErrors([RuleError(name, 0, "source_date", f"expected YYYY-MM-DD, not {date!r}")])
     out: dict[str, str] = {}
     errors: list[RuleError] = []

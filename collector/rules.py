@@ -58,6 +58,7 @@ class RuleErrors(Exception):
 # --- reading YAML ------------------------------------------------------------------------------
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_TIMESTAMPS = yaml.constructor.SafeConstructor()
 
 
 def read_yaml(path: Path, name: str) -> tuple[Any, dict[Path_, int]]:
@@ -128,6 +129,12 @@ def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], seen: set[int],
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _walk(item, (*path, index), lines, seen, depth + 1, name)
+    elif isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:timestamp":
+        # Looks like a date but may not be one (2027-02-30): PyYAML raises a bare ValueError later.
+        try:
+            _TIMESTAMPS.construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise RuleErrors([RuleError(name, line, _field(path), f"not a real date: {node.value} ({exc})")]) from None
 
 
 def _field(path: Path_) -> str:
@@ -504,7 +511,7 @@ def check_matchers(data: Any, lines: dict[Path_, int], name: str) -> list[Locate
 
 
 def check_assessment(data: Any, lines: dict[Path_, int], name: str) -> list[Located]:
-    return [Located(name, _line(lines, ()), _validate(Assessment, data, lines, name))]
+    return [Located(name, _line(lines, ()), _validate(Assessment, data, lines, name), lines)]
 
 
 def check_exceptions(data: Any, lines: dict[Path_, int], name: str) -> list[Located]:
@@ -746,9 +753,11 @@ def _check_assessment_scores(ruleset: RuleSet) -> list[RuleError]:
                                        ("impact", scoring.impact, loc.rule.impact)):
             for criterion, value in given.items():
                 if criterion not in side.criteria:
-                    errors.append(RuleError(loc.file, loc.line, f"{side_name}.{criterion}",
+                    errors.append(RuleError(loc.file, _line(loc.lines, (side_name, criterion)),
+                                            f"{side_name}.{criterion}",
                                             f"not a criterion in scoring.yaml ({', '.join(side.criteria)})"))
                 elif not 1 <= value.score <= side.max_score:
-                    errors.append(RuleError(loc.file, loc.line, f"{side_name}.{criterion}.score",
+                    errors.append(RuleError(loc.file, _line(loc.lines, (side_name, criterion, "score")),
+                                            f"{side_name}.{criterion}.score",
                                             f"{value.score} is outside 1-{side.max_score}"))
     return errors

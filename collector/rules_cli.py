@@ -151,6 +151,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
     store = open_read_only(args.db)
     try:
         text = explain(store.con, args.asset)
+    except ValueError as exc:
+        print(f"estate-collector: {exc}", file=sys.stderr)
+        return 1
     finally:
         store.close()
     if text is None:

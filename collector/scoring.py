@@ -246,11 +246,16 @@ class Scorer:
 
 def explain(con: duckdb.DuckDBPyConnection, asset: str) -> str | None:
     """How an asset's findings and risk were reached, for people; None if no such asset."""
-    row = con.execute("SELECT asset_id, hostname, os_pretty_name, kernel, element_at(labels, 'system')[1] "
-                      "FROM current_reports WHERE asset_id = ? OR hostname = ? ORDER BY asset_id LIMIT 1",
-                      [asset, asset]).fetchone()
-    if row is None:
+    rows = con.execute("SELECT asset_id, hostname, os_pretty_name, kernel, element_at(labels, 'system')[1] "
+                       "FROM current_reports WHERE asset_id = ? OR hostname = ? "
+                       "ORDER BY asset_id = ? DESC, asset_id LIMIT 11", [asset, asset, asset]).fetchall()
+    if not rows:
         return None
+    # Host names repeat (clones, "localhost", devices all called "switch"): never pick one silently.
+    if rows[0][0] != asset and len(rows) > 1:
+        ids = ", ".join(r[0] for r in rows[:10]) + (", ..." if len(rows) > 10 else "")
+        raise ValueError(f"host name {asset!r} is shared by several assets ({ids}): give an asset id")
+    row = rows[0]
     asset_id, hostname, pretty, kernel, system = row
     out = [f"asset {asset_id} ({hostname})", f"  os: {pretty}  kernel: {kernel}  system: {system or '-'}"]
     risk = con.execute("SELECT * FROM asset_risk WHERE asset_id = ?", [asset_id]).fetchone()

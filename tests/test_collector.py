@@ -130,3 +130,14 @@ def test_ingest_files_same_rules(tmp_path: Path) -> None:
     listing = subprocess.run([sys.executable, "-m", "estate.collector.cli", "assets", "--db", str(db),
                               "--format", "csv"], capture_output=True, text=True, check=True).stdout
     assert report.asset_id in listing and str(uuid.UUID(other.report_id))
+
+
+def test_output_into_a_closed_pipe_is_not_a_traceback(tmp_path: Path) -> None:
+    """`estate-collector ... | head` where head has quit: no BrokenPipeError traceback."""
+    with subprocess.Popen([sys.executable, "-m", "estate.collector.cli", "certs", "init", "--dir", str(tmp_path)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()  # the reader is gone before anything is written
+        stderr = proc.stderr.read().decode()
+        proc.wait(timeout=60)
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr

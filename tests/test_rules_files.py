@@ -119,3 +119,20 @@ def test_import_refuses_a_bad_snapshot_and_writes_nothing(tmp_path: Path) -> Non
     (tmp_path / "garbage.json").write_bytes(b"\xff\x00not json")
     with pytest.raises(RuleErrors, match="not JSON"):
         import_snapshot(tmp_path / "garbage.json", tmp_path / "rules")
+
+
+@pytest.mark.parametrize("snapshot, expected", [
+    ('{"products": {"x": {"title": "X", "releases": [{"releaseCycle": "1", "eol": "2027-02-30"}]}},'
+     ' "source_commit": "c", "source_date": "2026-01-01"}', "releases[0].eol:"),
+    ('{"products": {"x": {"releases": [1]}}, "source_date": "2026-01-01"}', "releases[0]:"),
+    ('{"products": {"x": {"releases": {"1": {}}}}, "source_date": "2026-01-01"}', "releases:"),
+    ('{"products": {}, "source_commit": "c", "source_date": "2026-02-30"}', "source_date: expected YYYY-MM-DD"),
+])
+def test_import_refuses_impossible_dates_by_name(tmp_path: Path, snapshot: str, expected: str) -> None:
+    """A date like 2027-02-30 or releases that are not objects are named, not a traceback."""
+    bad = tmp_path / "bad.json"
+    bad.write_text(snapshot)
+    with pytest.raises(RuleErrors) as caught:
+        import_snapshot(bad, tmp_path / "rules")
+    assert expected in "\n".join(str(e) for e in caught.value.errors)
+    assert not (tmp_path / "rules").exists()

@@ -117,8 +117,9 @@ def test_assessment_scores_outside_the_scale(tmp_path: Path) -> None:
     root = small_rules(tmp_path, {"assessments/x.yaml": "system: x\nowner: me\nassessed: 2030-01-01\n"
                                                         "likelihood: {L2: {score: 7}}\nimpact: {C9: {score: 2}}\n"})
     errors = "\n".join(_errors(root, "assessments/"))
-    assert "likelihood.L2.score: 7 is outside 1-6" in errors
-    assert "impact.C9: not a criterion in scoring.yaml" in errors
+    # Each error names the line of the criterion, not the top of the file.
+    assert "assessments/x.yaml:4: likelihood.L2.score: 7 is outside 1-6" in errors
+    assert "assessments/x.yaml:5: impact.C9: not a criterion in scoring.yaml" in errors
 
 
 def test_bad_rules_leave_the_rules_in_force(tmp_path: Path) -> None:
@@ -158,3 +159,11 @@ def test_snmp_detection_rules_are_checked_too(tmp_path: Path) -> None:
                                                       "    detect:\n      - sysDescr: ['(unclosed']\n"})
     (error,) = _errors(root, only="snmp/")
     assert error.startswith("snmp/broken.yaml:6: os[0].detect[0].sysDescr[0]: bad regular expression")
+
+
+def test_impossible_date_names_file_line_and_field(tmp_path: Path) -> None:
+    root = small_rules(tmp_path)
+    _lifecycle(root, "product: edgeprod\ntitle: Edge\nsources: [https://x.example]\nreleases:\n"
+                     "  - releaseCycle: \"1\"\n    eol: 2027-02-30\n")
+    (error,) = _errors(root)
+    assert error.startswith("lifecycles/edgeprod.yaml:6: releases[0].eol:") and "2027-02-30" in error

@@ -140,3 +140,17 @@ def test_score_command_for_a_roadmap_date(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "estate.collector.cli", "score", "--db", str(db),
                           "--as-of", "someday"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "not a date" in bad.stderr
+
+
+def test_explain_refuses_a_host_name_shared_by_several_assets(tmp_path: Path) -> None:
+    """Two assets called web01 (a cloned VM): explain by name must not silently pick one."""
+    store = seeded(tmp_path / "x.duckdb", RULES, [report("machine-id:a:web01", os_id="debian", version_id="12"),
+                                                  report("machine-id:b:web01", os_id="debian", version_id="11")],
+                   AS_OF)
+    try:
+        with pytest.raises(ValueError, match="machine-id:a:web01, machine-id:b:web01"):
+            explain(store.con, "web01")
+        text = explain(store.con, "machine-id:b:web01")
+        assert text is not None and text.startswith("asset machine-id:b:web01 (web01)")
+    finally:
+        store.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -86,3 +87,31 @@ def test_plaintext_listen_beyond_loopback_is_refused(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert "refusing to listen in plaintext" in result.stderr
+
+
+@pytest.mark.parametrize("cert, key, ca, expected", [
+    ("ca.key", "collector.key", "ca.pem", "ca.key: not a PEM certificate"),
+    ("collector.pem", "agent1.key", "ca.pem", "agent1.key is not the private key of"),
+    ("collector.pem", "collector.key", "collector.key", "collector.key: not a PEM certificate"),
+])
+def test_unusable_tls_files_are_named(tmp_path: Path, pki: Path, cert: str, key: str, ca: str, expected: str) -> None:
+    """A wrong certificate or key file is named, not a gRPC RuntimeError traceback."""
+    result = subprocess.run([*COLLECTOR_CLI, "serve", "--db", str(tmp_path / "x.duckdb"), "--listen", "127.0.0.1:0",
+                             "--tls-cert", str(pki / cert), "--tls-key", str(pki / key), "--tls-ca", str(pki / ca)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert expected in result.stderr and "Traceback" not in result.stderr
+
+
+def test_port_in_use_or_out_of_range_is_a_clear_error(tmp_path: Path) -> None:
+    """A second collector on a port in use says so; port 99999 is refused (gRPC would wrap it to 34463)."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        for listen, expected in ((f"127.0.0.1:{port}", "could not listen on"),
+                                 ("127.0.0.1:99999", "the port must be a number from 0 to 65535")):
+            result = subprocess.run([*COLLECTOR_CLI, "serve", "--db", str(tmp_path / "x.duckdb"), "--listen", listen],
+                                    capture_output=True, text=True, timeout=60)
+            assert result.returncode == 2, result.stderr
+            assert expected in result.stderr and "Traceback" not in result.stderr
