@@ -111,3 +111,10 @@ def test_agent_version_constant_matches_the_package_metadata() -> None:
     pyproject = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
     assert f'\nversion = "{__version__}"\n' in pyproject
     assert __version__ == version("legacy-estate")
+
+
+def test_scan_output_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> None:
+    target = tmp_path / "missing" / "host.json"
+    result = subprocess.run([*AGENT, "scan", "--output", str(target)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert f"cannot write {target}" in result.stderr and "Traceback" not in result.stderr
