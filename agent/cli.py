@@ -136,6 +136,13 @@ def send(report_id: str, data: bytes, args: argparse.Namespace) -> int:
             print("estate-agent: --tls-ca, --tls-cert and --tls-key go together", file=sys.stderr)
             return EXIT_USAGE
         tls = transport.TlsFiles(args.tls_ca, args.tls_cert, args.tls_key)
+        try:
+            tls.read()
+        except OSError as exc:
+            # A missing certificate is a setup mistake, not a collector that is away: no retry fixes it.
+            print(f"estate-agent: cannot read TLS file {exc.filename}: {exc.strerror}; the report waits in "
+                  f"{spool.directory}", file=sys.stderr)
+            return EXIT_USAGE
     try:
         channel = transport.open_channel(args.collector, tls, insecure=args.insecure)
         with channel:

@@ -118,3 +118,13 @@ def test_scan_output_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> 
     result = subprocess.run([*AGENT, "scan", "--output", str(target)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert f"cannot write {target}" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_missing_tls_file_is_a_usage_error_and_the_report_stays_spooled(tmp_path: Path) -> None:
+    missing = tmp_path / "ca.pem"
+    result = subprocess.run([*AGENT, "scan", "--collector", "127.0.0.1:1", "--spool", str(tmp_path / "spool"),
+                             "--tls-ca", str(missing), "--tls-cert", str(missing), "--tls-key", str(missing)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2  # not 75: retrying later cannot fix a missing certificate
+    assert f"cannot read TLS file {missing}: No such file or directory" in result.stderr
+    assert len(list((tmp_path / "spool").glob("*.pb"))) == 1
