@@ -128,3 +128,10 @@ def test_a_missing_tls_file_is_a_usage_error_and_the_report_stays_spooled(tmp_pa
     assert result.returncode == 2  # not 75: retrying later cannot fix a missing certificate
     assert f"cannot read TLS file {missing}: No such file or directory" in result.stderr
     assert len(list((tmp_path / "spool").glob("*.pb"))) == 1
+
+
+def test_a_label_value_that_is_not_utf8_is_a_usage_error() -> None:
+    result = subprocess.run([*AGENT, "scan", "--output", "/dev/null", b"--label", b"owner=caf\xe9"],
+                            capture_output=True, timeout=120)
+    assert result.returncode == 2
+    assert b"label 'owner': value is not UTF-8 text" in result.stderr and b"Traceback" not in result.stderr
