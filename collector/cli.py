@@ -105,8 +105,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server, port = build_server(writer, args.listen, tls, insecure=args.insecure)
     except (ValueError, OSError) as exc:
         print(f"estate-collector: {exc}", file=sys.stderr)
-        writer.close()
-        store.close()
         return 2
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

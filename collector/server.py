@@ -139,8 +139,6 @@ class ServerTls:
 
 
 INGEST_ROLES = frozenset({"agent"})
-# A certificate chain or key file is a few KiB; bound what is read.
-MAX_PEM_BYTES = 1 << 20
 
 
 def caller_role(context: grpc.ServicerContext) -> str:
@@ -187,51 +185,13 @@ def build_server(writer: Writer, listen: str, tls: ServerTls | None, insecure: b
             response_serializer=ingest_pb.Receipt.SerializeToString),
     })
     server.add_generic_rpc_handlers((handler,))
-    _, _, port_text = listen.rpartition(":")
-    if not (port_text.isdigit() and int(port_text) <= 65535):
-        # gRPC takes 99999 modulo 65536 and would listen on a port nobody asked for.
-        raise ValueError(f"{listen}: the port must be a number from 0 to 65535")
-    try:
-        if tls is not None:
-            creds = grpc.ssl_server_credentials([_checked_key_pair(tls)],
-                                                root_certificates=_read_pem(tls.client_ca, "certificate"),
-                                                require_client_auth=True)
-            port = server.add_secure_port(listen, creds)
-        else:
-            port = server.add_insecure_port(listen)
-    except RuntimeError as exc:  # gRPC's only word on a failed bind; the reason is in its log line above
-        raise OSError(f"could not listen on {listen} (in use by another process, or not an address of "
-                      "this host)") from exc
+    if tls is not None:
+        creds = grpc.ssl_server_credentials([(tls.key.read_bytes(), tls.cert.read_bytes())],
+                                            root_certificates=tls.client_ca.read_bytes(),
+                                            require_client_auth=True)
+        port = server.add_secure_port(listen, creds)
+    else:
+        port = server.add_insecure_port(listen)
     if port == 0:
         raise OSError(f"could not bind {listen}")
     return server, port
-
-
-def _read_pem(path: Path, what: str) -> bytes:
-    """The file's bytes if it holds a PEM `what` (certificate or private key); else a ValueError naming it."""
-    data = path.read_bytes()[:MAX_PEM_BYTES + 1]
-    marker = b"CERTIFICATE-----" if what == "certificate" else b"PRIVATE KEY-----"
-    if len(data) > MAX_PEM_BYTES or b"-----BEGIN " not in data or marker not in data:
-        raise ValueError(f"{path}: not a PEM {what}")
-    return data
-
-
-def _checked_key_pair(tls: ServerTls) -> tuple[bytes, bytes]:
-    """The collector's (key, certificate), checked to belong together: gRPC's own failure is a bare
-    RuntimeError that names neither file."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-
-    cert_pem, key_pem = _read_pem(tls.cert, "certificate"), _read_pem(tls.key, "private key")
-    try:
-        cert = x509.load_pem_x509_certificate(cert_pem)
-    except ValueError as exc:
-        raise ValueError(f"{tls.cert}: not a readable PEM certificate") from exc
-    try:
-        key = serialization.load_pem_private_key(key_pem, password=None)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{tls.key}: not a readable unencrypted PEM private key") from exc
-    fmt = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    if key.public_key().public_bytes(*fmt) != cert.public_key().public_bytes(*fmt):
-        raise ValueError(f"{tls.key} is not the private key of {tls.cert}")
-    return key_pem, cert_pem
