@@ -326,3 +326,23 @@ def test_results_file_that_cannot_be_written_is_a_usage_error(tmp_path: Path) ->
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and f"--results {results}: No such file or directory" in run.stderr
     assert "Traceback" not in run.stderr and run.stdout == ""  # refused before any host was scanned
+
+
+def test_a_sweep_does_not_keep_delivered_reports(sshd: Sshd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from estate.agent import cli
+    from estate.agent.ssh import sweep as sweep_mod
+
+    kept: list[sweep_mod.HostResult] = []
+    real_sweep = sweep_mod.sweep
+
+    def recording_sweep(*args: object, **kwargs: object) -> list[sweep_mod.HostResult]:
+        kept.extend(real_sweep(*args, **kwargs))  # type: ignore[arg-type]
+        return kept
+
+    monkeypatch.setattr(sweep_mod, "sweep", recording_sweep)
+    known_hosts = sshd.write_known_hosts(tmp_path / "known_hosts")
+    names = [f"{sshd.user}@127.0.0.1:{sshd.port}"]
+    code = cli.main(["ssh", *names, "--identity-file", str(sshd.legacy_keys["aix7.2"]), "--known-hosts",
+                     str(known_hosts), "--no-agent", "--no-progress", "--output-dir", str(tmp_path / "out")])
+    assert code == 0 and len(list((tmp_path / "out").iterdir())) == 1  # written...
+    assert [r.status for r in kept] == ["ok"] and all(r.report is None for r in kept)  # ...then let go

@@ -195,6 +195,9 @@ def run(args: argparse.Namespace) -> int:
                 "detail": result.detail, "elapsed_s": round(result.elapsed_s, 3),
                 "report_id": result.report.report_id if result.report is not None else None}) + "\n")
             results_file.flush()
+        # Delivered: only the status is needed from here on. Keeping every report until the sweep
+        # ends would grow memory with the number of hosts (hundreds of KB each).
+        result.report = None
 
     try:
         results = sweep(targets, options, on_done)
