@@ -265,7 +265,11 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         print(f"estate-agent capture: {out} exists and is not an empty folder", file=sys.stderr)
         return 2
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"estate-agent capture: cannot create {out}: {exc.strerror}", file=sys.stderr)
+        return 2
     live, remote = RecordingHost(live=True), RecordingHost(live=False)
     run_discoverers(live)
     run_discoverers(remote)

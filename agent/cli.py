@@ -97,13 +97,20 @@ def cmd_scan(args: argparse.Namespace) -> int:
     gc.set_threshold(20_000, 20, 20)
     report = build_report(host, method, labels)
     output = args.output if args.output is not None else (None if args.collector else "-")
+    written = True
     if output is not None:
-        write_report(report, output, args.format)
+        try:
+            write_report(report, output, args.format)
+        except OSError as exc:
+            # Still send it when asked: the scan is done and the collector may be reachable.
+            print(f"estate-agent: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
+            written = False
     for error in report.errors:
         print(f"estate-agent: warning: {error.discoverer}: {error.message}", file=sys.stderr)
     if args.collector:
-        return send(report.report_id, report.SerializeToString(), args)
-    return 0
+        sent = send(report.report_id, report.SerializeToString(), args)
+        return sent if sent or written else EXIT_USAGE
+    return 0 if written else EXIT_USAGE
 
 
 def write_report(report: pb.Inventory, output: str, fmt: str) -> None:
@@ -129,6 +136,13 @@ def send(report_id: str, data: bytes, args: argparse.Namespace) -> int:
             print("estate-agent: --tls-ca, --tls-cert and --tls-key go together", file=sys.stderr)
             return EXIT_USAGE
         tls = transport.TlsFiles(args.tls_ca, args.tls_cert, args.tls_key)
+        try:
+            tls.read()
+        except OSError as exc:
+            # A missing certificate is a setup mistake, not a collector that is away: no retry fixes it.
+            print(f"estate-agent: cannot read TLS file {exc.filename}: {exc.strerror}; the report waits in "
+                  f"{spool.directory}", file=sys.stderr)
+            return EXIT_USAGE
     try:
         channel = transport.open_channel(args.collector, tls, insecure=args.insecure)
         with channel:

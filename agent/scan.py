@@ -88,6 +88,9 @@ def parse_labels(items: list[str]) -> dict[str, str]:
                              f"e.g. {', '.join(KNOWN_LABELS)}")
         if not value or len(value) > MAX_LABEL_VALUE:
             raise LabelError(f"label {key!r}: value must be 1 to {MAX_LABEL_VALUE} characters")
+        if any("\ud800" <= char <= "\udfff" for char in value):
+            # Non-UTF-8 bytes from the shell arrive as lone surrogates, which protobuf cannot encode.
+            raise LabelError(f"label {key!r}: value is not UTF-8 text")
         labels[key] = value
     if len(labels) > MAX_LABELS:
         raise LabelError(f"at most {MAX_LABELS} labels")

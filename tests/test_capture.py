@@ -40,3 +40,12 @@ def test_capture_refuses_a_folder_with_content(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "estate.agent.cli", "capture", "--out", str(tmp_path)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "is not an empty folder" in result.stderr
+
+
+def test_capture_into_a_folder_that_cannot_be_created_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = subprocess.run([sys.executable, "-m", "estate.agent.cli", "capture", "--out", str(blocker / "sub")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert f"cannot create {blocker / 'sub'}" in result.stderr and "Traceback" not in result.stderr

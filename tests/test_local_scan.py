@@ -111,3 +111,27 @@ def test_agent_version_constant_matches_the_package_metadata() -> None:
     pyproject = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
     assert f'\nversion = "{__version__}"\n' in pyproject
     assert __version__ == version("legacy-estate")
+
+
+def test_scan_output_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> None:
+    target = tmp_path / "missing" / "host.json"
+    result = subprocess.run([*AGENT, "scan", "--output", str(target)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert f"cannot write {target}" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_missing_tls_file_is_a_usage_error_and_the_report_stays_spooled(tmp_path: Path) -> None:
+    missing = tmp_path / "ca.pem"
+    result = subprocess.run([*AGENT, "scan", "--collector", "127.0.0.1:1", "--spool", str(tmp_path / "spool"),
+                             "--tls-ca", str(missing), "--tls-cert", str(missing), "--tls-key", str(missing)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2  # not 75: retrying later cannot fix a missing certificate
+    assert f"cannot read TLS file {missing}: No such file or directory" in result.stderr
+    assert len(list((tmp_path / "spool").glob("*.pb"))) == 1
+
+
+def test_a_label_value_that_is_not_utf8_is_a_usage_error() -> None:
+    result = subprocess.run([*AGENT, "scan", "--output", "/dev/null", b"--label", b"owner=caf\xe9"],
+                            capture_output=True, timeout=120)
+    assert result.returncode == 2
+    assert b"label 'owner': value is not UTF-8 text" in result.stderr and b"Traceback" not in result.stderr

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -132,3 +133,16 @@ def test_no_credentials_is_a_usage_error_naming_the_variable() -> None:
     done = subprocess.run([sys.executable, "-m", "estate.agent.cli", "snmp", "192.0.2.1"], capture_output=True,
                           text=True, env=env, timeout=60)
     assert done.returncode == 2 and "ESTATE_SNMP_COMMUNITY" in done.stderr
+
+
+def test_outputs_that_cannot_be_written_are_refused_before_the_sweep(sim_port: int, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    for option in ("--output-dir", "--output"):
+        done = subprocess.run(
+            [sys.executable, "-m", "estate.agent.cli", "snmp", "127.0.0.1", "--port", str(sim_port), "--no-progress",
+             option, str(blocker / "sub")], capture_output=True, text=True, timeout=120,
+            env={**os.environ, "ESTATE_SNMP_COMMUNITY": "enterasys-enterasys_g3"})
+        assert done.returncode == 2, done.stderr
+        assert f"cannot write {blocker / 'sub'}" in done.stderr and "Traceback" not in done.stderr
+        assert " ok: " not in done.stderr  # refused before any device was queried

@@ -165,3 +165,14 @@ def test_command_line_targets_take_credentials_from_the_environment() -> None:
     [target] = targets_mod.targets_from_args(["192.0.2.7"], env, {"port": 1161})
     assert (target.credentials.version, target.credentials.user, target.port) == ("3", "mon", 1161)
     assert target.credentials.priv_key == ""  # authNoPriv
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("ESTATE_SNMP_VERSION", "4"), ("ESTATE_SNMP_VERSION", "v2c"), ("ESTATE_SNMP_AUTH_PROTOCOL", "sha257"),
+    ("ESTATE_SNMP_PRIV_PROTOCOL", "aes512"),
+])
+def test_a_typo_in_an_environment_setting_is_a_usage_error_naming_it(variable: str, value: str) -> None:
+    env = {"ESTATE_SNMP_VERSION": "3", "ESTATE_SNMP_USER": "mon", "ESTATE_SNMP_AUTH_KEY": "authkey-123",
+           "ESTATE_SNMP_PRIV_KEY": "privkey-123", variable: value}
+    with pytest.raises(targets_mod.InventoryError, match=f"{variable}='{value}': not one of"):
+        targets_mod.targets_from_args(["192.0.2.7"], env, {})

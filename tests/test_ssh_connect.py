@@ -30,5 +30,9 @@ def test_unreadable_secrets_fail_the_host_without_showing_them(tmp_path: Path,
     with pytest.raises(CredentialError, match="larger than 4096 bytes") as too_big:
         read_password(Target(name="h", host="h", password_file=str(huge)))
     assert "xxxx" not in str(too_big.value)
+    not_text = tmp_path / "latin1"
+    not_text.write_bytes(b"caf\xe9\n")
+    with pytest.raises(CredentialError, match="not UTF-8 text"):
+        read_password(Target(name="h", host="h", password_file=str(not_text)))
     with pytest.raises(CredentialError, match=r"password file .*nope"):
         read_password(Target(name="h", host="h", password_file=str(tmp_path / "nope")))

@@ -170,6 +170,7 @@ def test_every_failure_gets_its_own_line_and_the_sweep_goes_on(sshd: Sshd, tmp_p
         ("changed-key", "127.0.0.2", sshd.port, str(sshd.key), ""),
         ("wrong-key", "127.0.0.1", sshd.port, str(wrong_key), ""),
         ("wrong-password", "127.0.0.1", sshd.port, "", str(password_file)),
+        ("missing-key", "127.0.0.1", sshd.port, str(tmp_path / "no_such_key"), ""),
         ("hangs", "127.0.0.1", sshd.port, str(sshd.legacy_keys["aix_hang"]), ""),
         ("floods", "127.0.0.1", sshd.port, str(sshd.legacy_keys["aix_flood"]), ""),
         ("drops-mid-scan", "127.0.0.1", sshd.port, str(sshd.legacy_keys["aix_drop"]), ""),
@@ -185,7 +186,7 @@ def test_every_failure_gets_its_own_line_and_the_sweep_goes_on(sshd: Sshd, tmp_p
         run = subprocess.run([*AGENT, "-i", str(csv_inventory), "--known-hosts", str(known_hosts), "--no-agent",
                               "--output-dir", str(tmp_path / "reports"), "--results", str(results),
                               "--command-timeout", "10", "--connect-timeout", "8", "--max-output", str(256 * 1024),
-                              "--concurrency", "11"],
+                              "--concurrency", "12"],
                              capture_output=True, text=True, timeout=120)
     finally:
         stop_dropping.set()
@@ -196,13 +197,15 @@ def test_every_failure_gets_its_own_line_and_the_sweep_goes_on(sshd: Sshd, tmp_p
     status = {name: line["status"] for name, line in got.items()}
     assert status == {
         "good": "ok", "unknown-key": "unknown host key", "changed-key": "host key mismatch",
-        "wrong-key": "auth failed", "wrong-password": "auth failed", "hangs": "partial", "floods": "partial",
+        "wrong-key": "auth failed", "wrong-password": "auth failed", "missing-key": "auth failed",
+        "hangs": "partial", "floods": "partial",
         "drops-mid-scan": "connection dropped", "drops-at-once": "connection dropped", "unreachable": "unreachable",
         "silent": "timeout",
     }, run.stdout
     unknown = got["unknown-key"]["detail"]
     assert "not in known_hosts" in unknown and "--trust-on-first-use" in unknown
     assert "host key changed" in got["changed-key"]["detail"]
+    assert got["missing-key"]["detail"] == f"identity file {tmp_path / 'no_such_key'}: No such file or directory"
     assert "truncated" in got["floods"]["detail"]
     assert "Wr0ng-Passw0rd-Sentinel" not in run.stdout + run.stderr + results.read_text()
     # The hung host did not stall the others: the whole sweep took about one command timeout.
@@ -315,3 +318,31 @@ def test_collector_away_keeps_every_report_in_the_spool(sshd: Sshd, tmp_path: Pa
     assert run.stdout.count("not sent (collector away), spooled") == 2
     stored = [pb.Inventory.FromString(p.read_bytes()) for p in spool.glob("*.pb")]
     assert sorted(r.os.version_id for r in stored) == ["10", "10"]
+
+
+def test_results_file_that_cannot_be_written_is_a_usage_error(tmp_path: Path) -> None:
+    results = tmp_path / "missing" / "results.jsonl"
+    run = subprocess.run([*AGENT, "127.0.0.1:1", "--results", str(results), "--no-agent"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and f"--results {results}: No such file or directory" in run.stderr
+    assert "Traceback" not in run.stderr and run.stdout == ""  # refused before any host was scanned
+
+
+def test_a_sweep_does_not_keep_delivered_reports(sshd: Sshd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from estate.agent import cli
+    from estate.agent.ssh import sweep as sweep_mod
+
+    kept: list[sweep_mod.HostResult] = []
+    real_sweep = sweep_mod.sweep
+
+    def recording_sweep(*args: object, **kwargs: object) -> list[sweep_mod.HostResult]:
+        kept.extend(real_sweep(*args, **kwargs))  # type: ignore[arg-type]
+        return kept
+
+    monkeypatch.setattr(sweep_mod, "sweep", recording_sweep)
+    known_hosts = sshd.write_known_hosts(tmp_path / "known_hosts")
+    names = [f"{sshd.user}@127.0.0.1:{sshd.port}"]
+    code = cli.main(["ssh", *names, "--identity-file", str(sshd.legacy_keys["aix7.2"]), "--known-hosts",
+                     str(known_hosts), "--no-agent", "--no-progress", "--output-dir", str(tmp_path / "out")])
+    assert code == 0 and len(list((tmp_path / "out").iterdir())) == 1  # written...
+    assert [r.status for r in kept] == ["ok"] and all(r.report is None for r in kept)  # ...then let go

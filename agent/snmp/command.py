@@ -82,6 +82,14 @@ def run(args: argparse.Namespace) -> int:
     if not found:
         print("estate-agent: no targets: give addresses/ranges or --inventory FILE", file=sys.stderr)
         return EXIT_USAGE
+    try:  # before the sweep, which may take minutes: its results must have somewhere to go
+        if args.output_dir is not None:
+            args.output_dir.mkdir(parents=True, exist_ok=True)
+        if args.output not in (None, "-"):
+            Path(args.output).open("a").close()
+    except OSError as exc:
+        print(f"estate-agent: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
     results = sweep.run_sweep(found, rules, args.concurrency, progress=args.progress)
     reports = []
     silent = 0

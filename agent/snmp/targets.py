@@ -12,7 +12,7 @@ import os
 import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -66,7 +66,14 @@ class InventoryError(ValueError):
 def env_settings(environ: Mapping[str, str]) -> dict[str, Any]:
     """Settings from ESTATE_SNMP_VERSION, _COMMUNITY, _USER, _AUTH_PROTOCOL, _AUTH_KEY, _PRIV_PROTOCOL, _PRIV_KEY."""
     keys = ("version", "community", "user", "auth_protocol", "auth_key", "priv_protocol", "priv_key")
-    return {k: environ[ENV_PREFIX + k.upper()] for k in keys if environ.get(ENV_PREFIX + k.upper())}
+    found = {k: environ[ENV_PREFIX + k.upper()] for k in keys if environ.get(ENV_PREFIX + k.upper())}
+    # The inventory schema checks these in files; a typo in the environment must not become
+    # "v3" (any unknown version) or a KeyError on every target.
+    for key in ("version", "auth_protocol", "priv_protocol"):
+        allowed = sorted({str(v) for v in cast(dict[str, list[object]], _SETTINGS[key])["enum"]})
+        if key in found and found[key] not in allowed:
+            raise InventoryError(f"{ENV_PREFIX}{key.upper()}={found[key]!r}: not one of {', '.join(allowed)}")
+    return found
 
 
 def credentials_from(settings: Mapping[str, Any], environ: Mapping[str, str], where: str) -> Credentials:

@@ -160,6 +160,10 @@ def run(args: argparse.Namespace) -> int:
             raise InventoryError("no targets: give [USER@]HOST[:PORT] arguments or --inventory FILE")
         if args.concurrency < 1 or args.host_timeout <= 0 or args.command_timeout <= 0:
             raise InventoryError("--concurrency, --host-timeout and --command-timeout must be positive")
+        try:
+            results_file: IO[str] | None = open(args.results, "w") if args.results else None  # noqa: SIM115
+        except OSError as exc:
+            raise InventoryError(f"--results {args.results}: {exc.strerror or 'cannot write'}") from None
         delivery = Delivery(args)
     except (InventoryError, LabelError) as exc:
         print(f"estate-agent ssh: {exc}", file=sys.stderr)
@@ -175,7 +179,6 @@ def run(args: argparse.Namespace) -> int:
                                connect_timeout=args.connect_timeout, allow_agent=not args.no_agent),
         concurrency=args.concurrency, host_timeout=args.host_timeout, command_timeout=args.command_timeout,
         max_output=args.max_output, labels=labels)
-    results_file: IO[str] | None = open(args.results, "w") if args.results else None  # noqa: SIM115
     bar = _progress(len(targets), disabled=args.no_progress)
 
     def on_done(result: HostResult) -> None:
@@ -192,6 +195,9 @@ def run(args: argparse.Namespace) -> int:
                 "detail": result.detail, "elapsed_s": round(result.elapsed_s, 3),
                 "report_id": result.report.report_id if result.report is not None else None}) + "\n")
             results_file.flush()
+        # Delivered: only the status is needed from here on. Keeping every report until the sweep
+        # ends would grow memory with the number of hosts (hundreds of KB each).
+        result.report = None
 
     try:
         results = sweep(targets, options, on_done)

@@ -76,7 +76,10 @@ def read_password(target: Target) -> str | None:
             raise CredentialError(f"password file {target.password_file}: {exc.strerror or 'unreadable'}") from None
         if len(data) > MAX_SECRET_BYTES:
             raise CredentialError(f"password file {target.password_file}: larger than {MAX_SECRET_BYTES} bytes")
-        return data.decode("utf-8", errors="strict").rstrip("\r\n")
+        try:
+            return data.decode("utf-8", errors="strict").rstrip("\r\n")
+        except UnicodeDecodeError:
+            raise CredentialError(f"password file {target.password_file}: not UTF-8 text") from None
     if target.password_env:
         value = os.environ.get(target.password_env)
         if value is None:
@@ -96,6 +99,13 @@ def _client(options: ConnectOptions) -> paramiko.SSHClient:
 def _connect_one(target: Target, host: str, port: int, user: str, options: ConnectOptions,
                  sock: paramiko.Channel | socket.socket | None = None) -> paramiko.SSHClient:
     password = read_password(target)
+    if target.identity_file:
+        # Otherwise paramiko's FileNotFoundError reads as "unreachable" on a host that is fine.
+        try:
+            with open(target.identity_file, "rb") as handle:
+                handle.read(1)
+        except OSError as exc:
+            raise CredentialError(f"identity file {target.identity_file}: {exc.strerror or 'unreadable'}") from None
     client = _client(options)
     timeout = options.connect_timeout
     try:
