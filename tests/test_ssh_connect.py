@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import paramiko
 import pytest
 
 from estate.agent.ssh.connect import CredentialError, classify, read_password
@@ -36,3 +37,23 @@ def test_unreadable_secrets_fail_the_host_without_showing_them(tmp_path: Path,
         read_password(Target(name="h", host="h", password_file=str(not_text)))
     with pytest.raises(CredentialError, match=r"password file .*nope"):
         read_password(Target(name="h", host="h", password_file=str(tmp_path / "nope")))
+
+
+def _banner_error(cause: BaseException) -> paramiko.SSHException:
+    """The exception paramiko's transport raises when reading the server's banner fails (as it builds it)."""
+    try:
+        try:
+            raise cause
+        except Exception as e:
+            raise paramiko.SSHException("Error reading SSH protocol banner" + str(e)) from None
+    except paramiko.SSHException as exc:
+        exc.__context__ = cause
+        return exc
+
+
+def test_a_banner_that_never_comes_is_a_timeout_and_a_reset_is_a_drop() -> None:
+
+    from estate.agent.ssh.connect import classify
+
+    assert classify(_banner_error(TimeoutError()))[0] == "timeout"
+    assert classify(_banner_error(ConnectionResetError(104, "Connection reset by peer")))[0] == "connection dropped"

@@ -193,9 +193,12 @@ def classify(exc: BaseException) -> tuple[str, str]:
         return "unreachable", f"{type(exc).__name__}: {exc}"
     if isinstance(exc, paramiko.ChannelException):
         return "unreachable", f"jump host could not reach the target: {exc}"
-    if isinstance(exc, paramiko.SSHException) and "No existing session" in str(exc):
+    if isinstance(exc, paramiko.SSHException) and (
+            "No existing session" in str(exc)
+            or ("banner" in str(exc) and isinstance(exc.__context__, socket.timeout | TimeoutError))):
         # What paramiko raises when the server accepted TCP but its banner or key exchange did not
-        # arrive within the connect timeout.
+        # arrive within the connect timeout: which of the two depends on which thread notices
+        # first; a banner read that timed out carries the socket timeout as its context.
         return "timeout", "the server did not complete the SSH handshake within the connect timeout"
     if isinstance(exc, paramiko.SSHException | EOFError):
         text = str(exc)
