@@ -529,6 +529,14 @@ def check_scoring(data: Any, lines: dict[Path_, int], name: str) -> list[Located
     steps = [s.within_days for s in rule.l1.steps]
     if steps != sorted(steps):
         errors.append(RuleError(name, _line(lines, ("l1", "steps")), "l1.steps", "must be in increasing within_days"))
+    names = [band.name for band in rule.bands]
+    thresholds = [band.min_score for band in rule.bands]
+    if len(set(names)) != len(names) or len(set(thresholds)) != len(thresholds):
+        errors.append(RuleError(name, _line(lines, ("bands",)), "bands",
+                                "each band needs its own name and its own min_score"))
+    if min(thresholds) > 1:  # the lowest possible overall score is 1 x 1
+        errors.append(RuleError(name, _line(lines, ("bands",)), "bands",
+                                f"no band for scores below {min(thresholds):g}: the lowest band needs min_score 0"))
     if "L1" not in rule.likelihood.criteria:
         errors.append(RuleError(name, _line(lines, ("likelihood", "criteria")), "likelihood.criteria",
                                 "must define L1 (filled from the lifecycle dates)"))

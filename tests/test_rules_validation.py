@@ -167,3 +167,16 @@ def test_impossible_date_names_file_line_and_field(tmp_path: Path) -> None:
                      "  - releaseCycle: \"1\"\n    eol: 2027-02-30\n")
     (error,) = _errors(root)
     assert error.startswith("lifecycles/edgeprod.yaml:6: releases[0].eol:") and "2027-02-30" in error
+
+
+def test_bands_must_cover_every_score_once(tmp_path: Path) -> None:
+    root = small_rules(tmp_path)
+    scoring = root / "scoring.yaml"
+    text = scoring.read_text()
+    assert "- {name: green, min_score: 0}" in text
+    scoring.write_text(text.replace("- {name: green, min_score: 0}", "- {name: green, min_score: 8}"))
+    errors = _errors(root, only="scoring.yaml")
+    assert any("bands: each band needs its own name and its own min_score" in e for e in errors), errors
+    scoring.write_text(text.replace("- {name: green, min_score: 0}", "- {name: green, min_score: 2}"))
+    (error,) = _errors(root, only="scoring.yaml")
+    assert "bands: no band for scores below 2" in error
