@@ -156,7 +156,12 @@ def read_report_file(path: Path) -> pb.Inventory:
             data = handle.read(MAX_REPORT_BYTES + 1)
     except OSError as exc:
         raise Rejected(f"cannot read: {exc.strerror}") from exc
-    if data.lstrip()[:1] == b"{":
+    first = data.lstrip()[:1]
+    if not first:
+        raise Rejected("empty file: not a report")
+    if first == b"[":
+        raise Rejected("a JSON array, not a report: a report file holds one JSON object (estate-agent scan --output)")
+    if first == b"{":
         if len(data) > MAX_REPORT_BYTES:
             raise Rejected(f"over the {MAX_REPORT_BYTES}-byte limit")
         try:

@@ -141,3 +141,14 @@ def test_output_into_a_closed_pipe_is_not_a_traceback(tmp_path: Path) -> None:
         stderr = proc.stderr.read().decode()
         proc.wait(timeout=60)
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+
+
+def test_ingest_names_empty_and_array_files(tmp_path: Path) -> None:
+    empty, array = tmp_path / "empty.json", tmp_path / "array.json"
+    empty.write_text("\n")
+    array.write_text("[]")
+    result = subprocess.run([sys.executable, "-m", "estate.collector.cli", "ingest", "--db",
+                             str(tmp_path / "estate.duckdb"), str(empty), str(array)], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert f"{empty}: REJECTED: empty file: not a report" in result.stderr
+    assert f"{array}: REJECTED: a JSON array, not a report" in result.stderr
