@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from estate.agent.discovery.unix import sysname, uname_all
+from estate.agent.discovery.unix import checked_output, sysname, uname_all
 from estate.agent.hostaccess import CommandsUnavailable, HostAccess, HostAccessError
 from estate.v1 import inventory_pb2 as pb
 
@@ -161,11 +161,4 @@ def _run(host: HostAccess, argv: list[str], found: pb.Inventory, optional: bool,
         if not optional or not isinstance(exc, FileNotFoundError):
             found.errors.add(discoverer=FOUND_BY, message=str(exc), evidence=shown)
         return None
-    if result.exit_code != 0:
-        found.errors.add(discoverer=FOUND_BY, evidence=shown,
-                         message=f"{shown} exited {result.exit_code}: {result.stderr[:200].decode(errors='replace')}")
-        if not result.stdout.strip():
-            return None
-    if result.truncated:
-        found.errors.add(discoverer=FOUND_BY, evidence=shown, message=f"{shown}: output truncated at the size limit")
-    return result.text
+    return checked_output(result, found, FOUND_BY)

@@ -13,7 +13,7 @@ import contextlib
 import re
 from typing import NamedTuple
 
-from estate.agent.discovery.unix import sysname
+from estate.agent.discovery.unix import checked_output, sysname
 from estate.agent.hostaccess import CommandsUnavailable, HostAccess, HostAccessError
 from estate.v1 import inventory_pb2 as pb
 
@@ -189,12 +189,4 @@ def _run(host: HostAccess, argv: list[str], found: pb.Inventory, quiet_if_missin
         return None
     if optional and result.exit_code != 0:
         return None
-    if result.exit_code != 0:
-        found.errors.add(discoverer=FOUND_BY, evidence=shown,
-                         message=f"{shown} exited {result.exit_code}: {result.stderr[:200].decode(errors='replace')}")
-        if not result.stdout.strip():
-            return None
-    if result.truncated:
-        found.errors.add(discoverer=FOUND_BY, evidence=shown,
-                         message=f"{shown}: output truncated at the size limit; later packages are missing")
-    return result.text
+    return checked_output(result, found, FOUND_BY, truncated="later packages are missing")

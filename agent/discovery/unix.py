@@ -1,10 +1,12 @@
-"""Shared by the legacy Unix discoverers: which kernel a host runs (`uname -s`), asked once per host."""
+"""Shared by the legacy Unix discoverers: which kernel a host runs (`uname -s`, asked once per host),
+and how a listing command's exit code and truncation become error entries."""
 
 from __future__ import annotations
 
 import os
 
-from estate.agent.hostaccess import CommandsUnavailable, HostAccess, HostAccessError
+from estate.agent.hostaccess import CommandResult, CommandsUnavailable, HostAccess, HostAccessError
+from estate.v1 import inventory_pb2 as pb
 
 UNAME_TIMEOUT_S = 30.0
 
@@ -32,3 +34,21 @@ def uname_all(host: HostAccess) -> list[str]:
     except (CommandsUnavailable, FileNotFoundError, HostAccessError, OSError):
         return []
     return result.text.split() if result.exit_code == 0 else []
+
+
+def checked_output(result: CommandResult, found: pb.Inventory, found_by: str, truncated: str = "") -> str | None:
+    """A listing command's output, with a non-zero exit and truncation recorded in `found.errors`.
+
+    None when the command failed and printed nothing; `truncated` is added to the truncation message
+    (what the reader loses, e.g. "later packages are missing").
+    """
+    shown = result.describe()
+    if result.exit_code != 0:
+        found.errors.add(discoverer=found_by, evidence=shown,
+                         message=f"{shown} exited {result.exit_code}: {result.stderr[:200].decode(errors='replace')}")
+        if not result.stdout.strip():
+            return None
+    if result.truncated:
+        found.errors.add(discoverer=found_by, evidence=shown,
+                         message=f"{shown}: output truncated at the size limit{'; ' + truncated if truncated else ''}")
+    return result.text
