@@ -19,7 +19,7 @@ from google.protobuf import json_format
 from estate.agent import __version__
 from estate.collector.ingest.validate import MAX_REPORT_BYTES, Rejected, decode_report
 from estate.collector.ruleset import commands as rules_cli
-from estate.collector.store.database import Outcome, Store, StoreError
+from estate.collector.store.database import Incoming, Outcome, Store, StoreError
 from estate.v1 import inventory_pb2 as pb
 
 DEFAULT_DB = "estate.duckdb"
@@ -113,12 +113,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return 2
         tls = ServerTls(args.tls_cert, args.tls_key, args.tls_ca)
     store = Store(args.db)
-    writer = Writer(store, on_commit=rules_cli.scorer(store, args.rules).after_ingest)
+    scorer = rules_cli.scorer(store, args.rules)
+    writer = Writer(store, on_commit=scorer.notify)
     try:
         server, port = build_server(writer, args.listen, tls, insecure=args.insecure)
     except (ValueError, OSError) as exc:
         print(f"estate-collector: {exc}", file=sys.stderr)
         writer.close()
+        scorer.close(finish=False)
         store.close()
         return 2
     stopping = threading.Event()
@@ -131,6 +133,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.info("stopping: finishing streams in progress")
     server.stop(grace=10).wait()
     writer.close()
+    scorer.close(finish=False)  # scores are derived: the next start rescores what is pending
     store.close()
     return 0
 
@@ -174,6 +177,7 @@ def read_report_file(path: Path) -> pb.Inventory:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     store = Store(args.db)
+    scorer = rules_cli.scorer(store, args.rules)
     failures = 0
     accepted: list[str] = []
     try:
@@ -181,13 +185,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
         def flush() -> None:
             nonlocal failures
-            outcomes = store.write_reports([report for _, report in pending], via="file")
+            outcomes = store.write_reports([Incoming(report, sender=f"file:{path}"[:256])
+                                            for path, report in pending], via="file")
             for (path, report), outcome in zip(pending, outcomes, strict=True):
                 failures += outcome.status == "REJECTED"
                 _print_outcome(path, outcome)
                 if outcome.status == "ACCEPTED":
                     accepted.append(report.asset_id)
             pending.clear()
+            scorer.notify(accepted)
 
         for path in args.files:
             try:
@@ -199,9 +205,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 flush()
         if pending:
             flush()
-        if accepted:
-            rules_cli.scorer(store, args.rules).after_ingest(accepted)
     finally:
+        scorer.close(finish=True)  # ingest is a batch: it ends with its reports scored
         store.close()
     return 1 if failures else 0
 

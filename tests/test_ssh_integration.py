@@ -111,7 +111,7 @@ def test_legacy_hosts_end_to_end_into_the_collector(sshd: Sshd, collector: Colle
     assert collector.stop() == 0
     with duckdb.connect(str(tmp_path / "estate.duckdb"), read_only=True) as con:
         rows = con.execute("SELECT os_id, os_version_id, os_version, method, labels['environment'], "
-                           "(SELECT count(*) FROM packages p WHERE p.report_id = r.report_id) "
+                           "(SELECT count(*) FROM packages p WHERE p.first_report_id = r.report_id) "
                            "FROM reports r ORDER BY os_id, os_version_id").fetchall()
     assert rows == [
         ("aix", "6.1", "6.1.4.2", "SSH", "production", 50),

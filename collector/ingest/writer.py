@@ -1,40 +1,57 @@
 """The one thread that writes to the store: reports queued by every stream are committed in groups.
 
-Receipts wait on each report's Future, which is resolved only after its group is committed.
+Reports are checked and flattened in the submitting thread (each stream's reader), so the writer
+only inserts. A group holds at most `max_batch` reports and about `max_rows` part rows, so one huge
+report is committed on its own and small reports behind it wait for one insert, not for its
+flattening. Receipts wait on each report's Future, which is resolved only after its group is
+committed. Nothing a report holds can stop this thread: an unexpected error rejects the reports it
+concerns, the thread goes on.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import queue
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
-from estate.collector.store.database import Outcome, Store, StoreError
+from estate.collector.ingest.flatten import FlatReport
+from estate.collector.store.database import Incoming, Outcome, Store, StoreError, prepare
 from estate.v1 import inventory_pb2 as pb
 
 log = logging.getLogger("estate.collector")
 
-MAX_WRITE_BATCH = 64
+MAX_WRITE_BATCH = 256
+# Part rows per group commit: one DuckDB row group, where an Arrow insert reaches its full speed.
+MAX_GROUP_ROWS = 131_072
 
 
 class Writer:
     """The one thread that writes to the store, committing queued reports in groups."""
 
-    def __init__(self, store: Store, max_batch: int = MAX_WRITE_BATCH,
-                 on_commit: Callable[[Sequence[str]], None] | None = None) -> None:
+    def __init__(self, store: Store, max_batch: int = MAX_WRITE_BATCH, max_rows: int = MAX_GROUP_ROWS,
+                 on_commit: Callable[[Sequence[str]], None] | None = None, via: str = "grpc") -> None:
         self.store = store
         self.max_batch = max_batch
-        # Called in this thread with the asset ids just stored, after their receipts are released.
+        self.max_rows = max_rows
+        self.via = via
+        # Called in this thread with the asset ids just stored, after their receipts are released;
+        # it must return at once (the scorer only takes note and works in its own thread).
         self.on_commit = on_commit
-        self._queue: queue.Queue[tuple[pb.Inventory, Future[Outcome]] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[FlatReport, Future[Outcome]] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, report: pb.Inventory) -> Future[Outcome]:
+    def submit(self, report: pb.Inventory, sender: str = "", sha256: str = "") -> Future[Outcome]:
+        """Check and flatten report here, then queue it; the Future resolves once it is committed."""
         future: Future[Outcome] = Future()
-        self._queue.put((report, future))
+        prepared = prepare(Incoming(report, sender, sha256), dt.datetime.now(dt.timezone.utc), self.via)
+        if isinstance(prepared, Outcome):
+            future.set_result(prepared)
+        else:
+            self._queue.put((prepared, future))
         return future
 
     def close(self) -> None:
@@ -43,13 +60,16 @@ class Writer:
         self._thread.join()
 
     def _run(self) -> None:
+        carry: tuple[FlatReport, Future[Outcome]] | None = None
         while True:
-            item = self._queue.get()
+            item = carry if carry is not None else self._queue.get()
+            carry = None
             if item is None:
                 return
             work = [item]
+            rows = _rows(item[0])
             stop = False
-            while len(work) < self.max_batch:
+            while len(work) < self.max_batch and rows < self.max_rows:
                 try:
                     more = self._queue.get_nowait()
                 except queue.Empty:
@@ -57,19 +77,49 @@ class Writer:
                 if more is None:
                     stop = True
                     break
+                if rows + _rows(more[0]) > self.max_rows:
+                    carry = more  # a big report waits for the next group, alone if need be
+                    break
                 work.append(more)
-            try:
-                outcomes = self.store.write_reports([report for report, _ in work], via="grpc")
-            except StoreError as exc:
-                log.error("store failed, %d reports not stored: %s", len(work), exc)
-                for _, future in work:
-                    future.set_exception(exc)
-            else:
-                for (_, future), outcome in zip(work, outcomes, strict=True):
-                    future.set_result(outcome)
-                stored = [report.asset_id for (report, _), o in zip(work, outcomes, strict=True)
-                          if o.status == "ACCEPTED"]
-                if stored and self.on_commit is not None:
-                    self.on_commit(stored)
+                rows += _rows(more[0])
+            self._commit(work)
             if stop:
                 return
+
+    def _commit(self, work: list[tuple[FlatReport, Future[Outcome]]]) -> None:
+        outcomes: list[Outcome | StoreError]
+        try:
+            outcomes = list(self.store.write_prepared([flat for flat, _ in work]))
+        except StoreError as exc:
+            log.error("store failed, %d reports not stored: %s", len(work), exc)
+            for _, future in work:
+                future.set_exception(exc)
+            return
+        except Exception:  # a defect: never let it take the writer (and every stream) down
+            log.exception("unexpected error storing %d reports; storing them one by one", len(work))
+            outcomes = [self._alone(flat) for flat, _ in work]
+        for (_, future), outcome in zip(work, outcomes, strict=True):
+            if isinstance(outcome, StoreError):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+        stored = [flat.asset_id for (flat, _), o in zip(work, outcomes, strict=True)
+                  if isinstance(o, Outcome) and o.status == "ACCEPTED"]
+        if stored and self.on_commit is not None:
+            try:
+                self.on_commit(stored)
+            except Exception:
+                log.exception("after-commit hook failed (the reports are stored)")
+
+    def _alone(self, flat: FlatReport) -> Outcome | StoreError:
+        try:
+            return self.store.write_prepared([flat])[0]
+        except StoreError as exc:
+            return exc
+        except Exception as exc:
+            log.exception("report %s could not be stored", flat.report_id)
+            return Outcome(flat.report_id, "REJECTED", f"could not be stored: {type(exc).__name__}: {str(exc)[:200]}")
+
+
+def _rows(flat: FlatReport) -> int:
+    return 1 + sum(part.rows for part in flat.parts.values())

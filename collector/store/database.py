@@ -62,6 +62,27 @@ class Outcome:
     reason: str = ""
 
 
+def prepare(item: pb.Inventory | Incoming, received_at: dt.datetime, via: str) -> FlatReport | Outcome:
+    """Check and flatten one report (in the caller's thread), or the REJECTED outcome saying why."""
+    incoming = item if isinstance(item, Incoming) else Incoming(item)
+    report = incoming.report
+    try:
+        report_id = check_report(report)
+        sha256 = incoming.sha256 or hashlib.sha256(report.SerializeToString()).hexdigest()
+        return flatten(report, report_id, received_at, via, incoming.sender or via, sha256)
+    except Rejected as exc:
+        return Outcome(report.report_id[:64], "REJECTED", str(exc))
+    except Exception as exc:
+        log.exception("report %.64r could not be flattened", report.report_id)
+        return Outcome(report.report_id[:64], "REJECTED",
+                       f"a value could not be stored: {type(exc).__name__}: {str(exc)[:200]}")
+
+
+def _refused(flat: FlatReport, exc: BaseException) -> Outcome:
+    log.error("report %s refused by the store: %s", flat.report_id, exc)
+    return Outcome(flat.report_id, "REJECTED", f"a value could not be stored: {type(exc).__name__}: {str(exc)[:200]}")
+
+
 def _migrations() -> list[tuple[int, str, str]]:
     folder = resources.files("estate.collector.store") / "migrations"
     found = []
@@ -124,23 +145,18 @@ class Store:
         the database itself fails, in which case nothing from this call was stored.
         """
         received_at = dt.datetime.now(dt.timezone.utc)
+        return self.write_prepared([prepare(item, received_at, via) for item in reports])
+
+    def write_prepared(self, prepared: Sequence[FlatReport | Outcome]) -> list[Outcome]:
+        """Store the flattened reports among prepared (outcomes pass through), as write_reports."""
         outcomes: list[Outcome] = []
         candidates: list[tuple[int, FlatReport]] = []
-        for index, item in enumerate(reports):
-            incoming = item if isinstance(item, Incoming) else Incoming(item)
-            report = incoming.report
-            try:
-                report_id = check_report(report)
-                sha256 = incoming.sha256 or hashlib.sha256(report.SerializeToString()).hexdigest()
-                flat = flatten(report, report_id, received_at, via, incoming.sender or via, sha256)
-                candidates.append((index, flat))
-                outcomes.append(Outcome(report_id, "PENDING"))
-            except Rejected as exc:
-                outcomes.append(Outcome(report.report_id[:64], "REJECTED", str(exc)))
-            except Exception as exc:  # noqa: BLE001  (one report's surprise must not stop the others)
-                log.exception("report %.64r could not be flattened", report.report_id)
-                outcomes.append(Outcome(report.report_id[:64], "REJECTED",
-                                        f"a value could not be stored: {type(exc).__name__}: {str(exc)[:200]}"))
+        for index, item in enumerate(prepared):
+            if isinstance(item, Outcome):
+                outcomes.append(item)
+            else:
+                candidates.append((index, item))
+                outcomes.append(Outcome(item.report_id, "PENDING"))
         if not candidates:
             return outcomes
         try:
@@ -164,9 +180,7 @@ class Store:
         except REPORT_ERRORS as exc:
             if len(fresh) == 1:
                 index, flat = fresh[0]
-                log.error("report %s refused by the store: %s", flat.report_id, exc)
-                outcomes[index] = Outcome(flat.report_id, "REJECTED",
-                                          f"a value could not be stored: {type(exc).__name__}: {str(exc)[:200]}")
+                outcomes[index] = _refused(flat, exc)
                 return outcomes
             # Find the report at fault: each alone, the others still stored.
             for index, flat in fresh:
@@ -181,9 +195,7 @@ class Store:
         try:
             self._transaction([flat])
         except REPORT_ERRORS as exc:
-            log.error("report %s refused by the store: %s", flat.report_id, exc)
-            return Outcome(flat.report_id, "REJECTED",
-                           f"a value could not be stored: {type(exc).__name__}: {str(exc)[:200]}")
+            return _refused(flat, exc)
         return Outcome(flat.report_id, "ACCEPTED")
 
     def _transaction(self, flats: Sequence[FlatReport]) -> None:
