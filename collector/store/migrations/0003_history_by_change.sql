@@ -77,7 +77,7 @@ WITH present AS (
     FROM present
 ), spans AS (
     SELECT asset_id, name, version, architecture, manager, source, found_by, evidence,
-           min(rn) AS first_rn, max(rn) AS last_rn
+           island, min(rn) AS first_rn, max(rn) AS last_rn
     FROM islands GROUP BY ALL
 )
 SELECT s.asset_id, s.name, s.version, s.architecture, s.manager, s.source, s.found_by, s.evidence,
@@ -118,7 +118,7 @@ WITH present AS (
                                       ORDER BY rn) AS island
     FROM present
 ), spans AS (
-    SELECT asset_id, name, version, vendor, path, found_by, evidence, min(rn) AS first_rn, max(rn) AS last_rn
+    SELECT asset_id, name, version, vendor, path, found_by, evidence, island, min(rn) AS first_rn, max(rn) AS last_rn
     FROM islands GROUP BY ALL
 )
 SELECT s.asset_id, s.name, s.version, s.vendor, s.path, s.found_by, s.evidence,
@@ -163,7 +163,7 @@ WITH present AS (
     FROM present
 ), spans AS (
     SELECT asset_id, protocol, address, port, pid, process, exposed, found_by, evidence,
-           min(rn) AS first_rn, max(rn) AS last_rn
+           island, min(rn) AS first_rn, max(rn) AS last_rn
     FROM islands GROUP BY ALL
 )
 SELECT s.asset_id, s.protocol, s.address, s.port, s.pid, s.process, s.exposed, s.found_by, s.evidence,
@@ -200,7 +200,7 @@ WITH present AS (
     SELECT *, rn - row_number() OVER (PARTITION BY asset_id, name, mac, addresses ORDER BY rn) AS island
     FROM present
 ), spans AS (
-    SELECT asset_id, name, mac, addresses, min(rn) AS first_rn, max(rn) AS last_rn FROM islands GROUP BY ALL
+    SELECT asset_id, name, mac, addresses, island, min(rn) AS first_rn, max(rn) AS last_rn FROM islands GROUP BY ALL
 )
 SELECT s.asset_id, s.name, s.mac, s.addresses,
        f.report_id, f.collected_at,
@@ -238,7 +238,7 @@ WITH present AS (
                                       ORDER BY rn) AS island
     FROM present
 ), spans AS (
-    SELECT asset_id, device, mountpoint, fstype, total_bytes, min(rn) AS first_rn, max(rn) AS last_rn
+    SELECT asset_id, device, mountpoint, fstype, total_bytes, island, min(rn) AS first_rn, max(rn) AS last_rn
     FROM islands GROUP BY ALL
 )
 SELECT s.asset_id, s.device, s.mountpoint, s.fstype, s.total_bytes,
@@ -294,7 +294,7 @@ WITH present AS (
 ), spans AS (
     SELECT asset_id, vendor, model, serial, os, version, sys_descr, sys_object_id, sys_name, sys_contact,
            sys_location, engine_id, hardware_revision, firmware_revision, evidence, found_by,
-           min(rn) AS first_rn, max(rn) AS last_rn
+           island, min(rn) AS first_rn, max(rn) AS last_rn
     FROM islands GROUP BY ALL
 )
 SELECT s.asset_id, s.vendor, s.model, s.serial, s.os, s.version, s.sys_descr, s.sys_object_id, s.sys_name,
