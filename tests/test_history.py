@@ -131,10 +131,10 @@ def _old_database(path: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(path))
     con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
                 "applied_at TIMESTAMPTZ NOT NULL)")
-    for version, name, sql in _migrations():
-        if version <= 2:
+    for number, file_name, sql in _migrations():
+        if number <= 2:
             con.execute(sql)
-            con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name])
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [number, file_name])
     reports = []
     for asset in range(3):
         for day in range(5):

@@ -1,9 +1,9 @@
 """The one thread that writes to the store: reports queued by every stream are committed in groups.
 
 Reports are checked and flattened in the submitting thread (each stream's reader), so the writer
-only inserts. A group holds at most `max_batch` reports and about `max_rows` part rows, so one huge
-report is committed on its own and small reports behind it wait for one insert, not for its
-flattening. Receipts wait on each report's Future, which is resolved only after its group is
+only inserts. A group holds at most `max_batch` reports and about `max_rows` part rows. Reports
+bigger than `max_rows` go to a second lane (its own thread and DuckDB connection), so small
+reports never wait behind the insert of a huge one. Receipts wait on each report's Future, which is resolved only after its group is
 committed. Nothing a report holds can stop this thread: an unexpected error rejects the reports it
 concerns, the thread goes on.
 """
@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
@@ -26,6 +27,8 @@ log = logging.getLogger("estate.collector")
 MAX_WRITE_BATCH = 256
 # Part rows per group commit: one DuckDB row group, where an Arrow insert reaches its full speed.
 MAX_GROUP_ROWS = 131_072
+# A commit slower than this is logged: receipts of every stream wait for it.
+SLOW_COMMIT_S = 0.5
 
 
 class Writer:
@@ -41,8 +44,14 @@ class Writer:
         # it must return at once (the scorer only takes note and works in its own thread).
         self.on_commit = on_commit
         self._queue: queue.Queue[tuple[FlatReport, Future[Outcome]] | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
+        self._bulk_queue: queue.Queue[tuple[FlatReport, Future[Outcome]] | None] = queue.Queue()
+        self._bulk_store = Store.lane(store)
+        self._thread = threading.Thread(target=self._run, args=(self.store, self._queue),
+                                        name="store-writer", daemon=True)
+        self._bulk_thread = threading.Thread(target=self._run, args=(self._bulk_store, self._bulk_queue),
+                                             name="store-writer-bulk", daemon=True)
         self._thread.start()
+        self._bulk_thread.start()
 
     def submit(self, report: pb.Inventory, sender: str = "", sha256: str = "") -> Future[Outcome]:
         """Check and flatten report here, then queue it; the Future resolves once it is committed."""
@@ -50,6 +59,8 @@ class Writer:
         prepared = prepare(Incoming(report, sender, sha256), dt.datetime.now(dt.timezone.utc), self.via)
         if isinstance(prepared, Outcome):
             future.set_result(prepared)
+        elif _rows(prepared) > self.max_rows:
+            self._bulk_queue.put((prepared, future))
         else:
             self._queue.put((prepared, future))
         return future
@@ -57,12 +68,15 @@ class Writer:
     def close(self) -> None:
         """Finish what is queued, then stop."""
         self._queue.put(None)
+        self._bulk_queue.put(None)
         self._thread.join()
+        self._bulk_thread.join()
+        self._bulk_store.close()
 
-    def _run(self) -> None:
+    def _run(self, store: Store, work_queue: queue.Queue[tuple[FlatReport, Future[Outcome]] | None]) -> None:
         carry: tuple[FlatReport, Future[Outcome]] | None = None
         while True:
-            item = carry if carry is not None else self._queue.get()
+            item = carry if carry is not None else work_queue.get()
             carry = None
             if item is None:
                 return
@@ -71,7 +85,7 @@ class Writer:
             stop = False
             while len(work) < self.max_batch and rows < self.max_rows:
                 try:
-                    more = self._queue.get_nowait()
+                    more = work_queue.get_nowait()
                 except queue.Empty:
                     break
                 if more is None:
@@ -82,14 +96,15 @@ class Writer:
                     break
                 work.append(more)
                 rows += _rows(more[0])
-            self._commit(work)
+            self._commit(store, work)
             if stop:
                 return
 
-    def _commit(self, work: list[tuple[FlatReport, Future[Outcome]]]) -> None:
+    def _commit(self, store: Store, work: list[tuple[FlatReport, Future[Outcome]]]) -> None:
         outcomes: list[Outcome | StoreError]
+        started = time.perf_counter()
         try:
-            outcomes = list(self.store.write_prepared([flat for flat, _ in work]))
+            outcomes = list(store.write_prepared([flat for flat, _ in work]))
         except StoreError as exc:
             log.error("store failed, %d reports not stored: %s", len(work), exc)
             for _, future in work:
@@ -97,7 +112,10 @@ class Writer:
             return
         except Exception:  # a defect: never let it take the writer (and every stream) down
             log.exception("unexpected error storing %d reports; storing them one by one", len(work))
-            outcomes = [self._alone(flat) for flat, _ in work]
+            outcomes = [self._alone(store, flat) for flat, _ in work]
+        took = time.perf_counter() - started
+        if took > SLOW_COMMIT_S:
+            log.info("slow commit: %d reports, %d rows in %.2f s", len(work), sum(_rows(f) for f, _ in work), took)
         for (_, future), outcome in zip(work, outcomes, strict=True):
             if isinstance(outcome, StoreError):
                 future.set_exception(outcome)
@@ -111,9 +129,9 @@ class Writer:
             except Exception:
                 log.exception("after-commit hook failed (the reports are stored)")
 
-    def _alone(self, flat: FlatReport) -> Outcome | StoreError:
+    def _alone(self, store: Store, flat: FlatReport) -> Outcome | StoreError:
         try:
-            return self.store.write_prepared([flat])[0]
+            return store.write_prepared([flat])[0]
         except StoreError as exc:
             return exc
         except Exception as exc:

@@ -308,11 +308,13 @@ class Scorer:
             self.wait_idle(self.max_delay_s + 600)
         self._stopping = True
         self._wake.set()
-        if not finish:
-            with contextlib.suppress(duckdb.Error):
-                self.con.interrupt()  # a long run would hold the shutdown; the next start rescores
-        if self._thread is not None:
-            self._thread.join()
+        while self._thread is not None and self._thread.is_alive():
+            if not finish:
+                # A long run would hold the shutdown; the next start rescores. An interrupt only
+                # stops the statement running at that moment, so repeat it until the thread is out.
+                with contextlib.suppress(duckdb.Error):
+                    self.con.interrupt()
+            self._thread.join(0.1)
         self.con.close()
 
     def _loop(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -38,6 +39,10 @@ TABLE_COLUMNS: dict[str, dict[str, pa.DataType]] = {
 REPORT_ERRORS: tuple[type[BaseException], ...] = (
     duckdb.ConversionException, duckdb.ConstraintException, duckdb.InvalidInputException,
     duckdb.OutOfRangeException, pa.ArrowException, ValueError, TypeError, OverflowError, UnicodeError)
+
+
+# Attempts after a write-write conflict between the writer's two lanes.
+CONFLICT_RETRIES = 5
 
 
 class StoreError(Exception):
@@ -104,6 +109,18 @@ class Store:
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
         if not read_only:
             self.migrate()
+
+    @classmethod
+    def lane(cls, store: Store) -> Store:
+        """A second writer on the same database (its own connection), for a writer thread of its own.
+
+        DuckDB runs the two lanes' transactions concurrently; appends never conflict, and a rare
+        write-write conflict (both lanes changing one asset at once) is retried (_transaction).
+        """
+        other = cls.__new__(cls)
+        other.path = store.path
+        other.con = store.con.cursor()
+        return other
 
     def close(self) -> None:
         self.con.close()
@@ -201,17 +218,24 @@ class Store:
     def _transaction(self, flats: Sequence[FlatReport]) -> None:
         """Write flats in one transaction; REPORT_ERRORS pass through, anything else is a StoreError."""
         con = self.con
-        try:
-            con.execute("BEGIN TRANSACTION")
+        for attempt in range(CONFLICT_RETRIES + 1):
             try:
-                row = con.execute("SELECT nextval('store_commits')").fetchone()
-                assert row is not None
-                history.apply(con, flats, int(row[0]))
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    row = con.execute("SELECT nextval('store_commits')").fetchone()
+                    assert row is not None
+                    history.apply(con, flats, int(row[0]))
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                return
+            except REPORT_ERRORS:
                 raise
-        except REPORT_ERRORS:
-            raise
-        except duckdb.Error as exc:
-            raise StoreError(f"{self.path}: {exc}") from exc
+            except duckdb.TransactionException as exc:
+                # The other lane changed the same asset at the same moment: try again after it.
+                if attempt == CONFLICT_RETRIES:
+                    raise StoreError(f"{self.path}: {exc}") from exc
+                time.sleep(0.05 * (attempt + 1))
+            except duckdb.Error as exc:
+                raise StoreError(f"{self.path}: {exc}") from exc
