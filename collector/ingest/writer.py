@@ -3,9 +3,9 @@
 Reports are checked and flattened in the submitting thread (each stream's reader), so the writer
 only inserts. A group holds at most `max_batch` reports and about `max_rows` part rows. Reports
 bigger than `max_rows` go to a second lane (its own thread and DuckDB connection), so small
-reports never wait behind the insert of a huge one. Receipts wait on each report's Future, which is resolved only after its group is
-committed. Nothing a report holds can stop this thread: an unexpected error rejects the reports it
-concerns, the thread goes on.
+reports never wait behind the insert of a huge one. Receipts wait on each report's Future, which is
+resolved only after its group is committed. Nothing a report holds can stop these threads: an
+unexpected error rejects the reports it concerns, and the thread goes on.
 """
 
 from __future__ import annotations
