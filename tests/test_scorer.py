@@ -45,7 +45,7 @@ def test_scorer_rescores_only_what_changed_debounced(tmp_path: Path) -> None:
         last = _runs(store)[-1]
         assert last[0] == 5 and last[1] == digest_rules(rules)
     finally:
-        scorer.close(finish=False)
+        scorer.close(finish_within_s=0)
     store.close()
 
 

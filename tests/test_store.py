@@ -67,7 +67,8 @@ def test_a_failed_insert_stores_nothing(store: Store) -> None:
     report = build_report(host, pb.METHOD_FILE)
     report.asset_id = "hostname:test"
     store.con.execute("DROP VIEW current_packages")
-    store.con.execute("DROP TABLE packages")  # make the second insert of the transaction fail
+    store.con.execute("DROP VIEW packages")
+    store.con.execute("DROP TABLE packages_current")  # make the first insert of the transaction fail
     with pytest.raises(StoreError):
         store.write_reports([report], via="file")
     assert store.con.execute("SELECT count(*) FROM reports").fetchone() == (0,)

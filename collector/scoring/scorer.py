@@ -301,19 +301,18 @@ class Scorer:
         """Wait until everything notified so far is scored; False on timeout."""
         return self._idle.wait(timeout_s)
 
-    def close(self, finish: bool = True) -> None:
-        """Stop the thread, after a last run for what is pending when finish is true."""
-        if finish and self._thread is not None:
+    def close(self, finish_within_s: float | None = None) -> None:
+        """Stop the thread, after a last run for what is pending if it ends within finish_within_s
+        (None: however long it takes); a run still going then is interrupted (the next start redoes it)."""
+        if self._thread is not None:
             self.notify()
-            self.wait_idle(self.max_delay_s + 600)
+            self.wait_idle(1e9 if finish_within_s is None else finish_within_s)
         self._stopping = True
         self._wake.set()
         while self._thread is not None and self._thread.is_alive():
-            if not finish:
-                # A long run would hold the shutdown; the next start rescores. An interrupt only
-                # stops the statement running at that moment, so repeat it until the thread is out.
-                with contextlib.suppress(duckdb.Error):
-                    self.con.interrupt()
+            # An interrupt only stops the statement running at that moment: repeat until the thread is out.
+            with contextlib.suppress(duckdb.Error):
+                self.con.interrupt()
             self._thread.join(0.1)
         self.con.close()
 

@@ -31,7 +31,8 @@ log = logging.getLogger("estate.collector")
 # authority for the stored types and descriptions, and a test checks the two agree.
 TABLE_COLUMNS: dict[str, dict[str, pa.DataType]] = {
     "reports": REPORT_COLUMNS,
-    **{part.table: history.interval_columns(part) for part in PARTS},
+    **{f"{part.table}_current": history.current_columns(part) for part in PARTS},
+    **{f"{part.table}_history": history.history_columns(part) for part in PARTS},
     "discovery_errors": ERROR_COLUMNS,
 }
 # DuckDB errors that a report's own values cause (a value the column refuses), as opposed to a

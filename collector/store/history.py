@@ -83,16 +83,21 @@ def _with_intervals(batches: list[pa.RecordBatch], part: Part,
         else pa.repeat(pa.scalar(reports[0][0], STR), table.num_rows)
     seen = pa.array([when for _, when, rows in reports for _ in range(rows)], TS) if len(reports) > 1 \
         else pa.repeat(pa.scalar(reports[0][1], TS), table.num_rows)
-    return (table.append_column("first_report_id", ids).append_column("first_seen", seen)
-            .append_column("open", pa.repeat(pa.scalar(True), table.num_rows)))
+    return table.append_column("first_report_id", ids).append_column("first_seen", seen)
+
+
+# Rows per INSERT statement: one DuckDB row group. A huge report goes in several statements (one
+# transaction still), which leaves the other writer lane room between them.
+INSERT_ROWS = 122_880
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
-    con.register("incoming_rows", data)
-    try:
-        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming_rows")  # noqa: S608
-    finally:
-        con.unregister("incoming_rows")
+    for start in range(0, max(data.num_rows, 1), INSERT_ROWS):
+        con.register("incoming_rows", data.slice(start, INSERT_ROWS))
+        try:
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming_rows")  # noqa: S608
+        finally:
+            con.unregister("incoming_rows")
 
 
 def _apply_changes(con: duckdb.DuckDBPyConnection, part: Part, work: PartWork) -> None:
@@ -104,24 +109,29 @@ def _apply_changes(con: duckdb.DuckDBPyConnection, part: Part, work: PartWork) -
         schema=pa.schema([("asset_id", STR), ("report_id", STR), ("collected_at", TS), ("prev_report_id", STR),
                           ("prev_collected_at", TS)]))
     same = " AND ".join(f"s.{name} IS NOT DISTINCT FROM t.{name}" for name in part.columns)
+    current, closed = f"{part.table}_current", f"{part.table}_history"
     con.register("staged_rows", staged)
     con.register("changed_assets", changed)
     try:
+        # Rows the new report no longer shows move from the current table to the history table.
         con.execute(f"""
-            UPDATE {part.table} AS t
-            SET open = false, last_report_id = c.prev_report_id, last_seen = c.prev_collected_at,
-                ended_at = c.collected_at
-            FROM changed_assets c
-            WHERE t.asset_id = c.asset_id AND t.open
-              AND NOT EXISTS (SELECT 1 FROM staged_rows s WHERE s.asset_id = t.asset_id AND {same})""")  # noqa: S608
+            CREATE OR REPLACE TEMP TABLE closing AS
+            SELECT t.rowid AS row_number, c.prev_report_id, c.prev_collected_at, c.collected_at
+            FROM {current} t JOIN changed_assets c USING (asset_id)
+            WHERE NOT EXISTS (SELECT 1 FROM staged_rows s WHERE s.asset_id = t.asset_id AND {same})""")  # noqa: S608
+        con.execute(f"""
+            INSERT INTO {closed} BY NAME
+            SELECT t.*, c.prev_report_id AS last_report_id, c.prev_collected_at AS last_seen,
+                   c.collected_at AS ended_at
+            FROM {current} t JOIN closing c ON t.rowid = c.row_number""")  # noqa: S608
+        con.execute(f"DELETE FROM {current} WHERE rowid IN (SELECT row_number FROM closing)")  # noqa: S608
+        con.execute("DROP TABLE closing")
         columns = ", ".join(f"s.{name}" for name in part.columns)
         con.execute(f"""
-            INSERT INTO {part.table} BY NAME
-            SELECT DISTINCT s.asset_id, {columns}, c.report_id AS first_report_id, c.collected_at AS first_seen,
-                   true AS open
+            INSERT INTO {current} BY NAME
+            SELECT DISTINCT s.asset_id, {columns}, c.report_id AS first_report_id, c.collected_at AS first_seen
             FROM staged_rows s JOIN changed_assets c USING (asset_id)
-            WHERE NOT EXISTS (SELECT 1 FROM {part.table} t
-                              WHERE t.open AND t.asset_id = s.asset_id AND {same})""")  # noqa: S608
+            WHERE NOT EXISTS (SELECT 1 FROM {current} t WHERE t.asset_id = s.asset_id AND {same})""")  # noqa: S608
     finally:
         con.unregister("staged_rows")
         con.unregister("changed_assets")
@@ -155,7 +165,7 @@ def apply(con: duckdb.DuckDBPyConnection, reports: Sequence[FlatReport], commit:
         for part in PARTS:
             todo = work[part.table]
             if todo.new:
-                _insert(con, part.table, _with_intervals(todo.new, part, todo.new_reports))
+                _insert(con, f"{part.table}_current", _with_intervals(todo.new, part, todo.new_reports))
             if todo.changed_assets:
                 _apply_changes(con, part, todo)
         if state_rows:
@@ -194,6 +204,11 @@ def _upsert_states(con: duckdb.DuckDBPyConnection, reports: list[FlatReport], co
         con.unregister("new_states")
 
 
-def interval_columns(part: Part) -> dict[str, pa.DataType]:
-    """All stored columns of a part's interval table, for checks against the SQL."""
-    return {"asset_id": STR, **part.columns, **INTERVAL_COLUMNS}
+def current_columns(part: Part) -> dict[str, pa.DataType]:
+    """Stored columns of a part's table of open intervals (<part>_current), for checks against the SQL."""
+    return {"asset_id": STR, **part.columns, "first_report_id": STR, "first_seen": TS}
+
+
+def history_columns(part: Part) -> dict[str, pa.DataType]:
+    """Stored columns of a part's table of closed intervals (<part>_history)."""
+    return {"asset_id": STR, **part.columns, **{k: v for k, v in INTERVAL_COLUMNS.items() if k != "open"}}
