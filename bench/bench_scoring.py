@@ -57,8 +57,8 @@ def build(db: Path, assets: int, per_asset: int) -> Store:
             "'{{pg}}', (11 + a % 6)::VARCHAR), '{{ng}}', (18 + a % 10)::VARCHAR), "
             "'{{nd}}', (14 + 2 * (a % 6))::VARCHAR)")
     con.execute(f"""
-        INSERT INTO packages (first_report_id, first_seen, open, asset_id, name, version, architecture, manager)
-        SELECT 'r' || a, now(), true, 'a' || a,
+        INSERT INTO packages_current (first_report_id, first_seen, asset_id, name, version, architecture, manager)
+        SELECT 'r' || a, now(), 'a' || a,
                CASE WHEN k < {len(MATCHED)} THEN {fill.format(s=f"{names}[k + 1]")}
                     ELSE 'lib' || ((a * 7919 + k * 104729) % 5000) || '-common' END,
                CASE WHEN k < {len(MATCHED)} THEN {fill.format(s=f"{versions}[k + 1]")}

@@ -86,9 +86,9 @@ def send(address: str, messages: list[bytes], streams: int) -> float:
 
 
 def bare_arrow_insert(reports: list[pb.Inventory], db: Path) -> float:
-    """Seconds for one Arrow insert (and commit) of the reports' package rows into a fresh packages table."""
+    """Seconds for one Arrow insert (and commit) of the reports' package rows into a fresh packages_current."""
     columns: dict[str, list[object]] = {"asset_id": [], **{f: [] for f in PACKAGE_FIELDS}, "first_report_id": [],
-                                        "first_seen": [], "open": []}
+                                        "first_seen": []}
     for inv in reports:
         n = len(inv.packages)
         columns["asset_id"] += [inv.asset_id] * n
@@ -96,16 +96,15 @@ def bare_arrow_insert(reports: list[pb.Inventory], db: Path) -> float:
             columns[name] += [getattr(p, name) for p in inv.packages]
         columns["first_report_id"] += [inv.report_id] * n
         columns["first_seen"] += [inv.collected_at.ToDatetime(tzinfo=dt.timezone.utc)] * n
-        columns["open"] += [True] * n
-    schema = pa.schema([(name, pa.timestamp("us", tz="UTC") if name == "first_seen" else
-                         pa.bool_() if name == "open" else pa.string()) for name in columns])
+    schema = pa.schema([(name, pa.timestamp("us", tz="UTC") if name == "first_seen" else pa.string())
+                        for name in columns])
     table = pa.Table.from_pydict(columns, schema=schema)
     store = Store(db)  # the same table definition as the collector's
     con = store.con
     started = time.perf_counter()
     con.execute("BEGIN TRANSACTION")
     con.register("incoming", table)
-    con.execute("INSERT INTO packages BY NAME SELECT * FROM incoming")
+    con.execute("INSERT INTO packages_current BY NAME SELECT * FROM incoming")
     con.execute("COMMIT")
     seconds = time.perf_counter() - started
     store.close()
