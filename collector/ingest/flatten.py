@@ -154,7 +154,7 @@ def flatten_part(part: Part, report: pb.Inventory, asset_id: str) -> FlatPart:
     schema = part_schema(part)
     for start in range(0, len(entries), CHUNK_ROWS):
         chunk = entries[start:start + CHUNK_ROWS]
-        arrays: list[pa.Array] = [pa.array([asset_id] * len(chunk), STR)]
+        arrays: list[pa.Array] = [pa.repeat(pa.scalar(asset_id, STR), len(chunk))]
         for name, kind in part.columns.items():
             if name in part.maps:
                 values: list[Any] = [sorted(getattr(entry, name).items()) for entry in chunk]
