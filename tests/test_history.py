@@ -209,3 +209,17 @@ def test_migration_0003_keeps_current_and_history(tmp_path: Path) -> None:
     assert store.write_reports([rescan], via="file")[0].status == "ACCEPTED"
     assert count(store, "SELECT count(*) FROM packages") == nothing_new
     assert count(store, "SELECT count(*) FROM current_packages WHERE asset_id = 'hostname:h2'") == 0
+
+
+def test_compaction_drops_deleted_rows_and_keeps_every_interval(store: Store) -> None:
+    for day in range(6):
+        store.write_reports([scan("hostname:a", day, [(n, f"{v}.{day}") for n, v in BASE])], via="file")
+    intervals = set(store.con.execute("SELECT name, version, first_seen, ended_at FROM packages").fetchall())
+    assert len(intervals) == 300 and store.closed["packages"] == 250
+    store.con.execute("CHECKPOINT")
+    stored = "SELECT sum(count) FROM pragma_storage_info('packages_current') WHERE column_name = 'name' AND segment_type = 'VARCHAR'"
+    assert count(store, stored) > 50  # closed intervals leave deleted rows behind
+    assert store.compact_if_needed() == ["packages"]
+    assert count(store, stored) == 50
+    assert set(store.con.execute("SELECT name, version, first_seen, ended_at FROM packages").fetchall()) == intervals
+    assert store.compact_if_needed() == []

@@ -99,6 +99,8 @@ class Writer:
             self._commit(store, work)
             if stop:
                 return
+            if store is self.store and work_queue.empty():
+                self._maintain()
 
     def _commit(self, store: Store, work: list[tuple[FlatReport, Future[Outcome]]]) -> None:
         outcomes: list[Outcome | StoreError]
@@ -128,6 +130,16 @@ class Writer:
                 self.on_commit(stored)
             except Exception:
                 log.exception("after-commit hook failed (the reports are stored)")
+
+    def _maintain(self) -> None:
+        """Idle moment: compact current tables that closed intervals have filled with deleted rows."""
+        try:
+            compacted = self.store.compact_if_needed()
+        except Exception:
+            log.exception("compaction failed (nothing lost; retried when next idle)")
+            return
+        if compacted:
+            log.info("compacted %s", ", ".join(f"{table}_current" for table in compacted))
 
     def _alone(self, store: Store, flat: FlatReport) -> Outcome | StoreError:
         try:

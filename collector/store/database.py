@@ -8,6 +8,7 @@ change (an unchanged rescan writes its header and nothing else).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -20,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from estate.collector.ingest.flatten import ERROR_COLUMNS, PARTS, REPORT_COLUMNS, FlatReport, flatten
+from estate.collector.ingest.flatten import ERROR_COLUMNS, PART_BY_TABLE, PARTS, REPORT_COLUMNS, FlatReport, flatten
 from estate.collector.ingest.validate import Rejected, check_report
 from estate.collector.store import history
 from estate.v1 import inventory_pb2 as pb
@@ -44,6 +45,8 @@ REPORT_ERRORS: tuple[type[BaseException], ...] = (
 
 # Attempts after a write-write conflict between the writer's two lanes.
 CONFLICT_RETRIES = 5
+# Share of deleted (closed) rows in a <part>_current table above which it is rewritten.
+COMPACT_DEAD_SHARE = 0.2
 
 
 class StoreError(Exception):
@@ -104,6 +107,8 @@ class Store:
 
     def __init__(self, path: str | Path, read_only: bool = False) -> None:
         self.path = str(path)
+        # Intervals closed (rows deleted from <part>_current) since its last compaction, per part.
+        self.closed = dict.fromkeys(PART_BY_TABLE, 0)
         try:
             self.con = duckdb.connect(self.path, read_only=read_only)
         except duckdb.IOException as exc:
@@ -121,6 +126,7 @@ class Store:
         other = cls.__new__(cls)
         other.path = store.path
         other.con = store.con.cursor()
+        other.closed = dict.fromkeys(PART_BY_TABLE, 0)
         return other
 
     def close(self) -> None:
@@ -216,6 +222,30 @@ class Store:
             return _refused(flat, exc)
         return Outcome(flat.report_id, "ACCEPTED")
 
+    def compact_if_needed(self, dead_share: float = COMPACT_DEAD_SHARE) -> list[str]:
+        """Compact the <part>_current tables whose deleted rows exceed dead_share of them; returns those compacted.
+
+        The writer calls this when its queue is empty. A failure is a StoreError.
+        """
+        done = []
+        try:
+            for table, dead in self.closed.items():
+                if not dead:
+                    continue
+                row = self.con.execute(f"SELECT count(*) FROM {table}_current").fetchone()  # noqa: S608
+                live = int(row[0]) if row else 0
+                if dead / (dead + live) <= dead_share:
+                    continue
+                history.compact(self.con, PART_BY_TABLE[table])
+                self.closed[table] = 0
+                done.append(table)
+            if done:
+                with contextlib.suppress(duckdb.TransactionException):
+                    self.con.execute("CHECKPOINT")  # only when no other transaction runs; else later
+        except duckdb.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
+        return done
+
     def _transaction(self, flats: Sequence[FlatReport]) -> None:
         """Write flats in one transaction; REPORT_ERRORS pass through, anything else is a StoreError."""
         con = self.con
@@ -225,11 +255,13 @@ class Store:
                 try:
                     row = con.execute("SELECT nextval('store_commits')").fetchone()
                     assert row is not None
-                    history.apply(con, flats, int(row[0]))
+                    closed = history.apply(con, flats, int(row[0]))
                     con.execute("COMMIT")
                 except BaseException:
                     con.execute("ROLLBACK")
                     raise
+                for table, count in closed.items():
+                    self.closed[table] += count
                 return
             except REPORT_ERRORS:
                 raise

@@ -22,6 +22,7 @@ import pyarrow as pa
 from estate.collector.ingest.flatten import (
     ERROR_COLUMNS,
     INTERVAL_COLUMNS,
+    PART_BY_TABLE,
     PARTS,
     STR,
     TS,
@@ -101,8 +102,8 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
             con.unregister("incoming_rows")
 
 
-def _apply_changes(con: duckdb.DuckDBPyConnection, part: Part, work: PartWork) -> None:
-    """Close the open intervals changed assets no longer show, open those they newly show."""
+def _apply_changes(con: duckdb.DuckDBPyConnection, part: Part, work: PartWork) -> int:
+    """Close the open intervals changed assets no longer show, open those they newly show; returns how many closed."""
     staged = pa.Table.from_batches(work.changed, schema=part_schema(part)).combine_chunks()
     changed = pa.Table.from_pylist(
         [{"asset_id": a, "report_id": r, "collected_at": c, "prev_report_id": pr, "prev_collected_at": pc}
@@ -125,7 +126,7 @@ def _apply_changes(con: duckdb.DuckDBPyConnection, part: Part, work: PartWork) -
             SELECT t.*, c.prev_report_id AS last_report_id, c.prev_collected_at AS last_seen,
                    c.collected_at AS ended_at
             FROM {current} t JOIN closing c ON t.rowid = c.row_number""")  # noqa: S608
-        con.execute(f"DELETE FROM {current} WHERE rowid IN (SELECT row_number FROM closing)")  # noqa: S608
+        row = con.execute(f"DELETE FROM {current} WHERE rowid IN (SELECT row_number FROM closing)").fetchone()  # noqa: S608
         con.execute("DROP TABLE closing")
         columns = ", ".join(f"s.{name}" for name in part.columns)
         con.execute(f"""
@@ -136,11 +137,16 @@ def _apply_changes(con: duckdb.DuckDBPyConnection, part: Part, work: PartWork) -
     finally:
         con.unregister("staged_rows")
         con.unregister("changed_assets")
+    return int(row[0]) if row else 0
 
 
-def apply(con: duckdb.DuckDBPyConnection, reports: Sequence[FlatReport], commit: int) -> None:
-    """Write reports (new, not duplicates) into reports, the interval tables and asset_state."""
+def apply(con: duckdb.DuckDBPyConnection, reports: Sequence[FlatReport], commit: int) -> dict[str, int]:
+    """Write reports (new, not duplicates) into reports, the interval tables and asset_state.
+
+    Returns the number of intervals closed per part (rows deleted from <part>_current).
+    """
     in_history: dict[str, bool] = {}
+    closed = dict.fromkeys(PART_BY_TABLE, 0)
     for batch in _rounds(reports):
         states = _states(con, [r.asset_id for r in batch])
         work = {part.table: PartWork() for part in PARTS}
@@ -168,7 +174,7 @@ def apply(con: duckdb.DuckDBPyConnection, reports: Sequence[FlatReport], commit:
             if todo.new:
                 _insert(con, f"{part.table}_current", _with_intervals(todo.new, part, todo.new_reports))
             if todo.changed_assets:
-                _apply_changes(con, part, todo)
+                closed[part.table] += _apply_changes(con, part, todo)
         if state_rows:
             _upsert_states(con, state_rows, commit)
     headers = header_table(reports)
@@ -178,6 +184,40 @@ def apply(con: duckdb.DuckDBPyConnection, reports: Sequence[FlatReport], commit:
     errors = [r.errors for r in reports if r.errors is not None]
     if errors:
         _insert(con, "discovery_errors", pa.Table.from_batches(errors, schema=pa.schema(list(ERROR_COLUMNS.items()))))
+    return closed
+
+
+def compact(con: duckdb.DuckDBPyConnection, part: Part) -> None:
+    """Rewrite <part>_current without the rows closed intervals left deleted in it.
+
+    DuckDB keeps deleted rows in their row group (a scan still passes over them, and appends refill
+    the same group); a fresh table from the table's own DDL, with its comments copied, drops them, so
+    reading current state stays proportional to the current rows however long the history. One
+    transaction; the views find the new table by name.
+    """
+    table = f"{part.table}_current"
+    fresh = f"{table}_compacted"
+    ddl = con.execute("SELECT sql FROM duckdb_tables() WHERE table_name = ? AND database_name = current_database()",
+                      [table]).fetchone()
+    assert ddl is not None
+    comments = con.execute("SELECT column_name, comment FROM duckdb_columns() WHERE table_name = ? "
+                           "AND database_name = current_database() AND comment IS NOT NULL", [table]).fetchall()
+    described = con.execute("SELECT comment FROM duckdb_tables() WHERE table_name = ? "
+                            "AND database_name = current_database()", [table]).fetchone()
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(str(ddl[0]).replace(f"CREATE TABLE {table}(", f"CREATE TABLE {fresh}(", 1))
+        con.execute(f"INSERT INTO {fresh} SELECT * FROM {table} ORDER BY asset_id")  # noqa: S608
+        con.execute(f"DROP TABLE {table}")
+        con.execute(f"ALTER TABLE {fresh} RENAME TO {table}")
+        if described and described[0]:
+            con.execute(f"COMMENT ON TABLE {table} IS $c${described[0]}$c$")
+        for column, comment in comments:
+            con.execute(f"COMMENT ON COLUMN {table}.{column} IS $c${comment}$c$")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 def _upsert_states(con: duckdb.DuckDBPyConnection, reports: list[FlatReport], commit: int) -> None:
