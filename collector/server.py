@@ -51,7 +51,7 @@ def handle_stream(messages: Iterator[bytes], writer: Writer, sender: str = "") -
             for sequence, data in enumerate(messages, start=1):
                 try:
                     future = writer.submit(decode_report(data), sender=sender,
-                                           sha256=hashlib.sha256(data).hexdigest())
+                                           sha256=hashlib.sha256(data).hexdigest(), data=data)
                 except Rejected as exc:
                     future = Future()
                     future.set_result(Outcome("", "REJECTED", str(exc)))

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from estate.collector.store.database import Store, _migrations
+from estate.collector.store.database import Outcome, Store, _migrations, prepare
 from estate.v1 import inventory_pb2 as pb
 
 DAY0 = dt.datetime(2026, 11, 1, 6, 0, tzinfo=dt.timezone.utc)
@@ -224,3 +224,26 @@ def test_compaction_drops_deleted_rows_and_keeps_every_interval(store: Store) ->
     assert count(store, stored) == 50
     assert set(store.con.execute("SELECT name, version, first_seen, ended_at FROM packages").fetchall()) == intervals
     assert store.compact_if_needed() == []
+
+
+def test_unchanged_part_is_not_flattened_and_a_stale_hint_is_caught(store: Store) -> None:
+    now = dt.datetime.now(dt.timezone.utc)
+    store.write_reports([scan("hostname:a", 0, BASE)], via="file")
+    hints = store.part_hashes()
+    same = prepare(scan("hostname:a", 1, BASE), now, "file", hints.get)
+    assert not isinstance(same, Outcome)
+    assert not same.parts["packages"].flattened and same.parts["packages"].batches == []
+    assert store.write_prepared([same])[0].status == "ACCEPTED"
+    assert count(store, "SELECT count(*) FROM packages") == 50
+
+    # A hint from a report that never got stored: the part is not flattened, and the store,
+    # whose state differs, flattens it after all.
+    changed = [*BASE[:40], ("other", "1.0")]
+    hint = prepare(scan("hostname:b", 0, changed), now, "file")
+    assert not isinstance(hint, Outcome)
+    stale = prepare(scan("hostname:a", 2, changed), now, "file",
+                    lambda asset: {t: p.digest for t, p in hint.parts.items()})
+    assert not isinstance(stale, Outcome) and not stale.parts["packages"].flattened
+    assert store.write_prepared([stale])[0].status == "ACCEPTED"
+    assert set(store.con.execute("SELECT name, version FROM current_packages").fetchall()) == set(changed)
+    assert count(store, "SELECT count(*) FROM packages WHERE NOT open") == 10

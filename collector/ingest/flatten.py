@@ -12,6 +12,7 @@ over the bound) raises Rejected naming the field: one report, never the writer.
 
 from __future__ import annotations
 
+import array
 import datetime as dt
 import hashlib
 import marshal
@@ -60,6 +61,9 @@ class Part:
     # Columns read from a map field (name -> list of (key, value) pairs), not a scalar.
     maps: tuple[str, ...] = ()
     lists: tuple[str, ...] = ()
+    # The Inventory field holding the part, when it is a top-level field: its content hash is then
+    # taken from the report's own bytes, before (and often instead of) flattening it.
+    field_number: int = 0
 
 
 def _device(report: pb.Inventory) -> Sequence[pb.Device]:
@@ -71,12 +75,13 @@ def _device(report: pb.Inventory) -> Sequence[pb.Device]:
 PARTS: tuple[Part, ...] = (
     Part("packages", lambda r: r.packages,
          {"name": STR, "version": STR, "architecture": STR, "manager": STR, "source": STR, "found_by": STR,
-          "evidence": STR}),
+          "evidence": STR}, field_number=pb.Inventory.PACKAGES_FIELD_NUMBER),
     Part("software", lambda r: r.software,
-         {"name": STR, "version": STR, "vendor": STR, "path": STR, "found_by": STR, "evidence": STR}),
+         {"name": STR, "version": STR, "vendor": STR, "path": STR, "found_by": STR, "evidence": STR},
+         field_number=pb.Inventory.SOFTWARE_FIELD_NUMBER),
     Part("listeners", lambda r: r.listeners,
          {"protocol": STR, "address": STR, "port": pa.int32(), "pid": pa.int32(), "process": STR,
-          "exposed": pa.bool_(), "found_by": STR, "evidence": STR}),
+          "exposed": pa.bool_(), "found_by": STR, "evidence": STR}, field_number=pb.Inventory.LISTENERS_FIELD_NUMBER),
     Part("interfaces", lambda r: r.host.interfaces, {"name": STR, "mac": STR, "addresses": STR_LIST},
          lists=("addresses",)),
     Part("disks", lambda r: r.host.hardware.disks,
@@ -85,7 +90,7 @@ PARTS: tuple[Part, ...] = (
          {"vendor": STR, "model": STR, "serial": STR, "os": STR, "version": STR, "sys_descr": STR,
           "sys_object_id": STR, "sys_name": STR, "sys_contact": STR, "sys_location": STR, "engine_id": STR,
           "hardware_revision": STR, "firmware_revision": STR, "evidence": STR_MAP, "found_by": STR},
-         maps=("evidence",)),
+         maps=("evidence",), field_number=pb.Inventory.DEVICE_FIELD_NUMBER),
 )
 PART_BY_TABLE = {part.table: part for part in PARTS}
 # Discovery errors are events of one report, not state: kept per report.
@@ -102,11 +107,16 @@ def part_schema(part: Part) -> pa.Schema:
 
 @dataclass
 class FlatPart:
-    """One report's rows of one part, as Arrow record batches, with the content hash of them all."""
+    """One report's rows of one part, as Arrow record batches, with the content hash of them all.
+
+    `flattened` is false when the part was left as it came because its hash matched the asset's
+    known state: the store flattens it (flatten_part) only if that state has moved on since.
+    """
 
     batches: list[pa.RecordBatch] = field(default_factory=list)
     rows: int = 0
     digest: bytes = b""
+    flattened: bool = True
 
 
 @dataclass
@@ -120,6 +130,8 @@ class FlatReport:
     parts: dict[str, FlatPart]
     errors: pa.RecordBatch | None
     nbytes: int
+    # The decoded report, kept only while a part is not flattened (see FlatPart.flattened).
+    report: pb.Inventory | None = None
 
 
 def _check_value(table: str, column: str, kind: pa.DataType, values: list[Any]) -> None:
@@ -146,8 +158,52 @@ def _check_value(table: str, column: str, kind: pa.DataType, values: list[Any]) 
             _check_value(table, column, STR, [k for k, _ in pairs] + [v for _, v in pairs])
 
 
-def flatten_part(part: Part, report: pb.Inventory, asset_id: str) -> FlatPart:
-    """One part of one report as Arrow batches of at most CHUNK_ROWS rows, with its content hash."""
+def _raw_parts_class() -> Any:
+    """A message class that reads an Inventory's top-level parts as raw bytes, one item per entry.
+
+    Parsing a report's bytes with it costs C time only, and gives each part's exact wire bytes to
+    hash: equal bytes are equal rows, so an unchanged part is recognised without flattening it.
+    """
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    proto = descriptor_pb2.FileDescriptorProto(name="estate_collector_raw_parts.proto", syntax="proto3",
+                                               package="estate.collector.internal")
+    message = proto.message_type.add(name="RawParts")
+    for part in PARTS:
+        if part.field_number:
+            # Repeated even for the device: a message field may legally come in several pieces.
+            message.field.add(name=part.table, number=part.field_number,
+                              type=descriptor_pb2.FieldDescriptorProto.TYPE_BYTES,
+                              label=descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED)
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(proto)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("estate.collector.internal.RawParts"))
+
+
+RawParts = _raw_parts_class()
+
+
+def raw_digests(data: bytes) -> dict[str, bytes]:
+    """Content hash of each top-level part, from a report's serialized bytes."""
+    raw = RawParts()
+    raw.ParseFromString(data)
+    digests = {}
+    for part in PARTS:
+        if part.field_number:
+            items = list(getattr(raw, part.table))
+            digest = hashlib.blake2b(digest_size=16)
+            # The entries' lengths first: entry boundaries are part of the content.
+            digest.update(array.array("Q", map(len, items)).tobytes())
+            digest.update(b"".join(items))
+            digests[part.table] = digest.digest()
+    return digests
+
+
+def flatten_part(part: Part, report: pb.Inventory, asset_id: str, digest_of: bytes | None = None) -> FlatPart:
+    """One part of one report as Arrow batches of at most CHUNK_ROWS rows, with its content hash.
+
+    digest_of, when given (the raw bytes' hash of a top-level part), is the part's hash.
+    """
     entries = part.entries(report)
     flat = FlatPart(rows=len(entries))
     digest = hashlib.blake2b(digest_size=16)
@@ -166,7 +222,7 @@ def flatten_part(part: Part, report: pb.Inventory, asset_id: str) -> FlatPart:
             digest.update(marshal.dumps(values, 2))
             arrays.append(pa.array(values, kind))
         flat.batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
-    flat.digest = digest.digest()
+    flat.digest = digest_of if digest_of is not None else digest.digest()
     return flat
 
 
@@ -181,8 +237,13 @@ def timestamp(report: pb.Inventory) -> dt.datetime:
 
 
 def flatten(report: pb.Inventory, report_id: str, received_at: dt.datetime, via: str, sender: str,
-            sha256: str) -> FlatReport:
-    """A checked report (check_report) as a FlatReport; raises Rejected if any value does not fit."""
+            sha256: str, raw: dict[str, bytes] | None = None, known: dict[str, bytes | None] | None = None
+            ) -> FlatReport:
+    """A checked report (check_report) as a FlatReport; raises Rejected if any value does not fit.
+
+    raw: the top-level parts' hashes (raw_digests); known: the asset's part hashes as last stored.
+    A part whose hash is the known one is not flattened (see FlatPart.flattened).
+    """
     host, os_, hw = report.host, report.os, report.host.hardware
     collected_at = timestamp(report)
     header: dict[str, Any] = {
@@ -205,7 +266,13 @@ def flatten(report: pb.Inventory, report_id: str, received_at: dt.datetime, via:
     for name, kind in REPORT_COLUMNS.items():
         if kind in (STR, pa.int32(), pa.uint64(), STR_LIST, STR_MAP):
             _check_value("reports", name, kind, [header[name]])
-    parts = {part.table: flatten_part(part, report, report.asset_id) for part in PARTS}
+    parts = {}
+    for part in PARTS:
+        digest = (raw or {}).get(part.table)
+        if digest is not None and known is not None and known.get(part.table) == digest:
+            parts[part.table] = FlatPart(rows=len(part.entries(report)), digest=digest, flattened=False)
+        else:
+            parts[part.table] = flatten_part(part, report, report.asset_id, digest)
     errors = None
     if report.errors:
         columns: dict[str, list[Any]] = {"report_id": [report_id] * len(report.errors),
@@ -215,7 +282,8 @@ def flatten(report: pb.Inventory, report_id: str, received_at: dt.datetime, via:
             _check_value("discovery_errors", name, STR, columns[name])
         errors = pa.RecordBatch.from_pydict(columns, schema=pa.schema(list(ERROR_COLUMNS.items())))
     nbytes = sum(batch.nbytes for flat in parts.values() for batch in flat.batches)
-    return FlatReport(report_id, report.asset_id, collected_at, header, parts, errors, nbytes)
+    kept = report if any(not flat.flattened for flat in parts.values()) else None
+    return FlatReport(report_id, report.asset_id, collected_at, header, parts, errors, nbytes, kept)
 
 
 def header_table(reports: Sequence[FlatReport]) -> pa.Table:

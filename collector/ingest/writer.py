@@ -46,6 +46,9 @@ class Writer:
         self._queue: queue.Queue[tuple[FlatReport, Future[Outcome]] | None] = queue.Queue()
         self._bulk_queue: queue.Queue[tuple[FlatReport, Future[Outcome]] | None] = queue.Queue()
         self._bulk_store = Store.lane(store)
+        # Each asset's part hashes as last committed: a report whose part is unchanged is not even
+        # flattened (history.apply checks again under its transaction). Updated after each commit.
+        self._hints = store.part_hashes()
         self._thread = threading.Thread(target=self._run, args=(self.store, self._queue),
                                         name="store-writer", daemon=True)
         self._bulk_thread = threading.Thread(target=self._run, args=(self._bulk_store, self._bulk_queue),
@@ -53,10 +56,11 @@ class Writer:
         self._thread.start()
         self._bulk_thread.start()
 
-    def submit(self, report: pb.Inventory, sender: str = "", sha256: str = "") -> Future[Outcome]:
+    def submit(self, report: pb.Inventory, sender: str = "", sha256: str = "", data: bytes = b"") -> Future[Outcome]:
         """Check and flatten report here, then queue it; the Future resolves once it is committed."""
         future: Future[Outcome] = Future()
-        prepared = prepare(Incoming(report, sender, sha256), dt.datetime.now(dt.timezone.utc), self.via)
+        prepared = prepare(Incoming(report, sender, sha256, data), dt.datetime.now(dt.timezone.utc), self.via,
+                           self._hints.get)
         if isinstance(prepared, Outcome):
             future.set_result(prepared)
         elif _rows(prepared) > self.max_rows:
@@ -125,6 +129,9 @@ class Writer:
                 future.set_result(outcome)
         stored = [flat.asset_id for (flat, _), o in zip(work, outcomes, strict=True)
                   if isinstance(o, Outcome) and o.status == "ACCEPTED"]
+        for (flat, _), o in zip(work, outcomes, strict=True):
+            if isinstance(o, Outcome) and o.status == "ACCEPTED" and flat.header["in_history"]:
+                self._hints[flat.asset_id] = {table: part.digest for table, part in flat.parts.items()}
         if stored and self.on_commit is not None:
             try:
                 self.on_commit(stored)

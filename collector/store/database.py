@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -21,7 +21,15 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from estate.collector.ingest.flatten import ERROR_COLUMNS, PART_BY_TABLE, PARTS, REPORT_COLUMNS, FlatReport, flatten
+from estate.collector.ingest.flatten import (
+    ERROR_COLUMNS,
+    PART_BY_TABLE,
+    PARTS,
+    REPORT_COLUMNS,
+    FlatReport,
+    flatten,
+    raw_digests,
+)
 from estate.collector.ingest.validate import Rejected, check_report
 from estate.collector.store import history
 from estate.v1 import inventory_pb2 as pb
@@ -60,6 +68,7 @@ class Incoming:
     report: pb.Inventory
     sender: str = ""
     sha256: str = ""
+    data: bytes = b""  # the bytes it was decoded from, when there were any
 
 
 @dataclass(frozen=True)
@@ -71,14 +80,21 @@ class Outcome:
     reason: str = ""
 
 
-def prepare(item: pb.Inventory | Incoming, received_at: dt.datetime, via: str) -> FlatReport | Outcome:
-    """Check and flatten one report (in the caller's thread), or the REJECTED outcome saying why."""
+def prepare(item: pb.Inventory | Incoming, received_at: dt.datetime, via: str,
+            known: Callable[[str], dict[str, bytes | None] | None] | None = None) -> FlatReport | Outcome:
+    """Check and flatten one report (in the caller's thread), or the REJECTED outcome saying why.
+
+    known(asset_id) gives the asset's part hashes as last stored, if known: parts still equal to
+    them are not flattened (the store checks again under its transaction, see history.apply).
+    """
     incoming = item if isinstance(item, Incoming) else Incoming(item)
     report = incoming.report
     try:
         report_id = check_report(report)
-        sha256 = incoming.sha256 or hashlib.sha256(report.SerializeToString()).hexdigest()
-        return flatten(report, report_id, received_at, via, incoming.sender or via, sha256)
+        data = incoming.data or report.SerializeToString()
+        sha256 = incoming.sha256 or hashlib.sha256(data).hexdigest()
+        return flatten(report, report_id, received_at, via, incoming.sender or via, sha256,
+                       raw_digests(data), known(report.asset_id) if known is not None else None)
     except Rejected as exc:
         return Outcome(report.report_id[:64], "REJECTED", str(exc))
     except Exception as exc:
@@ -156,6 +172,12 @@ class Store:
                 raise
             applied.append(name)
         return applied
+
+    def part_hashes(self) -> dict[str, dict[str, bytes | None]]:
+        """Every asset's part hashes as stored (asset_state), for the writer's hints."""
+        columns = ", ".join(history.HASH_COLUMNS.values())
+        rows = self.con.execute(f"SELECT asset_id, {columns} FROM asset_state").fetchall()  # noqa: S608
+        return {row[0]: dict(zip(history.HASH_COLUMNS, row[1:], strict=True)) for row in rows}
 
     def schema_version(self) -> int:
         row = self.con.execute("SELECT max(version) FROM schema_migrations").fetchone()

@@ -28,6 +28,7 @@ from estate.collector.ingest.flatten import (
     TS,
     FlatReport,
     Part,
+    flatten_part,
     header_table,
     part_schema,
 )
@@ -154,11 +155,17 @@ def apply(con: duckdb.DuckDBPyConnection, reports: Sequence[FlatReport], commit:
         for report in batch:
             state = states.get(report.asset_id)
             if state is not None and report.collected_at < state.collected_at:
-                in_history[report.report_id] = False
+                in_history[report.report_id] = report.header["in_history"] = False
                 continue
             in_history[report.report_id] = True
             for part in PARTS:
                 flat = report.parts[part.table]
+                known = state.hashes[part.table] if state is not None else None
+                if not flat.flattened and known != flat.digest:
+                    # The hint it was prepared against is stale: flatten it now after all.
+                    assert report.report is not None
+                    flat = flatten_part(part, report.report, report.asset_id, flat.digest)
+                    report.parts[part.table] = flat
                 todo = work[part.table]
                 if state is None:
                     if flat.rows:
