@@ -233,6 +233,33 @@ def _count(store: Store, sql: str) -> int:
     return int(row[0]) if row else 0
 
 
+def _rss_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def huge_report(tmp: Path) -> None:
+    """Peak memory of the collector storing one 40 MB report, over its memory before it arrived."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.test_receipt_latency import big_report
+
+    data = big_report()
+    collector = started(tmp / "huge.duckdb", tmp / "huge.log")
+    try:
+        pid = collector.process.pid
+        before = _rss_kb(pid, "VmRSS")
+        seconds = send(collector.address, [data], 1)
+        peak = _rss_kb(pid, "VmHWM")
+    finally:
+        collector.stop()
+    added = (peak - before) * 1024
+    print(f"one {len(data) / 1e6:.1f} MB report (462,000 packages): stored in {seconds:.1f} s; collector RSS "
+          f"{before / 1024:.0f} MB before, peak {peak / 1024:.0f} MB: {added / 1e6:.0f} MB added = "
+          f"{added / len(data):.1f}x the report's size")
+
+
 def main(assets: int = ASSETS) -> None:
     template = build_report(LocalHost(), pb.METHOD_LOCAL, {"org": "bench"})
     with tempfile.TemporaryDirectory() as name:
@@ -242,6 +269,7 @@ def main(assets: int = ASSETS) -> None:
         rescans(template, assets, tmp)
         storage(template, assets, tmp)
         reads(template, HISTORY_ASSETS, tmp)
+        huge_report(tmp)
 
 
 if __name__ == "__main__":

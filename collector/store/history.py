@@ -33,6 +33,8 @@ from estate.collector.ingest.flatten import (
     part_schema,
 )
 
+# Below this many rows per batch on average, batches are combined into one chunk before an insert.
+SMALL_CHUNKS_ROWS = 16_384
 HASH_COLUMNS = {part.table: f"{part.table}_hash" for part in PARTS}
 
 
@@ -81,9 +83,12 @@ def _with_intervals(batches: list[pa.RecordBatch], part: Part,
                     reports: list[tuple[str, dt.datetime, int]]) -> pa.Table:
     """New rows as open intervals: first_report_id and first_seen from the report of each run of rows.
 
-    One contiguous chunk: DuckDB scans a table of many small Arrow batches several times slower.
+    Many small batches (a group of small reports) become one contiguous chunk: DuckDB scans a table
+    of many small Arrow batches several times slower. A huge report's big chunks are not copied.
     """
-    table = pa.Table.from_batches(batches, schema=part_schema(part)).combine_chunks()
+    table = pa.Table.from_batches(batches, schema=part_schema(part))
+    if table.num_rows < SMALL_CHUNKS_ROWS * len(batches):
+        table = table.combine_chunks()
     ids = pa.concat_arrays([pa.repeat(pa.scalar(report_id, STR), rows) for report_id, _, rows in reports])
     seen = pa.concat_arrays([pa.repeat(pa.scalar(when, TS), rows) for _, when, rows in reports])
     return table.append_column("first_report_id", ids).append_column("first_seen", seen)
@@ -105,7 +110,9 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
 
 def _apply_changes(con: duckdb.DuckDBPyConnection, part: Part, work: PartWork) -> int:
     """Close the open intervals changed assets no longer show, open those they newly show; returns how many closed."""
-    staged = pa.Table.from_batches(work.changed, schema=part_schema(part)).combine_chunks()
+    staged = pa.Table.from_batches(work.changed, schema=part_schema(part))
+    if staged.num_rows < SMALL_CHUNKS_ROWS * len(work.changed):
+        staged = staged.combine_chunks()
     changed = pa.Table.from_pylist(
         [{"asset_id": a, "report_id": r, "collected_at": c, "prev_report_id": pr, "prev_collected_at": pc}
          for a, r, c, pr, pc in work.changed_assets],
