@@ -53,8 +53,9 @@ REPORT_ERRORS: tuple[type[BaseException], ...] = (
 
 # Attempts after a write-write conflict between the writer's two lanes.
 CONFLICT_RETRIES = 5
-# Share of deleted (closed) rows in a <part>_current table above which it is rewritten.
-COMPACT_DEAD_SHARE = 0.2
+# Share of deleted (closed) rows in a <part>_current table above which it is rewritten: reads of
+# current state cost at most about that much more than a table without history.
+COMPACT_DEAD_SHARE = 0.1
 
 
 class StoreError(Exception):
