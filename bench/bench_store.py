@@ -125,9 +125,10 @@ def ingest(template: pb.Inventory, assets: int, tmp: Path) -> None:
     reports = [daily(template, a, 0) for a in range(assets)]
     messages = [r.SerializeToString() for r in reports]
     rows = sum(len(r.packages) for r in reports)
-    bare = bare_arrow_insert(reports, tmp / "bare.duckdb")
+    # Median of 5 (each into a fresh file): one 0.2 s sample swings with the machine's load.
+    bare = statistics.median(bare_arrow_insert(reports, tmp / f"bare{i}.duckdb") for i in range(5))
     print(f"first-seen reports: {assets} assets x {len(template.packages)} packages = {rows:,} package rows")
-    print(f"  bare Arrow insert of the same rows: {rows / bare / 1e6:.2f} M rows/s ({bare:.2f} s)")
+    print(f"  bare Arrow insert of the same rows: {rows / bare / 1e6:.2f} M rows/s ({bare:.2f} s, median of 5)")
     for streams in (1, 4, 16):
         collector = started(tmp / f"streams{streams}.duckdb", tmp / f"streams{streams}.log")
         try:
