@@ -221,7 +221,8 @@ def flatten_part(part: Part, report: pb.Inventory, asset_id: str, digest_of: byt
             else:
                 values = [getattr(entry, name) for entry in chunk]
             _check_value(part.table, name, kind, values)
-            digest.update(marshal.dumps(values, 2))
+            if digest_of is None:
+                digest.update(marshal.dumps(values, 2))
             arrays.append(pa.array(values, kind))
         flat.batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
     flat.digest = digest_of if digest_of is not None else digest.digest()

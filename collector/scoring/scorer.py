@@ -264,8 +264,8 @@ class Scorer:
     wait for it; whatever fails here is logged and retried on the next run.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, rules_dir: Path, debounce_s: float = 0.5,
-                 max_delay_s: float = 10.0, recheck_s: float = 60.0) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, rules_dir: Path, debounce_s: float = 2.0,
+                 max_delay_s: float = 30.0, recheck_s: float = 60.0) -> None:
         self.con = con
         self.rules_dir = rules_dir
         self.debounce_s = debounce_s
@@ -281,6 +281,7 @@ class Scorer:
         self._dirty = True
         self._lock = threading.Lock()
         self._stopping = False
+        self._closing = False
         self._thread: threading.Thread | None = None
 
     def start(self) -> Scorer:
@@ -304,6 +305,7 @@ class Scorer:
     def close(self, finish_within_s: float | None = None) -> None:
         """Stop the thread, after a last run for what is pending if it ends within finish_within_s
         (None: however long it takes); a run still going then is interrupted (the next start redoes it)."""
+        self._closing = True  # no more debouncing: run what is pending now
         if self._thread is not None:
             self.notify()
             self.wait_idle(1e9 if finish_within_s is None else finish_within_s)
@@ -324,7 +326,7 @@ class Scorer:
             if woken:
                 first = time.monotonic()
                 # Debounce: go on waiting while commits keep coming, up to max_delay_s in all.
-                while not self._stopping and time.monotonic() - first < self.max_delay_s:
+                while not (self._stopping or self._closing) and time.monotonic() - first < self.max_delay_s:
                     self._wake.clear()
                     if not self._wake.wait(self.debounce_s):
                         break
