@@ -282,7 +282,8 @@ def check_meaning(command: str, settings: Mapping[str, Setting], whole: bool = T
 
     for key, setting in settings.items():
         value = setting.value
-        if value is None or not isinstance(value, (str, Path)):
+        # A default (~/.ssh/known_hosts) that is missing is the command's business, not the file's.
+        if value is None or setting.source == "default" or not isinstance(value, (str, Path)):
             continue
         path = Path(value)
         if key.startswith("tls_") or key in ("identity_file", "password_file", "known_hosts"):

@@ -17,7 +17,7 @@ from estate.collector.process import start_collector
 from .conftest import REPO
 
 sys.path.insert(0, str(REPO / "deploy"))
-import gen_config_reference  # noqa: E402
+import gen_config_reference
 
 
 def _check(program: str, path: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

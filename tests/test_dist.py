@@ -11,7 +11,6 @@ import argparse
 import os
 import re
 import subprocess
-import sys
 import tarfile
 import time
 import venv
@@ -23,8 +22,6 @@ import pytest
 from estate.agent.cli import build_parser as agent_parser
 from estate.collector.cli import build_parser as collector_parser
 
-from .conftest import REPO
-
 pytestmark = pytest.mark.integration
 
 
@@ -33,17 +30,6 @@ def _commands(parser: argparse.ArgumentParser) -> list[str]:
         if isinstance(action, argparse._SubParsersAction):
             return sorted(action.choices)
     return []
-
-
-@pytest.fixture(scope="module")
-def dist(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(wheel, sdist) built from this checkout with `python -m build`, as `make dist` does."""
-    out = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "build", "--outdir", str(out), str(REPO)], check=True,
-                   capture_output=True, text=True)
-    (wheel,) = out.glob("*.whl")
-    (sdist,) = out.glob("*.tar.gz")
-    return wheel, sdist
 
 
 def _fresh_venv(where: Path, requirement: str) -> Path:
