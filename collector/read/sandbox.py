@@ -42,6 +42,10 @@ class Refused(Exception):
     """The query was refused or stopped; the message (one line) names the statement, function or limit."""
 
 
+class LimitReached(Refused):
+    """A limit (time, memory, rows, concurrent queries) stopped the query."""
+
+
 @dataclass(frozen=True)
 class Limits:
     """What one sandboxed query may use."""
@@ -128,9 +132,9 @@ def open_sandbox(snapshot: Path, limits: Limits) -> duckdb.DuckDBPyConnection:
 
 def _refusal(exc: duckdb.Error, limits: Limits, interrupted: bool) -> Refused:
     if interrupted or isinstance(exc, duckdb.InterruptException):
-        return Refused(f"refused: the query ran over the time limit of {limits.seconds:g} s")
+        return LimitReached(f"refused: the query ran over the time limit of {limits.seconds:g} s")
     if isinstance(exc, duckdb.OutOfMemoryException):
-        return Refused(f"refused: the query needed more than the memory limit of {limits.memory_limit}")
+        return LimitReached(f"refused: the query needed more than the memory limit of {limits.memory_limit}")
     if isinstance(exc, duckdb.PermissionException):
         return Refused(f"refused: file, network and extension access are disabled in the sandbox "
                        f"({_first_line(exc)})")
@@ -174,7 +178,7 @@ class SandboxedQuery:
                     return
                 rows += batch.num_rows
                 if rows > self.limits.max_rows:
-                    raise Refused(f"refused: the result has more than the limit of {self.limits.max_rows} rows "
+                    raise LimitReached(f"refused: the result has more than the limit of {self.limits.max_rows} rows "
                                   "(add a LIMIT or aggregate)")
                 yield batch
         except (duckdb.Error, pa.ArrowException) as exc:

@@ -110,7 +110,7 @@ def write_snapshot(cursor: duckdb.DuckDBPyConnection, out: Path, source: str | N
         with open(aside, "rb") as handle:
             os.fsync(handle.fileno())
         aside.chmod(0o444)
-        os.replace(aside, out)
+        aside.replace(out)
         _fsync_dir(out.parent)
     except (duckdb.Error, OSError) as exc:
         _discard(aside)
