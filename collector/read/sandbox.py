@@ -16,6 +16,7 @@ Every refusal is a Refused exception whose message is one line naming what was r
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -76,17 +77,24 @@ def check_statement(sql: str) -> None:
         raise Refused(f"refused: {word} statements are not allowed (read-only SELECT queries only)")
 
 
-def _function_names(node: Any, table_functions: set[str], functions: set[str], in_table: bool = False) -> None:
+# A table name that is really a file (DuckDB's replacement scans read 'x.csv', 's3://...' as tables).
+FILE_LIKE = re.compile(r"[/\\:]|\.(csv|tsv|txt|json|jsonl|ndjson|parquet|gz|zst|xlsx|duckdb|db|sqlite|arrow)$",
+                       re.IGNORECASE)
+
+
+def _references(node: Any, table_functions: set[str], tables: set[str], in_table: bool = False) -> None:
     if isinstance(node, dict):
-        is_table = node.get("type") == "TABLE_FUNCTION"
+        is_table_function = node.get("type") == "TABLE_FUNCTION"
         name = node.get("function_name")
-        if isinstance(name, str):
-            (table_functions if in_table else functions).add(name.lower())
+        if in_table and isinstance(name, str):
+            table_functions.add(name.lower())
+        if node.get("type") == "BASE_TABLE" and isinstance(node.get("table_name"), str):
+            tables.add(node["table_name"])
         for key, value in node.items():
-            _function_names(value, table_functions, functions, in_table=is_table and key == "function")
+            _references(value, table_functions, tables, in_table=is_table_function and key == "function")
     elif isinstance(node, list):
         for item in node:
-            _function_names(item, table_functions, functions)
+            _references(item, table_functions, tables)
 
 
 def check_functions(con: duckdb.DuckDBPyConnection, sql: str) -> None:
@@ -96,7 +104,11 @@ def check_functions(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     if tree.get("error"):
         raise Refused(f"not valid SQL: {tree.get('error_message', 'cannot be parsed')}")
     table_functions: set[str] = set()
-    _function_names(tree, table_functions, set())
+    tables: set[str] = set()
+    _references(tree, table_functions, tables)
+    for name in sorted(tables):
+        if FILE_LIKE.search(name):
+            raise Refused(f"refused: reading the file {name!r} is not allowed in the sandbox (no file access)")
     macros = {r[0].lower() for r in con.execute(
         "SELECT function_name FROM duckdb_functions() WHERE function_type = 'table_macro' AND NOT internal"
     ).fetchall()}
