@@ -171,3 +171,12 @@ COMMENT ON COLUMN exposed_eol_listeners.address IS 'Address listened on.';
 COMMENT ON COLUMN exposed_eol_listeners.port IS 'Port.';
 COMMENT ON COLUMN exposed_eol_listeners.process IS 'Process listening, where known.';
 COMMENT ON COLUMN exposed_eol_listeners.eol_products IS 'Products and cycles past end of life on the asset (no exception).';
+
+-- The current_* views of 0001 get their descriptions here (their columns are those of the table they
+-- read; docs/schema.md shows those tables' column descriptions for them).
+COMMENT ON VIEW current_reports IS 'The latest report of each asset (by collection time, then arrival): the estate as it is now.';
+COMMENT ON VIEW current_packages IS 'Packages of each asset''s latest report.';
+COMMENT ON VIEW current_software IS 'Runtimes and servers of each asset''s latest report.';
+COMMENT ON VIEW current_listeners IS 'Listening sockets of each asset''s latest report.';
+COMMENT ON VIEW current_interfaces IS 'Network interfaces of each asset''s latest report.';
+COMMENT ON VIEW current_devices IS 'SNMP device facts of each asset''s latest report.';
