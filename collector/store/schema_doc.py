@@ -52,7 +52,8 @@ def render(con: duckdb.DuckDBPyConnection) -> str:
         out.append(f"## {heading}\n")
         for _, name, comment in (r for r in relations if r[0] == kind):
             out.append(f"### {name}\n\n{comment or ''}\n\n| column | type | description |\n|---|---|---|")
-            out.extend(f"| {column} | {_cell(data_type)} | {_cell(text)} |" for column, data_type, text in columns[name])
+            out.extend(f"| {column} | {_cell(data_type)} | {_cell(text)} |"
+                       for column, data_type, text in columns[name])
             out.append("")
     macros = con.execute(
         "SELECT function_name, parameters, comment, function_type FROM duckdb_functions() "
