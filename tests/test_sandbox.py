@@ -168,3 +168,15 @@ def test_admin_snapshot_refuses_agents_and_analysts(tls_collector: CollectorProc
         with pytest.raises(RemoteError, match="may not take snapshots"):
             fetch_snapshot(tls_collector.address, files(pki, name), tmp_path / "x.duckdb")
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.integration
+def test_query_rpc_needs_mtls(tmp_path: Path) -> None:
+    """In plaintext (loopback) there is no certificate, so no analyst: Query is refused, snapshots are not."""
+    proc = start_collector(tmp_path / "estate.duckdb", tmp_path / "collector.log", ["--snapshot-every", "0"])
+    try:
+        fetch_snapshot(proc.address, None, tmp_path / "copy.duckdb")
+        with pytest.raises(RemoteError, match="no client certificate"):
+            run_query(proc.address, None, "SELECT 1")
+    finally:
+        proc.stop()

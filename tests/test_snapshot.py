@@ -176,3 +176,16 @@ def test_snapshot_without_a_server_and_refusals(tmp_path: Path) -> None:
     with pytest.raises(RemoteError):
         fetch_snapshot("127.0.0.1:1", None, tmp_path / "never.duckdb", timeout_s=2)
     assert not list(tmp_path.glob(".never*"))
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("5m", 300.0), ("30s", 30.0), ("90", 90.0), ("1h", 3600.0), ("0", 0.0)])
+def test_snapshot_every_durations(text: str, seconds: float) -> None:
+    from estate.collector.cli import duration
+
+    assert duration(text) == seconds
+
+
+def test_a_bad_duration_is_named() -> None:
+    done = subprocess.run([*COLLECTOR_CLI, "serve", "--snapshot-every", "soon"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2 and "not a duration (like 30s, 5m, 1h): 'soon'" in done.stderr
