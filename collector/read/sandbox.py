@@ -5,9 +5,10 @@ The guards are layered, so a gap in one is caught by the next:
   refused by name before anything runs);
 - the table functions it calls: only those in ALLOWED_TABLE_FUNCTIONS and the database's own table
   macros (read_csv, read_text, glob, query, ... are refused by name);
-- the connection: an in-memory database that attaches the snapshot READ_ONLY, then turns off file
-  and network access (enable_external_access=false), extension autoloading and autoinstalling,
-  and locks its configuration (lock_configuration=true), so no statement can undo any of it;
+- the connection: an in-memory database (no temporary directory: nothing spills to disk) that attaches
+  the snapshot READ_ONLY, then turns off file and network access (enable_external_access=false),
+  extension autoloading and autoinstalling, and locks its configuration (lock_configuration=true), so
+  no statement can undo any of it;
 - the limits: a timer interrupts the query at `seconds`, DuckDB stops it at `memory_limit`, `threads`
   bounds the CPU, and more than `max_rows` rows is refused rather than sent.
 Every refusal is a Refused exception whose message is one line naming what was refused.
@@ -132,6 +133,8 @@ def open_sandbox(snapshot: Path, limits: Limits) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:", config={
         "autoload_known_extensions": False, "autoinstall_known_extensions": False,
         "allow_community_extensions": False, "threads": limits.threads, "memory_limit": limits.memory_limit,
+        # No spilling to disk: memory_limit is the whole budget, and the sandbox writes no files.
+        "temp_directory": "",
     })
     try:
         con.execute(f"ATTACH '{str(snapshot.absolute()).replace(chr(39), chr(39) * 2)}' AS {SNAPSHOT_ALIAS} "
