@@ -92,7 +92,8 @@ def main(assets: int = ASSETS, per_asset: int = PER_ASSET) -> None:
         cursor.close()
         print(f"snapshot: {info.size_bytes / 1e6:.0f} MB, {info.reports:,} reports in {info.seconds:.2f} s")
         print(f"ingest commits (50-package report each): without a snapshot median "
-              f"{statistics.median(baseline) * 1e3:.1f} ms, max {max(baseline) * 1e3:.1f} ms ({len(baseline)} commits); "
+              f"{statistics.median(baseline) * 1e3:.1f} ms, max {max(baseline) * 1e3:.1f} ms "
+              f"({len(baseline)} commits); "
               f"during the snapshot median {statistics.median(during) * 1e3:.1f} ms, max {max(during) * 1e3:.1f} ms "
               f"({len(during)} commits): {statistics.median(during) / statistics.median(baseline):.1f}x the median")
 
