@@ -156,7 +156,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     host = args.listen.rsplit(":", 1)[0]
     # Tells 'estate-collector snapshot --db' which collector holds the file.
     serve_file = Path(f"{args.db}.serve.json")
-    serve_file.write_text(json.dumps({"address": f"{host}:{port}", "pid": os.getpid(), "tls": tls is not None}))
+    local = "127.0.0.1" if host in ("0.0.0.0", "[::]", "") else host  # noqa: S104 (a wildcard: reach it on loopback)
+    serve_file.write_text(json.dumps({"address": f"{local}:{port}", "pid": os.getpid(), "tls": tls is not None}))
     if args.snapshot_every:
         snapshots.start()
     logging.info("listening on %s:%d (%s), storing in %s", host, port, "mTLS" if tls else "plaintext", args.db)
