@@ -25,7 +25,8 @@ DEFAULT_DEADLINE_S = 300.0
 
 @dataclass
 class Result:
-    """What happened to one target: status ok, no-response, auth or error."""
+    """What happened to one target: status ok, partial (a report with what it answered before it
+    stopped), no-response, auth or error."""
 
     target: Target
     status: str
@@ -43,6 +44,8 @@ async def query_one(engine: SnmpEngine, target: Target, rules: Sequence[OsRule],
         report = detect.build_report(facts, rules, dict(target.labels))
         device = report.device
         summary = " ".join(x for x in (device.vendor, device.os, device.version, device.model) if x) or "unknown device"
+        if facts.interrupted:
+            return Result(target, "partial", f"{summary}; {facts.interrupted}", report, time.monotonic() - started)
         return Result(target, "ok", summary, report, time.monotonic() - started)
     except SnmpFailure as exc:
         return Result(target, exc.kind, str(exc), None, time.monotonic() - started)
