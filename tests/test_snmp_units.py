@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -240,12 +241,13 @@ def test_the_chassis_model_wins_over_a_module_listed_first() -> None:
     chassis = EntityRow(index=1, cls=3, contained_in="0", model="WS-C3750X-48P-S", serial="CHAS")
     member = EntityRow(index=3, cls=3, contained_in="7", model="WS-C3750X-24", serial="MEMBER")
     assert detect.main_entity([module, member, chassis]) is chassis
-    assert detect.main_entity([module, EntityRow(index=4, cls=0, descr="backplane", model="X1")]).model == "X1"
+    plain = EntityRow(index=4, cls=0, descr="backplane", model="X1")
+    assert detect.main_entity([module, plain]) is plain
 
 
 def test_targets_are_keyed_by_address_port_and_credentials() -> None:
-    base = {"address": "192.0.2.10"}
-    entries = [("a", {**base, "community": "one"}), ("b", {**base, "community": "two"}),
+    base: dict[str, Any] = {"address": "192.0.2.10"}
+    entries: list[tuple[str, dict[str, Any]]] = [("a", {**base, "community": "one"}), ("b", {**base, "community": "two"}),
                ("c", {**base, "community": "one", "port": 1161}), ("d", {**base, "community": "one"}),
                ("e", {"range": "192.0.2.8/30", "community": "three"})]
     found = targets_mod.build_targets(entries, {})
