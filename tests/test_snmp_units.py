@@ -247,9 +247,10 @@ def test_the_chassis_model_wins_over_a_module_listed_first() -> None:
 
 def test_targets_are_keyed_by_address_port_and_credentials() -> None:
     base: dict[str, Any] = {"address": "192.0.2.10"}
-    entries: list[tuple[str, dict[str, Any]]] = [("a", {**base, "community": "one"}), ("b", {**base, "community": "two"}),
-               ("c", {**base, "community": "one", "port": 1161}), ("d", {**base, "community": "one"}),
-               ("e", {"range": "192.0.2.8/30", "community": "three"})]
+    entries: list[tuple[str, dict[str, Any]]] = [
+        ("a", {**base, "community": "one"}), ("b", {**base, "community": "two"}),
+        ("c", {**base, "community": "one", "port": 1161}), ("d", {**base, "community": "one"}),
+        ("e", {"range": "192.0.2.8/30", "community": "three"})]
     found = targets_mod.build_targets(entries, {})
     keys = [(t.address, t.port, t.credentials.community) for t in found]
     # a, b and c are three targets; d repeats a; the range skips the listed address but keeps its others.
