@@ -48,6 +48,8 @@ CLIENT_BUILDS = ((22000, "11"), (10240, "10"), (9600, "8.1"), (9200, "8"), (7600
                  (2600, "xp"))
 _SERVER_NAME = re.compile(r"Windows Server (\d{4})( R2)?", re.IGNORECASE)
 ARCHITECTURES = {"AMD64": "x86_64", "X86": "i686", "ARM64": "aarch64", "IA64": "ia64"}
+# What `uname -s` prints on Windows when a POSIX layer (Cygwin, MSYS, Git for Windows) provides one.
+WINDOWS_UNAMES = ("WINDOWS", "CYGWIN", "MINGW", "MSYS")
 
 
 class RegKey:
@@ -202,10 +204,19 @@ def programs_from_uninstall(keys: Sequence[RegKey], architecture: str, evidence:
 
 
 def _maybe_windows(host: HostAccess) -> bool:
-    """False where `reg` cannot exist: a live non-Windows host, or one with a POSIX shell (saves
-    needless remote commands on every Unix host scanned over SSH)."""
+    """False where `reg` cannot exist: a live non-Windows host, one whose `uname -s` named a Unix,
+    or one with a POSIX shell. A `reg query` sent to a Unix host fills its audit and sudo logs with
+    failed commands, so it is never sent once the host has said what it is."""
     if host.is_live:
         return sys.platform == "win32"
+    from estate.agent.discovery.unix import sysname
+
+    try:
+        name = sysname(host)  # asked once per host (cached), shared with the other discoverers
+    except (OSError, HostAccessError):
+        name = ""
+    if name and not name.upper().startswith(WINDOWS_UNAMES):
+        return False
     return not host.exists("/bin/sh")
 
 
