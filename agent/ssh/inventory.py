@@ -27,6 +27,7 @@ import csv
 import io
 import re
 import shlex
+import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -41,8 +42,9 @@ LABEL_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 HOST_NAME = re.compile(r"^[A-Za-z0-9_.:%-]{1,253}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 COMMAND_NAME = re.compile(r"^[A-Za-z0-9_.+-]{1,64}$")
-# Ansible host ranges: web[01:20].example.org (numeric, with leading zeros kept).
-ANSIBLE_RANGE = re.compile(r"\[(\d+):(\d+)\]")
+# Ansible host ranges as its docs write them: web[01:20] (leading zeros kept), db-[a:f] (letters),
+# h[0:10:5] (a step), [:3] (start 0).
+ANSIBLE_RANGE = re.compile(r"\[([0-9A-Za-z]*):([0-9A-Za-z]+)(?::(\d+))?\]")
 MAX_RANGE_HOSTS = 10_000
 
 
@@ -227,7 +229,7 @@ def load_inventory(path: Path, defaults: Mapping[str, Any] | None = None) -> lis
     try:
         if suffix == ".csv":
             targets = parse_csv(text, base)
-        elif suffix in (".yaml", ".yml") or text.lstrip().startswith(("---", "{")):
+        elif suffix in (".yaml", ".yml", ".json") or text.lstrip().startswith(("---", "{")):
             targets = parse_yaml(text, base)
         elif suffix in (".ini", ".cfg", "") or text.lstrip().startswith("["):
             targets = parse_ansible_ini(text, base)
@@ -289,10 +291,57 @@ def parse_yaml(text: str, defaults: Mapping[str, Any]) -> list[Target]:
         raise InventoryError(f"not valid YAML: {exc}") from None
     if not isinstance(document, dict):
         raise InventoryError("expected a mapping at the top of the YAML file")
+    if is_ansible_list(document):
+        return parse_ansible_list(document, defaults)
     ours = {"defaults", "groups"} & set(document) or isinstance(document.get("hosts"), list)
     if ours:
         return _parse_own_yaml(document, defaults)
     return _parse_ansible_yaml(document, defaults)
+
+
+def is_ansible_list(document: dict[str, Any]) -> bool:
+    """`ansible-inventory --list` JSON: a `_meta.hostvars` map, or groups whose hosts are a list."""
+    if isinstance(document.get("_meta"), dict):
+        return True
+    groups = [v for k, v in document.items() if k != "hosts" and isinstance(v, dict)]
+    return bool(groups) and any(isinstance(g.get("hosts"), list) for g in groups)
+
+
+def parse_ansible_list(document: dict[str, Any], defaults: Mapping[str, Any]) -> list[Target]:
+    """`ansible-inventory --list` output, the way dynamic inventories (cloud, CMDB plugins) are consumed.
+
+    {"_meta": {"hostvars": {HOST: {vars}}}, GROUP: {"hosts": [...], "children": [...], "vars": {...}}}.
+    Host variables in _meta already include the group variables Ansible resolved; a group's own
+    `vars` (from --export) are applied under them.
+    """
+    meta = _mapping(document.get("_meta"), "_meta")
+    hostvars = _mapping(meta.get("hostvars"), "_meta.hostvars")
+    groups: dict[str, _Group] = {}
+    for name, body in document.items():
+        if name == "_meta":
+            continue
+        body = _mapping(body, f"group {name!r}")
+        group = groups.setdefault(str(name), _Group())
+        hosts = body.get("hosts", [])
+        if not isinstance(hosts, list):
+            raise InventoryError(f"group {name!r}: hosts must be a list in ansible-inventory --list output")
+        for host in hosts:
+            host_name = _text(host, f"group {name!r} host")
+            group.hosts[host_name] = _mapping(hostvars.get(host_name), f"_meta.hostvars[{host_name!r}]")
+        children = body.get("children", [])
+        if not isinstance(children, list):
+            raise InventoryError(f"group {name!r}: children must be a list")
+        group.children.extend(_text(child, f"group {name!r} child") for child in children)
+        group.vars.update(_mapping(body.get("vars"), f"group {name!r} vars"))
+    for group in list(groups.values()):
+        for child in group.children:
+            groups.setdefault(child, _Group())
+    # A host only in _meta (an empty group list) is still a host of `all`.
+    listed = {host for group in groups.values() for host in group.hosts}
+    for host, host_vars in hostvars.items():
+        if host not in listed:
+            groups.setdefault("ungrouped", _Group()).hosts[str(host)] = _mapping(host_vars, f"host {host!r}")
+    return _resolve_ansible(groups, defaults)
 
 
 def _mapping(value: object, what: str) -> dict[str, Any]:
@@ -384,18 +433,37 @@ def _jump_from_ssh_args(args: str) -> str:
 
 
 def expand_ansible_range(pattern: str, what: str) -> list[str]:
-    """'web[01:03].x' -> ['web01.x', 'web02.x', 'web03.x'] (numeric ranges, zero padding kept)."""
+    """Expand Ansible host ranges as Ansible does: 'web[01:03].x' -> web01.x, web02.x, web03.x;
+    'db-[a:c]' -> db-a, db-b, db-c; 'h[0:10:5]' -> h0, h5, h10. Several ranges multiply."""
     match = ANSIBLE_RANGE.search(pattern)
     if not match:
         return [pattern]
-    start, end = match.group(1), match.group(2)
-    if int(end) < int(start) or int(end) - int(start) >= MAX_RANGE_HOSTS:
-        raise InventoryError(f"{what}: host range [{start}:{end}] is empty or longer than {MAX_RANGE_HOSTS}")
-    width = len(start) if start.startswith("0") else 0
+    start, end, step_text = match.group(1) or "0", match.group(2), match.group(3)
+    step = int(step_text) if step_text else 1
+    shown = match.group(0)
+    if step < 1:
+        raise InventoryError(f"{what}: host range {shown}: the step must be at least 1")
+    if start.isdigit() and end.isdigit():
+        # Ansible pads to the start's width when the start has a leading zero ([01:10] -> 01..10),
+        # and then wants the end written at the same width.
+        width = len(start) if start.startswith("0") and len(start) > 1 else 0
+        if width and len(end) != width:
+            raise InventoryError(f"{what}: host range {shown}: a zero-padded range needs a start and end "
+                                 "of the same width, as Ansible does")
+        values = [str(n).zfill(width) for n in range(int(start), int(end) + 1, step)]
+    elif len(start) == 1 and len(end) == 1 and start in string.ascii_letters and end in string.ascii_letters:
+        # Ansible's letter order: a-z then A-Z.
+        letters = string.ascii_letters
+        values = list(letters[letters.index(start):letters.index(end) + 1:step])
+    else:
+        raise InventoryError(f"{what}: host range {shown}: use numbers ([01:20]) or single letters ([a:f])")
+    if not values or len(values) > MAX_RANGE_HOSTS:
+        raise InventoryError(f"{what}: host range {shown} is empty or longer than {MAX_RANGE_HOSTS}")
     names: list[str] = []
-    for number in range(int(start), int(end) + 1):
-        names += expand_ansible_range(pattern[:match.start()] + str(number).zfill(width) + pattern[match.end():],
-                                      what)
+    for value in values:
+        names += expand_ansible_range(pattern[:match.start()] + value + pattern[match.end():], what)
+        if len(names) > MAX_RANGE_HOSTS:
+            raise InventoryError(f"{what}: host ranges in {pattern!r} name more than {MAX_RANGE_HOSTS} hosts")
     return names
 
 
