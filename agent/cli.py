@@ -14,6 +14,7 @@ from estate.agent.hostaccess import HostAccessError, LocalHost
 from estate.agent.scan import AssetIdError, LabelError, build_report, check_asset_id, parse_labels
 from estate.agent.snmp import command as snmp_command
 from estate.agent.ssh import cli as ssh_cli
+from estate.agent.winrm import command as winrm_command
 from estate.v1 import inventory_pb2 as pb
 
 EXIT_USAGE = 2
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     snmp_command.add_parser(commands)
     capture.add_parser(commands)
     ssh_cli.add_parser(commands)
+    winrm_command.add_parser(commands)
     return parser
 
 
@@ -83,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         return capture.run(args)
     if args.command == "ssh":
         return ssh_cli.run(args)
+    if args.command == "winrm":
+        return winrm_command.run(args)
     return EXIT_USAGE  # argparse rejects unknown commands before this
 
 

@@ -56,6 +56,7 @@ DISCOVERERS: tuple[Discoverer, ...] = (
     Discoverer("flatpak", flatpak.discover, 30.0),
     Discoverer("windows_programs", windows.discover_programs, 120.0),
     Discoverer("windows_software", windows.discover_software, 60.0),
+    Discoverer("windows_identity", windows.discover_identity, 30.0),
     Discoverer("pip", python_packages.discover, 60.0),
     Discoverer("npm", node_packages.discover, 60.0),
     Discoverer("runtimes", runtimes.discover, 60.0),

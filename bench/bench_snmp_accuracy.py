@@ -72,7 +72,8 @@ def score(output: Path, expected: dict[str, dict[str, str]]) -> tuple[dict[str, 
             counts["version_known"] += 1
             counts["version_known_right"] += right["version"]
         if not all(right.values()):
-            wrong.append(f"{name}: got {[got.get(f, '') for f in FIELDS]}, expected {[want.get(f, '') for f in FIELDS]}")
+            wrong.append(f"{name}: got {[got.get(f, '') for f in FIELDS]}, "
+                         f"expected {[want.get(f, '') for f in FIELDS]}")
     return counts, wrong
 
 

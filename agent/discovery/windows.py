@@ -245,6 +245,35 @@ def discover_programs(host: HostAccess) -> pb.Inventory:
     return found
 
 
+MACHINE_GUID = ("reg", "query", r"HKLM\SOFTWARE\Microsoft\Cryptography", "/v", "MachineGuid")
+COMPUTER_NAME = ("reg", "query", r"HKLM\SYSTEM\CurrentControlSet\Control\ComputerName\ComputerName", "/v",
+                 "ComputerName")
+IDENTITY_FOUND_BY = "windows_identity"
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def identity_from_registry(guid_text: str | None, name_text: str | None) -> tuple[str, str]:
+    """(MachineGuid, ComputerName) from their `reg query` outputs; '' for what is missing or malformed.
+
+    MachineGuid is made when Windows is installed (sysprep makes a new one for each clone), so it
+    plays the part machine-id plays on Linux.
+    """
+    guid = merged_values(parse_reg_query(guid_text or "", 10)).get("MachineGuid").strip().lower()
+    name = merged_values(parse_reg_query(name_text or "", 10)).get("ComputerName").strip()
+    return (guid if _GUID.match(guid) else ""), name[:255]
+
+
+def discover_identity(host: HostAccess) -> pb.Inventory:
+    """The Windows machine's MachineGuid (its machine-id) and computer name, from the registry."""
+    found = pb.Inventory()
+    if not _maybe_windows(host):
+        return found
+    guid, name = identity_from_registry(_run(host, MACHINE_GUID, found, IDENTITY_FOUND_BY),
+                                        _run(host, COMPUTER_NAME, found, IDENTITY_FOUND_BY))
+    found.host.machine_id, found.host.hostname = guid, name
+    return found
+
+
 IIS = ("reg", "query", r"HKLM\SOFTWARE\Microsoft\InetStp")
 SQL_SERVER = ("reg", "query", r"HKLM\SOFTWARE\Microsoft\Microsoft SQL Server", "/s", "/v", "PatchLevel")
 DOTNET_FRAMEWORK = ("reg", "query", r"HKLM\SOFTWARE\Microsoft\NET Framework Setup\NDP\v4\Full", "/v", "Release")
