@@ -35,7 +35,7 @@ FAMILIES = {
     ("cisco", "ucos"), ("cisco", "wlc"), ("cisco", "cimc"), ("dell", "datadomain"), ("dell", "compellent"),
     ("brocade", "ironware"), ("netapp", "ontap"), ("purestorage", "purity"), ("hpe", "ilo"), ("hpe", "3par"),
     ("hpe", "nimbleos"), ("citrix", "netscaler"), ("huawei", "vrp"), ("extreme", "exos"),
-    ("mikrotik", "routeros"), ("ubiquiti", "edgeos"), ("vmware", "vcenter"),
+    ("mikrotik", "routeros"), ("ubiquiti", "edgeos"), ("vmware", "vcenter"), ("lenovo", "imm"),
 }
 
 
