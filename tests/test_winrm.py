@@ -107,3 +107,19 @@ def test_usage_errors_name_what_is_missing() -> None:
     assert no_password.returncode == 2 and "no password: set ESTATE_WINRM_PASSWORD" in no_password.stderr
     bad_port = _agent(["host1:99999", "--user", "x"])
     assert bad_port.returncode == 2 and "port '99999' is not 1-65535" in bad_port.stderr
+
+
+def test_winrm_hosts_of_an_ansible_inventory(server: tuple[int, Replay], tls: tuple[Path, certs.Issued],
+                                             tmp_path: Path) -> None:
+    """The hosts an Ansible inventory reaches over WinRM (`ansible_connection: winrm`), and only those."""
+    port, _ = server
+    ca, _ = tls
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(f"[windows]\nwin2012 ansible_host=127.0.0.1 ansible_port={port} estate_label_system=payroll\n"
+                         "[windows:vars]\nansible_connection=winrm\n\n[linux]\nweb1.example.org\n")
+    done = _agent(["--inventory", str(inventory), "--user", USER, "--auth", "basic", "--ca", str(ca)])
+    assert done.returncode == 0, done.stderr
+    reports = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(reports) == 1 and reports[0]["labels"] == {"system": "payroll"}
+    assert reports[0]["os"]["version_id"] == "2012-r2"
+    assert "web1" not in done.stderr

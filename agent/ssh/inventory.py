@@ -215,8 +215,13 @@ def _merge(*layers: Mapping[str, Any]) -> dict[str, Any]:
 
 # -- files -------------------------------------------------------------------------------------
 
-def load_inventory(path: Path, defaults: Mapping[str, Any] | None = None) -> list[Target]:
-    """Load targets from an inventory file, recognising its format from the name and content."""
+def load_inventory(path: Path, defaults: Mapping[str, Any] | None = None,
+                   connections: frozenset[str] | None = None) -> list[Target]:
+    """Load targets from an inventory file, recognising its format from the name and content.
+
+    `connections` picks an Ansible inventory's hosts by `ansible_connection` (default: the SSH
+    ones); `estate-agent winrm` asks for the WinRM ones. Our YAML and CSV are SSH-only.
+    """
     try:
         data = path.read_bytes()[: MAX_INVENTORY_BYTES + 1]
     except OSError as exc:
@@ -227,12 +232,14 @@ def load_inventory(path: Path, defaults: Mapping[str, Any] | None = None) -> lis
     base = dict(defaults or {})
     suffix = path.suffix.lower()
     try:
+        if suffix == ".csv" and connections not in (None, SSH_CONNECTIONS):
+            raise InventoryError("a CSV inventory lists SSH targets only; use an Ansible inventory")
         if suffix == ".csv":
             targets = parse_csv(text, base)
         elif suffix in (".yaml", ".yml", ".json") or text.lstrip().startswith(("---", "{")):
-            targets = parse_yaml(text, base)
+            targets = parse_yaml(text, base, connections)
         elif suffix in (".ini", ".cfg", "") or text.lstrip().startswith("["):
-            targets = parse_ansible_ini(text, base)
+            targets = parse_ansible_ini(text, base, connections)
         else:
             raise InventoryError(f"unknown inventory format {suffix!r}: use .yaml, .yml, .csv or .ini")
     except InventoryError as exc:
@@ -281,7 +288,7 @@ def parse_csv(text: str, defaults: Mapping[str, Any]) -> list[Target]:
     return _check_count(targets)
 
 
-def parse_yaml(text: str, defaults: Mapping[str, Any]) -> list[Target]:
+def parse_yaml(text: str, defaults: Mapping[str, Any], connections: frozenset[str] | None = None) -> list[Target]:
     """Our own YAML (top-level defaults/groups/hosts list) or an Ansible YAML inventory."""
     import yaml  # only needed for YAML inventories
 
@@ -292,11 +299,13 @@ def parse_yaml(text: str, defaults: Mapping[str, Any]) -> list[Target]:
     if not isinstance(document, dict):
         raise InventoryError("expected a mapping at the top of the YAML file")
     if is_ansible_list(document):
-        return parse_ansible_list(document, defaults)
+        return parse_ansible_list(document, defaults, connections)
     ours = {"defaults", "groups"} & set(document) or isinstance(document.get("hosts"), list)
     if ours:
+        if connections not in (None, SSH_CONNECTIONS):
+            raise InventoryError("this YAML inventory lists SSH targets only; use an Ansible inventory")
         return _parse_own_yaml(document, defaults)
-    return _parse_ansible_yaml(document, defaults)
+    return _parse_ansible_yaml(document, defaults, connections)
 
 
 def is_ansible_list(document: dict[str, Any]) -> bool:
@@ -307,7 +316,8 @@ def is_ansible_list(document: dict[str, Any]) -> bool:
     return bool(groups) and any(isinstance(g.get("hosts"), list) for g in groups)
 
 
-def parse_ansible_list(document: dict[str, Any], defaults: Mapping[str, Any]) -> list[Target]:
+def parse_ansible_list(document: dict[str, Any], defaults: Mapping[str, Any],
+                       connections: frozenset[str] | None = None) -> list[Target]:
     """`ansible-inventory --list` output, the way dynamic inventories (cloud, CMDB plugins) are consumed.
 
     {"_meta": {"hostvars": {HOST: {vars}}}, GROUP: {"hosts": [...], "children": [...], "vars": {...}}}.
@@ -341,7 +351,7 @@ def parse_ansible_list(document: dict[str, Any], defaults: Mapping[str, Any]) ->
     for host, host_vars in hostvars.items():
         if host not in listed:
             groups.setdefault("ungrouped", _Group()).hosts[str(host)] = _mapping(host_vars, f"host {host!r}")
-    return _resolve_ansible(groups, defaults)
+    return _resolve_ansible(groups, defaults, connections)
 
 
 def _mapping(value: object, what: str) -> dict[str, Any]:
@@ -393,6 +403,8 @@ ANSIBLE_VARS = {
 }
 # Hosts Ansible reaches by other means (WinRM, a container, the controller itself) are not SSH targets.
 SSH_CONNECTIONS = frozenset({"ssh", "paramiko", "smart", "ansible.builtin.ssh", "ansible.builtin.paramiko_ssh"})
+# Hosts Ansible reaches over WinRM: `estate-agent winrm --inventory` reads these.
+WINRM_CONNECTIONS = frozenset({"winrm", "ansible.builtin.winrm", "psrp", "ansible.builtin.psrp"})
 CONNECTION = "_connection"
 SECRET_VARS = frozenset({"ansible_password", "ansible_ssh_pass", "ansible_ssh_password", "ansible_become_password",
                          "ansible_become_pass"})
@@ -474,7 +486,8 @@ class _Group:
     children: list[str] = field(default_factory=list)
 
 
-def _resolve_ansible(groups: dict[str, _Group], defaults: Mapping[str, Any]) -> list[Target]:
+def _resolve_ansible(groups: dict[str, _Group], defaults: Mapping[str, Any],
+                     connections: frozenset[str] | None = None) -> list[Target]:
     """Apply group vars from the outermost parent inwards, then host vars; each host once."""
     parents: dict[str, list[str]] = {}
     for name, group in groups.items():
@@ -499,7 +512,7 @@ def _resolve_ansible(groups: dict[str, _Group], defaults: Mapping[str, Any]) -> 
             merged[host] = _merge(merged.get(host, {}), *layers, host_fields)
     targets = []
     for host, values in merged.items():
-        if values.pop(CONNECTION, "ssh") not in SSH_CONNECTIONS:
+        if values.pop(CONNECTION, "ssh") not in (connections or SSH_CONNECTIONS):
             continue
         values = _merge(defaults, values)
         values.setdefault("host", host)
@@ -508,7 +521,8 @@ def _resolve_ansible(groups: dict[str, _Group], defaults: Mapping[str, Any]) -> 
     return _check_count(targets)
 
 
-def _parse_ansible_yaml(document: dict[str, Any], defaults: Mapping[str, Any]) -> list[Target]:
+def _parse_ansible_yaml(document: dict[str, Any], defaults: Mapping[str, Any],
+                        connections: frozenset[str] | None = None) -> list[Target]:
     groups: dict[str, _Group] = {}
 
     def walk(name: str, body: object) -> None:
@@ -528,10 +542,11 @@ def _parse_ansible_yaml(document: dict[str, Any], defaults: Mapping[str, Any]) -
 
     for name, body in document.items():
         walk(str(name), body)
-    return _resolve_ansible(groups, defaults)
+    return _resolve_ansible(groups, defaults, connections)
 
 
-def parse_ansible_ini(text: str, defaults: Mapping[str, Any]) -> list[Target]:
+def parse_ansible_ini(text: str, defaults: Mapping[str, Any],
+                      connections: frozenset[str] | None = None) -> list[Target]:
     """An Ansible INI inventory: [group], [group:vars], [group:children]; host lines 'name k=v ...'."""
     groups: dict[str, _Group] = {"ungrouped": _Group()}
     section, kind = "ungrouped", "hosts"
@@ -571,7 +586,7 @@ def parse_ansible_ini(text: str, defaults: Mapping[str, Any]) -> list[Target]:
         for child in group.children:
             groups.setdefault(child, _Group())  # as in Ansible, naming a child group creates it
     groups.setdefault("all", _Group())
-    return _resolve_ansible(groups, defaults)
+    return _resolve_ansible(groups, defaults, connections)
 
 
 def _ini_value(value: str) -> str:

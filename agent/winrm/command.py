@@ -26,6 +26,13 @@ server certificate is checked (--ca, else the system trust store). The password 
 --password-file, --password-env or ESTATE_WINRM_PASSWORD, never the command line."""
 
 
+class WinTarget(NamedTuple):
+    host: str
+    port: int
+    user: str = ""
+    labels: tuple[tuple[str, str], ...] = ()
+
+
 class Result(NamedTuple):
     target: str
     status: str  # ok, partial, auth, tls, unreachable, error
@@ -40,7 +47,10 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = commands.add_parser(
         "winrm", help="discover Windows hosts over WinRM (agentless, HTTPS, registry facts)",
         description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("targets", nargs="+", metavar="HOST[:PORT]", help="Windows hosts to read")
+    parser.add_argument("targets", nargs="*", metavar="HOST[:PORT]", help="Windows hosts to read")
+    parser.add_argument("--inventory", "-i", action="append", default=[], type=Path, metavar="FILE",
+                        help="an Ansible inventory (INI, YAML or ansible-inventory --list JSON): its hosts "
+                             "whose ansible_connection is winrm or psrp; repeatable")
     parser.add_argument("--user", default=os.environ.get(USER_ENV, ""),
                         help=f"account (DOMAIN\\user or user@REALM; default ${USER_ENV})")
     parser.add_argument("--password-file", type=Path, metavar="FILE", help="read the password from FILE")
@@ -100,33 +110,51 @@ def split_target(text: str, default_port: int) -> tuple[str, int]:
     return host, int(port) if port else default_port
 
 
-def scan_one(target: str, port: int, args: argparse.Namespace, password: str,
-             labels: dict[str, str]) -> Result:
+def load_targets(args: argparse.Namespace) -> list[WinTarget]:
+    """Command-line targets, then the WinRM hosts of each --inventory (ansible_host, ansible_port,
+    ansible_user and estate_label_* apply); ValueError names a bad one."""
+    from estate.agent.ssh.inventory import WINRM_CONNECTIONS, InventoryError, load_inventory
+
+    targets = [WinTarget(*split_target(text, args.port)) for text in args.targets]
+    for path in args.inventory:
+        try:
+            found = load_inventory(path, {"port": args.port}, connections=WINRM_CONNECTIONS)
+        except InventoryError as exc:
+            raise ValueError(str(exc)) from None
+        targets += [WinTarget(t.host, t.port, t.user, tuple(sorted(t.labels.items()))) for t in found]
+    if not targets:
+        raise ValueError("no targets: give HOST[:PORT] or --inventory FILE with winrm hosts")
+    return targets
+
+
+def scan_one(target: WinTarget, args: argparse.Namespace, password: str, labels: dict[str, str]) -> Result:
     """Read one host: connect, run the Windows discoverers over it, and say what happened."""
     from estate.agent.scan import DISCOVERERS, build_report
     from estate.agent.winrm.host import WinRMError, WinRMHost
 
     wanted = {"identity", "os_release", "windows_programs", "windows_software", "windows_identity"}
     discoverers = tuple(d for d in DISCOVERERS if d.name in wanted)
+    name = target.host if target.port == args.port else f"{target.host}:{target.port}"
+    labels = {**labels, **dict(target.labels)}
     try:
-        with WinRMHost(target, args.user, password, port=port, auth=args.auth,
+        with WinRMHost(target.host, target.user or args.user, password, port=target.port, auth=args.auth,
                        ca_file=str(args.ca) if args.ca else None, timeout_s=args.timeout) as host:
             # Connect before the discoverers run: a refused login or certificate is the host's result,
             # not an error inside each discoverer.
             host.run(["reg", "query", r"HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion", "/v", "CurrentBuild"])
             report = build_report(host, pb.METHOD_WINRM, labels, discoverers)
     except WinRMError as exc:
-        return Result(target, exc.kind, str(exc), None)
+        return Result(name, exc.kind, str(exc), None)
     if not report.host.hostname:
-        report.host.hostname = target
+        report.host.hostname = target.host
     if not report.asset_id:
-        report.asset_id, report.host.asset_id_source = f"hostname:{target}", "winrm_target"
+        report.asset_id, report.host.asset_id_source = f"hostname:{target.host}", "winrm_target"
         del report.errors[:]  # the only error was the empty asset_id, now filled
     os_part = report.os
     summary = " ".join(x for x in (os_part.name, os_part.build, f"{len(report.packages)} programs") if x)
     status = "partial" if report.errors else "ok"
     detail = f"; first error: {report.errors[0].discoverer}: {report.errors[0].message}" if report.errors else ""
-    return Result(target, status, summary + detail, report)
+    return Result(name, status, summary + detail, report)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -142,8 +170,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         labels = parse_labels(args.label)
         password = read_password(args)
-        targets = [split_target(t, args.port) for t in args.targets]
-        if not args.user:
+        targets = load_targets(args)
+        if not args.user and not all(t.user for t in targets):
             raise ValueError(f"no account: give --user or set {USER_ENV}")
     except (LabelError, ValueError) as exc:
         print(f"estate-agent: {exc}", file=sys.stderr)
@@ -152,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"estate-agent: --ca {args.ca}: not a file", file=sys.stderr)
         return EXIT_USAGE
     with ThreadPoolExecutor(max_workers=max(1, args.concurrency)) as pool:
-        results = list(pool.map(lambda t: scan_one(t[0], t[1], args, password, labels), targets))
+        results = list(pool.map(lambda t: scan_one(t, args, password, labels), targets))
     reports = [r.report for r in results if r.report is not None]
     failed = False
     for result in results:
