@@ -22,7 +22,7 @@ DEVICE_OS = {"ios", "iosxe", "iosxr", "nxos", "asa", "ftd", "junos", "eos", "pro
              "windows", "aix", "esxi", "printer", "apc", "3com", "avaya", "enterasys",
              "ucos", "wlc", "cbw", "cimc", "datadomain", "compellent", "ironware", "ontap", "eseries", "purity",
              "ilo", "3par", "nimbleos", "xcc", "imm", "netscaler", "vrp", "exos", "routeros", "edgeos", "airos",
-             "vcenter"}
+             "vcenter", "openindiana", "illumos", "solaris", "hpux", "freebsd"}
 
 
 # --- decoding -------------------------------------------------------------------------------------
