@@ -73,6 +73,9 @@ ROLLING_IDS = frozenset({"arch", "manjaro", "manjaro-arm", "gentoo", "endeavouro
 # Debian codenames -> release numbers (for "<codename>/sid" in debian_version on testing).
 DEBIAN_CODENAMES = {"squeeze": "6", "wheezy": "7", "jessie": "8", "stretch": "9", "buster": "10",
                     "bullseye": "11", "bookworm": "12", "trixie": "13", "forky": "14", "duke": "15"}
+# Devuan codenames -> releases (its os-release has no VERSION_ID; PRETTY_NAME ends in the codename).
+DEVUAN_CODENAMES = {"jessie": "1", "ascii": "2", "beowulf": "3", "chimaera": "4", "daedalus": "5",
+                    "excalibur": "6"}
 # CPE (vendor, product) in system-release-cpe -> os-release ID.
 CPE_IDS = {("redhat", "enterprise_linux"): "rhel", ("centos", "centos"): "centos", ("rocky", "rocky"): "rocky",
            ("almalinux", "almalinux"): "almalinux", ("oracle", "linux"): "ol", ("fedoraproject", "fedora"): "fedora",
@@ -399,6 +402,8 @@ def decide_linux(sources: Sources) -> tuple[pb.OperatingSystem | None, list[str]
         _refine_version(os_release, ordered, notes)
         if os_release.id == "debian" and not os_release.version_id:
             _debian_without_version_id(os_release, debian, debian_text, notes)
+        _codename_release(os_release, notes)
+        _tumbleweed(os_release, notes)
         _rolling(os_release, ordered, notes)
         return os_release, notes
 
@@ -429,6 +434,24 @@ def _debian_without_version_id(result: pb.OperatingSystem, debian: Claim | None,
         if codename in DEBIAN_CODENAMES:
             result.version_id = result.major = DEBIAN_CODENAMES[codename]
         notes.append(f"{DEBIAN_VERSION} says {suite}: testing/unstable before {codename}'s release")
+
+
+def _codename_release(result: pb.OperatingSystem, notes: list[str]) -> None:
+    """Devuan names its release only by codename ('Devuan GNU/Linux ascii'): the codename gives the number."""
+    if result.id != "devuan" or result.version_id:
+        return
+    codename = result.codename or (result.pretty_name.split()[-1].lower() if result.pretty_name else "")
+    if codename in DEVUAN_CODENAMES:
+        result.codename = codename
+        result.version_id = result.major = result.version = DEVUAN_CODENAMES[codename]
+        notes.append(f"no VERSION_ID: Devuan {codename} is release {result.version_id}")
+
+
+def _tumbleweed(result: pb.OperatingSystem, notes: list[str]) -> None:
+    """Tumbleweed before 2017 said ID=opensuse with its snapshot date as VERSION_ID: it is the rolling release."""
+    if result.id == "opensuse" and "tumbleweed" in result.name.lower():
+        result.id = "opensuse-tumbleweed"
+        notes.append("ID=opensuse with NAME openSUSE Tumbleweed: the rolling opensuse-tumbleweed")
 
 
 def _rolling(result: pb.OperatingSystem, claims: list[Claim], notes: list[str]) -> None:
