@@ -36,7 +36,7 @@ FAMILIES = {
     ("brocade", "ironware"), ("netapp", "ontap"), ("purestorage", "purity"), ("hpe", "ilo"), ("hpe", "3par"),
     ("hpe", "nimbleos"), ("citrix", "netscaler"), ("huawei", "vrp"), ("extreme", "exos"),
     ("mikrotik", "routeros"), ("ubiquiti", "edgeos"), ("vmware", "vcenter"), ("lenovo", "imm"),
-    ("oracle", "solaris"), ("illumos", "openindiana"), ("freebsd", "freebsd"),
+    ("oracle", "solaris"), ("illumos", "openindiana"), ("freebsd", "freebsd"), ("ubiquiti", "airos"),
 }
 
 
