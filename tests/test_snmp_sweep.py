@@ -192,3 +192,13 @@ def test_a_target_that_stalls_after_the_system_group_keeps_what_it_answered(tmp_
     first = result.report.errors[0].message
     assert first.startswith("partial report: reading ENTITY-MIB: stopped answering")
     assert "community" not in result.message and "community" not in first
+
+
+def test_a_device_that_outlasts_the_deadline_keeps_what_it_answered(tmp_path: Path) -> None:
+    with snmpsim([FIXTURES / "snmp-stalls"], tmp_path, probe_community="stalls_after_system") as port:
+        done = sweep.run_sweep([target(port, "stalls_after_system", timeout_s=10.0)], rules_mod.load_rules(),
+                               progress=False, deadline_s=4.0)
+    result = done[0]
+    assert result.status == "partial" and result.report is not None
+    assert result.report.device.os == "junos"
+    assert result.report.errors[0].message == "partial report: gave up after 4 s (device too slow or too large)"

@@ -228,14 +228,16 @@ def oid_of(value: Any, oid: str, problems: list[tuple[str, str]]) -> str:
     return text.lstrip(".")
 
 
-async def read_device(engine: SnmpEngine, target: Target, rules: Sequence[OsRule]) -> Facts:
+async def read_device(engine: SnmpEngine, target: Target, rules: Sequence[OsRule],
+                      facts: Facts | None = None) -> Facts:
     """Read the system group, engine id, ENTITY-MIB, hrSWInstalled and the detected OS's vendor objects.
 
     Once the system group has answered, a later failure (a timeout on a big table, an error) ends
-    the reading but not the report: what was read is kept and `facts.interrupted` says why.
+    the reading but not the report: what was read is kept and `facts.interrupted` says why. The
+    caller may pass the Facts to fill, so that what was read survives its own deadline too.
     """
     session = await Session.open(engine, target)
-    facts = Facts(address=target.address, port=target.port)
+    facts = facts if facts is not None else Facts(address=target.address, port=target.port)
     problems = facts.problems
     system = await session.get(list(detect.SYSTEM_OIDS.values()))
     if not system:

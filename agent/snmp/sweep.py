@@ -39,8 +39,15 @@ async def query_one(engine: SnmpEngine, target: Target, rules: Sequence[OsRule],
                     deadline_s: float = DEFAULT_DEADLINE_S) -> Result:
     """Read one target into a report, or a result saying clearly why not."""
     started = time.monotonic()
+    facts = detect.Facts(address=target.address, port=target.port)
     try:
-        facts = await asyncio.wait_for(client.read_device(engine, target, rules), deadline_s)
+        try:
+            await asyncio.wait_for(client.read_device(engine, target, rules, facts), deadline_s)
+        except asyncio.TimeoutError:
+            if not (facts.sys_descr or facts.sys_object_id):
+                raise
+            # It answered the system group: a big device that outlasts the deadline still gets a report.
+            facts.interrupted = f"gave up after {deadline_s:g} s (device too slow or too large)"
         report = detect.build_report(facts, rules, dict(target.labels))
         device = report.device
         summary = " ".join(x for x in (device.vendor, device.os, device.version, device.model) if x) or "unknown device"
