@@ -256,3 +256,17 @@ def test_targets_are_keyed_by_address_port_and_credentials() -> None:
     # a, b and c are three targets; d repeats a; the range skips the listed address but keeps its others.
     assert keys == [("192.0.2.10", 161, "one"), ("192.0.2.10", 161, "two"), ("192.0.2.10", 1161, "one"),
                     ("192.0.2.9", 161, "three")]
+
+
+@pytest.mark.parametrize(("sys_descr", "reason"), [
+    ("Linux release:3.10.0-1160.el7.x86_64 machine:x86_64", "'machine:x86_64' refused: is a 'label:value' pair"),
+    ("Linux box 6.4|2 #1 SMP", "'6.4|2' refused: contains '|'"),
+    ("Linux box 8.10.0.12- #1 SMP", "'8.10.0.12-' refused: ends in a separator (cut off)"),
+])
+def test_each_junk_version_is_refused_in_the_report_with_its_reason(sys_descr: str, reason: str) -> None:
+    facts = Facts(address="192.0.2.1", sys_descr=sys_descr, sys_object_id="1.3.6.1.4.1.8072.3.2.10")
+    report = detect.build_report(facts, rules_mod.load_rules(RULES_DIR))
+    assert report.device.os == "linux" and report.device.version == ""
+    refused = [e.message for e in report.errors if "refused" in e.message]
+    assert len(refused) == 1 and refused[0].startswith(f"version {reason}")
+    assert report.errors[0].evidence == detect.SYS_DESCR
