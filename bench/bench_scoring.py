@@ -19,9 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from estate.collector.rules import default_rules_dir
-from estate.collector.scoring import score, sync_rules
-from estate.collector.store import Store
+from estate.collector.ruleset.rules import default_rules_dir
+from estate.collector.scoring.scorer import score, sync_rules
+from estate.collector.store.database import Store
 
 SCAN = "SELECT count(*), sum(length(asset_id) + length(name) + length(version)) FROM {table}"
 RUNS = 3

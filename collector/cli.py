@@ -17,9 +17,9 @@ from typing import Any
 from google.protobuf import json_format
 
 from estate.agent import __version__
-from estate.collector import rules_cli
-from estate.collector.store import Outcome, Store, StoreError
-from estate.collector.validate import MAX_REPORT_BYTES, Rejected, decode_report
+from estate.collector.ingest.validate import MAX_REPORT_BYTES, Rejected, decode_report
+from estate.collector.ruleset import commands as rules_cli
+from estate.collector.store.database import Outcome, Store, StoreError
 from estate.v1 import inventory_pb2 as pb
 
 DEFAULT_DB = "estate.duckdb"
@@ -103,7 +103,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from estate.collector.server import ServerTls, Writer, build_server
+    from estate.collector.ingest.writer import Writer
+    from estate.collector.server import ServerTls, build_server
 
     tls = None
     if args.tls_cert or args.tls_key or args.tls_ca:
@@ -135,7 +136,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_certs(args: argparse.Namespace) -> int:
-    from estate.collector import certs
+    from estate.collector.security import certs
 
     try:
         if args.certs_command == "init":

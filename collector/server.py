@@ -1,6 +1,7 @@
-"""The gRPC side of the collector: Ingest.Stream, the single writer thread, and the server itself.
+"""The gRPC side of the collector: the Ingest service and the server itself.
 
-The servicer only decodes, hands reports to the writer and turns outcomes into receipts. The
+The servicer only decodes, hands reports to the writer (ingest/writer.py) and turns outcomes into
+receipts. The
 stream is registered with a raw-bytes request deserializer so that a message which does not
 decode gets its own REJECTED receipt and the stream goes on; with the generated servicer, gRPC
 would abort the whole stream, receipts and all.
@@ -8,10 +9,9 @@ would abort the whole stream, receipts and all.
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,74 +19,16 @@ from pathlib import Path
 import grpc
 
 from estate.agent.transport import MAX_MESSAGE_BYTES, is_loopback
-from estate.collector.store import Outcome, Store, StoreError
-from estate.collector.validate import Rejected, decode_report
+from estate.collector.ingest.validate import Rejected, decode_report
+from estate.collector.ingest.writer import Writer
+from estate.collector.security.roles import INGEST_ROLES, caller_role
+from estate.collector.store.database import Outcome, StoreError
 from estate.v1 import ingest_pb2 as ingest_pb
-from estate.v1 import inventory_pb2 as pb
 
-log = logging.getLogger("estate.collector")
-
-MAX_WRITE_BATCH = 64
 # How far the stream reader may run ahead of the store: bounds memory per stream.
 MAX_PENDING_PER_STREAM = 128
 STATUS = {"ACCEPTED": ingest_pb.Receipt.ACCEPTED, "DUPLICATE": ingest_pb.Receipt.DUPLICATE,
           "REJECTED": ingest_pb.Receipt.REJECTED}
-
-
-class Writer:
-    """The one thread that writes to the store, committing queued reports in groups."""
-
-    def __init__(self, store: Store, max_batch: int = MAX_WRITE_BATCH,
-                 on_commit: Callable[[Sequence[str]], None] | None = None) -> None:
-        self.store = store
-        self.max_batch = max_batch
-        # Called in this thread with the asset ids just stored, after their receipts are released.
-        self.on_commit = on_commit
-        self._queue: queue.Queue[tuple[pb.Inventory, Future[Outcome]] | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
-        self._thread.start()
-
-    def submit(self, report: pb.Inventory) -> Future[Outcome]:
-        future: Future[Outcome] = Future()
-        self._queue.put((report, future))
-        return future
-
-    def close(self) -> None:
-        """Finish what is queued, then stop."""
-        self._queue.put(None)
-        self._thread.join()
-
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            work = [item]
-            stop = False
-            while len(work) < self.max_batch:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                work.append(more)
-            try:
-                outcomes = self.store.write_reports([report for report, _ in work], via="grpc")
-            except StoreError as exc:
-                log.error("store failed, %d reports not stored: %s", len(work), exc)
-                for _, future in work:
-                    future.set_exception(exc)
-            else:
-                for (_, future), outcome in zip(work, outcomes, strict=True):
-                    future.set_result(outcome)
-                stored = [report.asset_id for (report, _), o in zip(work, outcomes, strict=True)
-                          if o.status == "ACCEPTED"]
-                if stored and self.on_commit is not None:
-                    self.on_commit(stored)
-            if stop:
-                return
 
 
 def receipt_for(sequence: int, outcome: Outcome) -> ingest_pb.Receipt:
@@ -138,17 +80,8 @@ class ServerTls:
     client_ca: Path
 
 
-INGEST_ROLES = frozenset({"agent"})
 # A certificate chain or key file is a few KiB; bound what is read.
 MAX_PEM_BYTES = 1 << 20
-
-
-def caller_role(context: grpc.ServicerContext) -> str:
-    """The role in the caller's verified client certificate (its subject OU), '' without one."""
-    from estate.collector.certs import role_of
-
-    pems = context.auth_context().get("x509_pem_cert") or []
-    return role_of(pems[0]) if pems else ""
 
 
 class IngestService:

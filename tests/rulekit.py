@@ -9,9 +9,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from estate.collector.rules import load_rules
-from estate.collector.scoring import score, store_rules
-from estate.collector.store import Store
+from estate.collector.ruleset.rules import load_rules
+from estate.collector.scoring.scorer import score, store_rules
+from estate.collector.store.database import Store
 from estate.v1 import inventory_pb2 as pb
 
 from .conftest import REPO

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from estate.collector.store import Store
+from estate.collector.store.database import Store
 from estate.v1 import inventory_pb2 as pb
 
 from .conftest import REPO

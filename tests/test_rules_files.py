@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from estate.collector.eolimport import IMPORT_DIR, import_snapshot
-from estate.collector.rules import DATE_ORDER, RULE_KINDS, RuleErrors, RuleSet, load_rules, rule_files
+from estate.collector.ruleset.endoflife import IMPORT_DIR, import_snapshot
+from estate.collector.ruleset.rules import DATE_ORDER, RULE_KINDS, RuleErrors, RuleSet, load_rules, rule_files
 
 from .conftest import REPO
 

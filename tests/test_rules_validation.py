@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from estate.collector.rules import MAX_RULE_FILE_BYTES, RuleErrors, load_rules
-from estate.collector.scoring import rules_in_force, score, sync_rules
-from estate.collector.store import Store
+from estate.collector.ruleset.rules import MAX_RULE_FILE_BYTES, RuleErrors, load_rules
+from estate.collector.scoring.scorer import rules_in_force, score, sync_rules
+from estate.collector.store.database import Store
 
 from .rulekit import report, small_rules
 

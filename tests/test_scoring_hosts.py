@@ -17,8 +17,8 @@ from estate.agent import transport
 from estate.agent.hostaccess import LocalHost
 from estate.agent.scan import build_report
 from estate.collector.process import CollectorProcess
-from estate.collector.scoring import explain, score
-from estate.collector.store import Store
+from estate.collector.scoring.scorer import explain, score
+from estate.collector.store.database import Store
 from estate.v1 import inventory_pb2 as pb
 
 from .conftest import REPO
@@ -83,7 +83,7 @@ def test_this_machines_scan_is_scored_and_every_finding_explained(tmp_path: Path
     store = Store(tmp_path / "local.duckdb")
     try:
         assert store.write_reports([inv], via="file")[0].status == "ACCEPTED"
-        from estate.collector.scoring import sync_rules
+        from estate.collector.scoring.scorer import sync_rules
 
         assert sync_rules(store.con, RULES).changed
         run = score(store.con)

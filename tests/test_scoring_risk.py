@@ -1,4 +1,4 @@
-"""Legacy risk per asset and per system (collector/sql/risk.sql) on a small seeded DuckDB."""
+"""Legacy risk per asset and per system (collector/scoring/sql/risk.sql) on a small seeded DuckDB."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from estate.collector.scoring import score
-from estate.collector.store import Store
+from estate.collector.scoring.scorer import score
+from estate.collector.store.database import Store
 
 from .rulekit import report, seeded, small_rules
 

@@ -1,4 +1,4 @@
-"""Support status at the edges of each milestone, scored by collector/sql/findings.sql on a seeded DuckDB.
+"""Support status at the edges of each milestone, scored by collector/scoring/sql/findings.sql on a seeded DuckDB.
 
 A milestone date is the first day without that support: on the end-of-life date a cycle is out
 of support. Cycles of the edge product (tests/rulekit.py) sit on every case: dated eol with and
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from estate.collector.scoring import score
-from estate.collector.store import Store
+from estate.collector.scoring.scorer import score
+from estate.collector.store.database import Store
 
 from .rulekit import finding, report, seeded, small_rules
 
@@ -101,7 +101,7 @@ def test_l1_steps_follow_scoring_yaml(store) -> None:  # type: ignore[no-untyped
 
 
 def test_edge_rules_folder_is_valid(tmp_path: Path) -> None:
-    from estate.collector.rules import load_rules
+    from estate.collector.ruleset.rules import load_rules
 
     ruleset = load_rules(small_rules(tmp_path / "rules"))
     assert [loc.rule.product for loc in ruleset.lifecycles] == ["edgeprod"]

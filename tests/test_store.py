@@ -9,7 +9,7 @@ import pytest
 
 from estate.agent.hostaccess import RecordedHost
 from estate.agent.scan import build_report
-from estate.collector.store import TABLE_COLUMNS, Store, StoreError
+from estate.collector.store.database import TABLE_COLUMNS, Store, StoreError
 from estate.v1 import inventory_pb2 as pb
 
 from .conftest import HOST_FIXTURES

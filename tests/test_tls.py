@@ -14,8 +14,8 @@ import pytest
 from estate.agent import transport
 from estate.agent.hostaccess import LocalHost
 from estate.agent.scan import build_report
-from estate.collector import certs
 from estate.collector.process import CollectorProcess, start_collector
+from estate.collector.security import certs
 from estate.v1 import inventory_pb2 as pb
 
 pytestmark = pytest.mark.integration

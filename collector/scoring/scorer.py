@@ -2,7 +2,7 @@
 
 `sync_rules` loads the rule files when their digest differs from the rules in force, in one
 transaction: a rule set that fails its checks is reported and the rules in force stay. `score`
-runs collector/sql/findings.sql then risk.sql for an as_of date over all current assets or a
+runs collector/scoring/sql/findings.sql then risk.sql for an as_of date over all current assets or a
 given few (the collector rescoring what it just stored).
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from estate.collector.rules import (
+from estate.collector.ruleset.rules import (
     Lifecycle,
     Matcher,
     RuleError,
@@ -46,7 +46,7 @@ def cycle_key(cycle: str) -> str:
 
 
 def sql_file(name: str) -> str:
-    return (resources.files("estate.collector") / "sql" / name).read_text()
+    return (resources.files("estate.collector.scoring") / "sql" / name).read_text()
 
 
 def _milestone(value: object) -> tuple[dt.date | None, bool | None]:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from estate.collector.rules import RuleErrors, default_rules_dir, load_rules
+from estate.collector.ruleset.rules import RuleErrors, default_rules_dir, load_rules
 
 COMMANDS = ("rules", "score", "explain")
 DEFAULT_DB = "estate.duckdb"
@@ -62,7 +62,7 @@ def _rules_dir(args: argparse.Namespace) -> Path:
 
 def scorer(store: Any, rules: Path | None) -> Any:
     """The Scorer the collector runs after each commit (ingest and serve)."""
-    from estate.collector.scoring import Scorer
+    from estate.collector.scoring.scorer import Scorer
 
     return Scorer(store.con, rules if rules is not None else default_rules_dir())
 
@@ -83,7 +83,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from estate.collector.eolimport import import_snapshot
+    from estate.collector.ruleset.endoflife import import_snapshot
 
     root = _rules_dir(args)
     try:
@@ -99,8 +99,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from estate.collector.scoring import rules_in_force, score, sync_rules
-    from estate.collector.store import Store
+    from estate.collector.scoring.scorer import rules_in_force, score, sync_rules
+    from estate.collector.store.database import Store
 
     store = Store(args.db)
     try:
@@ -146,7 +146,7 @@ def print_summary(con: Any) -> None:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from estate.collector.cli import open_read_only
-    from estate.collector.scoring import explain
+    from estate.collector.scoring.scorer import explain
 
     store = open_read_only(args.db)
     try:

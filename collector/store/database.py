@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from estate.collector.validate import MAX_STRING_CHARS, Rejected, check_report
+from estate.collector.ingest.validate import MAX_STRING_CHARS, Rejected, check_report
 from estate.v1 import inventory_pb2 as pb
 
 STR = pa.string()
@@ -167,7 +167,7 @@ class Outcome:
 
 
 def _migrations() -> list[tuple[int, str, str]]:
-    folder = resources.files("estate.collector") / "migrations"
+    folder = resources.files("estate.collector.store") / "migrations"
     found = []
     for entry in folder.iterdir():
         name = entry.name

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from estate.collector.rules import (
+from estate.collector.ruleset.rules import (
     MAX_RULE_FILE_BYTES,
     Lifecycle,
     RuleError,

@@ -1,0 +1,1 @@
+"""Ingest: validate a report, flatten it column-wise, and the one writer that group-commits and releases receipts."""

@@ -1,0 +1,1 @@
+"""Security: the certificate authority, certificate roles and what each role may call."""

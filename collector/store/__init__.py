@@ -1,0 +1,1 @@
+"""The store: the DuckDB database, its numbered migrations and tables."""
