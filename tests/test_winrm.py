@@ -19,7 +19,7 @@ import pytest
 from estate.agent.hostaccess import RecordedHost
 from estate.agent.scan import run_discoverers
 from estate.agent.winrm.host import WinRMError, WinRMHost, allowed, command_line
-from estate.collector import certs
+from estate.collector.security import certs
 
 from .conftest import HOST_FIXTURES
 from .winrm_server import Replay, split_windows_command_line, winrm_server
