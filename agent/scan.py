@@ -155,7 +155,7 @@ class AssetIdError(ValueError):
 
 def check_asset_id(value: str) -> str:
     """The --asset-id as given, or AssetIdError saying what is wrong with it."""
-    if not ASSET_ID.match(value):
+    if not ASSET_ID.fullmatch(value):
         raise AssetIdError(f"--asset-id {value[:60]!r}: use 1 to 256 characters from letters, digits and "
                            "._:@/+=- (starting with a letter or digit), e.g. cmdb:CI0012345")
     return value

@@ -74,7 +74,7 @@ def test_a_generic_host_name_is_not_an_identity(tmp_path: Path) -> None:
     assert any("give --asset-id for a lasting one" in e.message for e in report.errors)
 
 
-@pytest.mark.parametrize("value", ["", "has space", "x" * 257, "-leading-dash", "tab\there", "é-accent"])
+@pytest.mark.parametrize("value", ["", "has space", "x" * 257, "-leading-dash", "tab\there", "é-accent", "cmdb:1\n"])
 def test_bad_asset_ids_are_refused_with_the_rule(value: str) -> None:
     with pytest.raises(AssetIdError, match="use 1 to 256 characters"):
         check_asset_id(value)

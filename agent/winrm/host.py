@@ -65,12 +65,14 @@ class WinRMHost:
         shown = f"[{host}]" if ":" in host else host
         self.endpoint = f"https://{shown}:{port}/wsman"
         operation = max(1, int(timeout_s))
-        self._protocol = Protocol(
-            endpoint=self.endpoint, transport=AUTH_METHODS[auth], username=user, password=password,
-            # Without --ca: requests' own trust (REQUESTS_CA_BUNDLE, else its CA bundle); never unchecked.
-            server_cert_validation="validate", ca_trust_path=ca_file or "legacy_requests",
-            read_timeout_sec=operation + 10,
-            operation_timeout_sec=operation, proxy=None)
+        try:
+            self._protocol = Protocol(
+                endpoint=self.endpoint, transport=AUTH_METHODS[auth], username=user, password=password,
+                # Without --ca: requests' own trust (REQUESTS_CA_BUNDLE, else its CA bundle); never unchecked.
+                server_cert_validation="validate", ca_trust_path=ca_file or "legacy_requests",
+                read_timeout_sec=operation + 10, operation_timeout_sec=operation, proxy=None)
+        except Exception as exc:  # e.g. kerberos asked for without requests-kerberos installed
+            raise WinRMError("error", f"{self.endpoint}: {auth} cannot be used here: {_first_line(exc)}") from exc
         self._protocol.max_env_sz = MAX_ENVELOPE_BYTES
         self._shell: str | None = None
         # The discoverers run in threads; one WinRM shell and HTTP session serve them one command at a time.
