@@ -121,8 +121,10 @@ def test_the_collector_rescores_on_ingest(collector: CollectorProcess, tmp_path:
         assert con.execute("SELECT count(*) FROM asset_risk").fetchone() == (1,)
         # The collector scores for the day it ingests: the status depends on that date, so it is
         # checked against the same rules scored for that same date (a fixed date is tested above).
-        status, as_of = con.execute("SELECT status, as_of FROM findings WHERE asset_id = 'machine-id:ingested' "
-                                    "AND kind = 'os'").fetchone()
+        row = con.execute("SELECT status, as_of FROM findings WHERE asset_id = 'machine-id:ingested' "
+                          "AND kind = 'os'").fetchone()
+    assert row is not None
+    status, as_of = row
     assert abs((as_of - dt.date.today()).days) <= 1
     fixed = seeded(tmp_path / "same-day.duckdb", RULES, [inv], as_of)
     try:
