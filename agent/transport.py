@@ -89,7 +89,7 @@ class Spool:
         files = self.pending()
         total = sum(p.stat().st_size for p in files)
         while files and (len(files) > self.max_files or total > self.max_bytes) and files[0] != path:
-            oldest = files.pop( -1)
+            oldest = files.pop(0)
             total -= oldest.stat().st_size
             oldest.unlink(missing_ok=True)
             dropped.append(oldest.stem)
