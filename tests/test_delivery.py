@@ -174,3 +174,56 @@ def test_a_full_spool_says_which_report_it_dropped(tmp_path: Path) -> None:
     assert run.returncode == 75
     assert f"spool full, dropped oldest report {ids[0]}" in run.stderr
     assert len(spool.pending()) == 1000 and not (spool_dir / f"{ids[0]}.pb").exists()
+
+
+@pytest.mark.parametrize(("address", "loopback"), [
+    ("127.0.0.1:50051", True), ("127.8.9.10:1", True), ("[::1]:50051", True), ("localhost:50051", True),
+    ("127.0.0.1", True), ("localhost", True), ("10.0.0.1:50051", False), ("[2001:db8::1]:50051", False),
+    ("collector.example:50051", False), ("localhost.example:1", False), ("0.0.0.0:50051", False),
+])
+def test_which_addresses_are_loopback(address: str, loopback: bool) -> None:
+    assert transport.is_loopback(address) is loopback
+
+
+def test_plaintext_only_to_loopback_or_when_asked(tmp_path: Path) -> None:
+    with pytest.raises(transport.TransportError, match=r"refusing plaintext to 192\.0\.2\.10:50051: give --tls-ca"):
+        transport.open_channel("192.0.2.10:50051", None)
+    for target, insecure in (("127.0.0.1:50051", False), ("192.0.2.10:50051", True)):
+        transport.open_channel(target, None, insecure=insecure).close()  # a channel connects lazily
+    missing = transport.TlsFiles(tmp_path / "ca.pem", tmp_path / "agent.pem", tmp_path / "agent.key")
+    with pytest.raises(FileNotFoundError):  # TLS files are read when given, even to loopback
+        transport.open_channel("127.0.0.1:50051", missing)
+
+
+def test_the_spool_folder_is_private_and_made_with_its_parents(tmp_path: Path) -> None:
+    spool = transport.Spool(tmp_path / "state" / "legacy-estate" / "spool")
+    assert spool.directory.is_dir() and (spool.directory.stat().st_mode & 0o777) == 0o700
+    transport.Spool(spool.directory)  # opening an existing spool is fine
+
+
+def test_settling_twice_and_rejecting_twice_are_harmless(tmp_path: Path) -> None:
+    spool = transport.Spool(tmp_path / "spool")
+    path, _ = spool.add("r1", b"x")
+    spool.settle(path, _receipt(ingest_pb.Receipt.ACCEPTED))
+    spool.settle(path, _receipt(ingest_pb.Receipt.DUPLICATE))  # already gone: nothing to do
+    for report_id in ("r2", "r3"):
+        rejected, _ = spool.add(report_id, b"y")
+        spool.settle(rejected, _receipt(ingest_pb.Receipt.REJECTED, "bad"))
+    assert sorted(p.name for p in spool.rejected.iterdir()) == ["r2.pb", "r2.reason.txt", "r3.pb", "r3.reason.txt"]
+
+
+def test_a_spool_exactly_at_its_byte_bound_keeps_everything(tmp_path: Path) -> None:
+    spool = transport.Spool(tmp_path / "spool", max_bytes=200, max_files=2)
+    assert _add_in_order(spool, [("a", b"1" * 100), ("b", b"2" * 100)]) == [[], []]
+    assert _ids(spool.pending()) == ["a", "b"]
+
+
+def test_the_default_spool_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    assert transport.default_spool_dir() == Path("/var/spool/legacy-estate")
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert transport.default_spool_dir() == tmp_path / "xdg" / "legacy-estate" / "spool"
+    monkeypatch.delenv("XDG_STATE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert transport.default_spool_dir() == tmp_path / "home" / ".local" / "state" / "legacy-estate" / "spool"
