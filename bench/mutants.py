@@ -128,9 +128,11 @@ def _skip_unselected(session: Path, module: Module) -> tuple[int, int]:
     return len(specs) - len(skip), len(specs)
 
 
-def run_cosmic(out: Path) -> list[dict[str, object]]:
+def run_cosmic(out: Path, only: list[str]) -> list[dict[str, object]]:
     rows = []
     for module in MODULES:
+        if only and module.path not in only:
+            continue
         name = Path(module.path).stem
         config, session = out / f"{name}.toml", out / f"{name}.sqlite"
         session.unlink(missing_ok=True)
@@ -162,6 +164,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--listed-only", action="store_true")
     parser.add_argument("--cosmic-only", action="store_true")
+    parser.add_argument("--module", action="append", default=[], metavar="PATH",
+                        help="only these of the cosmic-ray modules (e.g. agent/transport.py); repeatable")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "mutants-out")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -180,7 +184,7 @@ def main() -> int:
             print(f"{row['result']:>8}  {row['mutation']}  ({row.get('failing') or row.get('tests', '')})")
         failed |= any(row["result"] != "caught" for row in listed)
     if not args.listed_only:
-        cosmic = run_cosmic(args.out)
+        cosmic = run_cosmic(args.out, args.module)
         result["cosmic_ray"] = cosmic
         for row in cosmic:
             print(f"{row['module']}: {row['killed']} killed, {row['survived']} survived of {row['mutants']} "
