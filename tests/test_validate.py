@@ -134,3 +134,18 @@ def test_label_keys_and_values_are_bounded() -> None:
     _accepts(lambda r: r.labels.__setitem__("k" * 64, "v" * 4096))
     _rejects(lambda r: r.labels.__setitem__("k" * 65, "v"), "label 'k{64}' is too long")
     _rejects(lambda r: r.labels.__setitem__("key", "v" * 4097), "label 'key' is too long")
+
+
+def test_the_future_bound_is_inclusive_to_the_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = 1_900_000_000
+    monkeypatch.setattr(validate.time, "time", lambda: float(now))
+    _accepts(lambda r: r.collected_at.FromSeconds(now + validate.MAX_FUTURE_SKEW_S))
+    _rejects(lambda r: r.collected_at.FromSeconds(now + validate.MAX_FUTURE_SKEW_S + 1), "not a plausible time")
+
+
+def test_a_bad_report_id_is_echoed_bounded() -> None:
+    report = valid()
+    report.report_id = "A" * 64 + "B" * 1000
+    with pytest.raises(Rejected) as raised:
+        check_report(report)
+    assert str(raised.value) == f"report_id {'A' * 64!r} is not a UUID"
