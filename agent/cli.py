@@ -36,6 +36,7 @@ def report_to_json(report: pb.Inventory) -> str:
 
 
 def _collector_timeout(text: str) -> float:
+    """Seconds to wait for a collector: a number above 0 and at most an hour (nan and inf are refused)."""
     try:
         seconds = float(text)
     except ValueError:

@@ -227,3 +227,13 @@ def test_the_default_spool_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("XDG_STATE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert transport.default_spool_dir() == tmp_path / "home" / ".local" / "state" / "legacy-estate" / "spool"
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("0", "must be more than 0 and at most 3600 seconds: 0"), ("nan", "must be more than 0"),
+    ("1e9", "at most 3600 seconds"), ("soon", "not a number of seconds: 'soon'"),
+])
+def test_a_bad_collector_timeout_is_a_usage_error(value: str, message: str) -> None:
+    run = subprocess.run([*AGENT, "scan", "--collector", "127.0.0.1:9", "--collector-timeout", value],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and message in run.stderr and "Traceback" not in run.stderr, run.stderr
