@@ -113,7 +113,7 @@ MODULES = (
             "tests/test_collector.py::test_plaintext_refused_off_loopback")),
     Module("collector/scoring.py", frozenset({"cycle_key", "_milestone", "rule_rows", "store_rules", "rules_in_force",
                                               "sync_rules", "score"}),
-           ("tests/test_scoring_risk.py", "tests/test_status_edges.py", "tests/test_rules_validation.py")),
+           ("tests/test_scoring_driver.py", "tests/test_scoring_risk.py", "tests/test_status_edges.py")),
 )
 
 
