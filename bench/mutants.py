@@ -186,10 +186,11 @@ def main() -> int:
     if not args.listed_only:
         cosmic = run_cosmic(args.out, args.module)
         result["cosmic_ray"] = cosmic
-        for row in cosmic:
-            print(f"{row['module']}: {row['killed']} killed, {row['survived']} survived of {row['mutants']} "
-                  f"mutants (subset of {row['of']}), score {row['score']}, {row['seconds']} s; other {row['other']}")
-            for survivor in row["survivors"]:  # type: ignore[attr-defined]
+        for stats in cosmic:
+            print(f"{stats['module']}: {stats['killed']} killed, {stats['survived']} survived of {stats['mutants']} "
+                  f"mutants (subset of {stats['of']}), score {stats['score']}, {stats['seconds']} s; "
+                  f"other {stats['other']}")
+            for survivor in stats["survivors"]:  # type: ignore[attr-defined]
                 print(f"    survived: {survivor}")
     (args.out / "result.json").write_text(json.dumps(result, indent=1) + "\n")
     restored = subprocess.run(["git", "status", "--porcelain", "--", *mutated], cwd=REPO, capture_output=True,
