@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from estate.collector import scoring
-from estate.collector.rules import load_rules
+from estate.collector.rules import RuleErrors, load_rules
 from estate.collector.scoring import rules_in_force, score, store_rules, sync_rules
 from estate.collector.store import Store
 
@@ -124,8 +125,9 @@ def test_cycle_flags_and_maps_reach_their_tables(store: Store) -> None:
 def test_scoring_without_rules_is_refused_by_name(tmp_path: Path) -> None:
     empty = Store(tmp_path / "empty.duckdb")
     try:
-        with pytest.raises(Exception, match="no rules loaded: load them first"):
+        with pytest.raises(RuleErrors, match="no rules loaded: load them first") as raised:
             score(empty.con, AS_OF)
+        assert not re.search(r":-?\d+:", str(raised.value))  # no file, so no line number either
     finally:
         empty.close()
 
@@ -139,3 +141,11 @@ def test_a_failed_score_leaves_the_last_results_whole(store: Store, monkeypatch:
         score(store.con, AS_OF)
     assert store.con.execute("SELECT count(*) FROM findings").fetchone() == before
     assert store.con.execute("SELECT count(*) FROM score_runs").fetchone() == (1,)  # only the seeding run
+
+
+def test_broken_rules_are_reported_and_the_rules_in_force_kept(store: Store, rules: Path) -> None:
+    before = rules_in_force(store.con)
+    (rules / "matchers" / "broken.yaml").write_text("matchers:\n  - {id: x, kind: package, bogus: 1}\n")
+    result = sync_rules(store.con, rules)
+    assert result.changed is False and result.errors is not None and "matchers/broken.yaml:2" in str(result.errors)
+    assert rules_in_force(store.con) == before
