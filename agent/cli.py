@@ -20,6 +20,7 @@ from estate.v1 import inventory_pb2 as pb
 EXIT_USAGE = 2
 EXIT_REJECTED = 1
 EXIT_TEMPFAIL = 75  # sysexits EX_TEMPFAIL: the collector is away; the report waits in the spool
+DEFAULT_COLLECTOR_TIMEOUT_S = 10.0
 
 
 def report_to_json(report: pb.Inventory) -> str:
@@ -35,7 +36,19 @@ def report_to_json(report: pb.Inventory) -> str:
                       ensure_ascii=False) + "\n"
 
 
-def _add_transport_options(parser: argparse.ArgumentParser) -> None:
+def _collector_timeout(text: str) -> float:
+    """Seconds to wait for a collector: a number above 0 and at most an hour (nan and inf are refused)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < seconds <= 3600:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 3600 seconds: {text}")
+    return seconds
+
+
+def _add_transport_options(parser: argparse.ArgumentParser, collector_timeout: bool = True) -> None:
+    """The options that send reports; `collector_timeout` for commands that wait for the collector first."""
     parser.add_argument("--collector", metavar="HOST:PORT", help="send the report to this collector")
     parser.add_argument("--tls-ca", type=Path, metavar="PEM", help="CA certificate that signed the collector's")
     parser.add_argument("--tls-cert", type=Path, metavar="PEM", help="this agent's client certificate")
@@ -45,6 +58,10 @@ def _add_transport_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spool", type=Path, metavar="DIR",
                         help="where reports wait for the collector's receipt "
                              "(default /var/spool/legacy-estate as root, else ~/.local/state/legacy-estate/spool)")
+    if collector_timeout:
+        parser.add_argument("--collector-timeout", type=_collector_timeout, default=DEFAULT_COLLECTOR_TIMEOUT_S,
+                            metavar="S", help="how long to wait for the collector to answer before leaving the "
+                                              f"report in the spool (default {DEFAULT_COLLECTOR_TIMEOUT_S:g} s)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -159,7 +176,7 @@ def send(report_id: str, data: bytes, args: argparse.Namespace) -> int:
     try:
         channel = transport.open_channel(args.collector, tls, insecure=args.insecure)
         with channel:
-            transport.wait_for_channel(channel, timeout_s=10.0)
+            transport.wait_for_channel(channel, timeout_s=args.collector_timeout)
             settled = transport.flush_spool(channel, spool)
     except (transport.TransportError, OSError) as exc:
         print(f"estate-agent: {exc}; the report waits in {spool.directory} for the next run", file=sys.stderr)

@@ -11,10 +11,8 @@ import argparse
 import os
 import re
 import subprocess
-import tarfile
 import time
 import venv
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -60,17 +58,6 @@ def _clean_env() -> dict[str, str]:
 def _run(bin_dir: Path, *argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(bin_dir / argv[0]), *argv[1:]], capture_output=True, text=True, env=_clean_env(),
                           cwd=cwd, timeout=120)
-
-
-def test_artefacts_carry_no_tests_or_third_party_fixtures(dist: tuple[Path, Path]) -> None:
-    wheel, sdist = dist
-    with zipfile.ZipFile(wheel) as whl, tarfile.open(sdist) as tar:
-        wheel_names = whl.namelist()
-        sdist_names = [name.split("/", 1)[1] for name in tar.getnames() if "/" in name]
-    for names in (wheel_names, sdist_names):
-        assert not [n for n in names if n.startswith(("tests/", "bench/")) or "/fixtures/" in n or ".snmprec" in n]
-    assert "estate/collector/store/migrations/0001_initial.sql" in wheel_names
-    assert any(n.startswith("estate/rules/lifecycles/endoflife/") for n in wheel_names)
 
 
 def test_agent_only_install_runs_every_agent_command(agent_only: Path, tmp_path: Path) -> None:
