@@ -138,7 +138,7 @@ def test_label_keys_and_values_are_bounded() -> None:
 
 def test_the_future_bound_is_inclusive_to_the_second(monkeypatch: pytest.MonkeyPatch) -> None:
     now = 1_900_000_000
-    monkeypatch.setattr("estate.collector.validate.time.time", lambda: float(now))
+    monkeypatch.setattr("estate.collector.ingest.validate.time.time", lambda: float(now))
     _accepts(lambda r: r.collected_at.FromSeconds(now + validate.MAX_FUTURE_SKEW_S))
     _rejects(lambda r: r.collected_at.FromSeconds(now + validate.MAX_FUTURE_SKEW_S + 1), "not a plausible time")
 
