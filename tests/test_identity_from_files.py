@@ -1,7 +1,7 @@
 """Issue 13: host identity from files alone (--root trees and images) and the asset id they get.
 
 The OS cases run as host fixture folders (tests/fixtures/hosts: solaris11.3, openindiana151, omnios_r151012,
-smartos_20160330, nexentastor4, debian_stretch_sid, gentoo, arch_no_arch-release, manjaro21.2,
+smartos_20160330, nexentastor4, debian_stretch_sid, gentoo, arch_no_arch-release,
 rocky9_cpe_only, almalinux10_cpe_only) through the contract suite; here are the asset id, the
 --asset-id option, and a root scan of a tree without identity sent to a real collector.
 """
