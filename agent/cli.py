@@ -9,16 +9,18 @@ from pathlib import Path
 
 from google.protobuf import json_format
 
-from estate.agent import __version__, capture
+from estate.agent import __version__, capture, config
 from estate.agent.hostaccess import HostAccessError, LocalHost
-from estate.agent.scan import LabelError, build_report, parse_labels
+from estate.agent.scan import AssetIdError, LabelError, build_report, check_asset_id, parse_labels
 from estate.agent.snmp import command as snmp_command
 from estate.agent.ssh import cli as ssh_cli
+from estate.agent.winrm import command as winrm_command
 from estate.v1 import inventory_pb2 as pb
 
 EXIT_USAGE = 2
 EXIT_REJECTED = 1
 EXIT_TEMPFAIL = 75  # sysexits EX_TEMPFAIL: the collector is away; the report waits in the spool
+DEFAULT_COLLECTOR_TIMEOUT_S = 10.0
 
 
 def report_to_json(report: pb.Inventory) -> str:
@@ -34,7 +36,19 @@ def report_to_json(report: pb.Inventory) -> str:
                       ensure_ascii=False) + "\n"
 
 
-def _add_transport_options(parser: argparse.ArgumentParser) -> None:
+def _collector_timeout(text: str) -> float:
+    """Seconds to wait for a collector: a number above 0 and at most an hour (nan and inf are refused)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < seconds <= 3600:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 3600 seconds: {text}")
+    return seconds
+
+
+def _add_transport_options(parser: argparse.ArgumentParser, collector_timeout: bool = True) -> None:
+    """The options that send reports; `collector_timeout` for commands that wait for the collector first."""
     parser.add_argument("--collector", metavar="HOST:PORT", help="send the report to this collector")
     parser.add_argument("--tls-ca", type=Path, metavar="PEM", help="CA certificate that signed the collector's")
     parser.add_argument("--tls-cert", type=Path, metavar="PEM", help="this agent's client certificate")
@@ -44,11 +58,16 @@ def _add_transport_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spool", type=Path, metavar="DIR",
                         help="where reports wait for the collector's receipt "
                              "(default /var/spool/legacy-estate as root, else ~/.local/state/legacy-estate/spool)")
+    if collector_timeout:
+        parser.add_argument("--collector-timeout", type=_collector_timeout, default=DEFAULT_COLLECTOR_TIMEOUT_S,
+                            metavar="S", help="how long to wait for the collector to answer before leaving the "
+                                              f"report in the spool (default {DEFAULT_COLLECTOR_TIMEOUT_S:g} s)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="estate-agent", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    config.add_config_option(parser, "agent")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     scan = commands.add_parser("scan", help="discover this host's OS and software",
@@ -63,15 +82,23 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--label", action="append", default=[], metavar="KEY=VALUE",
                       help="label the asset: org, department, environment, owner, criticality, system "
                            "(repeatable)")
+    scan.add_argument("--asset-id", metavar="ID", default="",
+                      help="the asset's id in the register (e.g. a CMDB key); default: machine-id/DMI UUID, "
+                           "else host name, else SSH host key, else (with --root) file-tree:SCANNER:PATH")
     _add_transport_options(scan)
     snmp_command.add_parser(commands)
     capture.add_parser(commands)
     ssh_cli.add_parser(commands)
+    config.add_check_command(commands, "agent")
+    winrm_command.add_parser(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = config.parse_args("agent", parser, argv)
+    if args.command == "config":
+        return config.run_check("agent", parser, args.file)
     if args.command == "scan":
         return cmd_scan(args)
     if args.command == "snmp":
@@ -80,14 +107,17 @@ def main(argv: list[str] | None = None) -> int:
         return capture.run(args)
     if args.command == "ssh":
         return ssh_cli.run(args)
+    if args.command == "winrm":
+        return winrm_command.run(args)
     return EXIT_USAGE  # argparse rejects unknown commands before this
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
     try:
         labels = parse_labels(args.label)
+        asset_id = check_asset_id(args.asset_id) if args.asset_id else ""
         host = LocalHost(args.root)
-    except (LabelError, HostAccessError) as exc:
+    except (LabelError, AssetIdError, HostAccessError) as exc:
         print(f"estate-agent: {exc}", file=sys.stderr)
         return EXIT_USAGE
     method = pb.METHOD_FILE if args.root else pb.METHOD_LOCAL
@@ -95,7 +125,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     # made (they live as long as the process) and let it run less often; cyclic garbage is rare here.
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
-    report = build_report(host, method, labels)
+    report = build_report(host, method, labels, asset_id=asset_id)
     output = args.output if args.output is not None else (None if args.collector else "-")
     written = True
     if output is not None:
@@ -146,7 +176,7 @@ def send(report_id: str, data: bytes, args: argparse.Namespace) -> int:
     try:
         channel = transport.open_channel(args.collector, tls, insecure=args.insecure)
         with channel:
-            transport.wait_for_channel(channel, timeout_s=10.0)
+            transport.wait_for_channel(channel, timeout_s=args.collector_timeout)
             settled = transport.flush_spool(channel, spool)
     except (transport.TransportError, OSError) as exc:
         print(f"estate-agent: {exc}; the report waits in {spool.directory} for the next run", file=sys.stderr)
