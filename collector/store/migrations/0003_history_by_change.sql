@@ -761,3 +761,20 @@ COMMENT ON COLUMN devices.first_seen IS 'When that first report was collected.';
 COMMENT ON COLUMN devices.last_report_id IS 'Last report that still showed this row, once the interval is closed (NULL while open: the asset''s current report).';
 COMMENT ON COLUMN devices.last_seen IS 'When that last report was collected (NULL while open).';
 COMMENT ON COLUMN devices.ended_at IS 'When the first report without this row was collected (NULL while open).';
+
+COMMENT ON MACRO TABLE reports_as_of IS 'reports_as_of(moment): each asset''s report in force at that moment (the latest collected at or before it); columns of reports.';
+COMMENT ON MACRO TABLE packages_as_of IS 'packages_as_of(moment): the packages each asset had at that moment (intervals open then); columns of packages without last_report_id, last_seen, ended_at, open.';
+COMMENT ON MACRO TABLE software_as_of IS 'software_as_of(moment): the software each asset had at that moment; columns of software without the closing ones.';
+COMMENT ON MACRO TABLE listeners_as_of IS 'listeners_as_of(moment): the listeners each asset had at that moment; columns of listeners without the closing ones.';
+COMMENT ON MACRO TABLE interfaces_as_of IS 'interfaces_as_of(moment): the network interfaces each asset had at that moment; columns of interfaces without the closing ones.';
+COMMENT ON MACRO TABLE disks_as_of IS 'disks_as_of(moment): the disks each asset had at that moment; columns of disks without the closing ones.';
+COMMENT ON MACRO TABLE devices_as_of IS 'devices_as_of(moment): the SNMP device facts each asset had at that moment; columns of devices without the closing ones.';
+COMMENT ON MACRO TABLE changes_since IS 'changes_since(moment): every row that appeared (added) or went (removed) after that moment, across parts: asset_id, part, change, item, detail, changed_at, report_id.';
+
+COMMENT ON VIEW current_disks IS 'Disks of each asset''s latest report.';
+COMMENT ON COLUMN current_packages.report_id IS 'The asset''s current report (asset_state.report_id), which shows this row.';
+COMMENT ON COLUMN current_software.report_id IS 'The asset''s current report (asset_state.report_id), which shows this row.';
+COMMENT ON COLUMN current_listeners.report_id IS 'The asset''s current report (asset_state.report_id), which shows this row.';
+COMMENT ON COLUMN current_interfaces.report_id IS 'The asset''s current report (asset_state.report_id), which shows this row.';
+COMMENT ON COLUMN current_disks.report_id IS 'The asset''s current report (asset_state.report_id), which shows this row.';
+COMMENT ON COLUMN current_devices.report_id IS 'The asset''s current report (asset_state.report_id), which shows this row.';
