@@ -45,6 +45,11 @@ def build(db: Path, assets: int, per_asset: int) -> Store:
                ['6.1.0-28-amd64', '5.15.0-91-generic', '4.18.0-513.el8.x86_64', '3.10.0-1160.el7.x86_64'][1 + i % 4],
                map(['system'], ['sys' || (i % 500)]), {per_asset}, 0
         FROM range({assets}) t(i)""")
+    # Each asset's state: its report is the current one (history by change, migration 0003).
+    con.execute("""
+        INSERT INTO asset_state (asset_id, report_id, collected_at, received_at, first_report_id, first_seen,
+                                 reports, changed_commit)
+        SELECT asset_id, report_id, collected_at, received_at, report_id, collected_at, 1, 0 FROM reports""")
     names = "[" + ", ".join(f"'{n}'" for n, _ in MATCHED) + "]"
     versions = "[" + ", ".join(f"'{v}'" for _, v in MATCHED) + "]"
     fill = ("replace(replace(replace(replace(replace(replace({s}, '{{a10}}', (a % 10)::VARCHAR), "
@@ -52,8 +57,8 @@ def build(db: Path, assets: int, per_asset: int) -> Store:
             "'{{pg}}', (11 + a % 6)::VARCHAR), '{{ng}}', (18 + a % 10)::VARCHAR), "
             "'{{nd}}', (14 + 2 * (a % 6))::VARCHAR)")
     con.execute(f"""
-        INSERT INTO packages (report_id, asset_id, name, version, architecture, manager)
-        SELECT 'r' || a, 'a' || a,
+        INSERT INTO packages_current (first_report_id, first_seen, asset_id, name, version, architecture, manager)
+        SELECT 'r' || a, now(), 'a' || a,
                CASE WHEN k < {len(MATCHED)} THEN {fill.format(s=f"{names}[k + 1]")}
                     ELSE 'lib' || ((a * 7919 + k * 104729) % 5000) || '-common' END,
                CASE WHEN k < {len(MATCHED)} THEN {fill.format(s=f"{versions}[k + 1]")}

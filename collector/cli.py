@@ -20,12 +20,14 @@ from estate.agent import __version__, config
 from estate.collector.ingest.validate import MAX_REPORT_BYTES, Rejected, decode_report
 from estate.collector.read import commands as read_cli
 from estate.collector.ruleset import commands as rules_cli
-from estate.collector.store.database import Outcome, Store, StoreError
+from estate.collector.store.database import Incoming, Outcome, Store, StoreError
 from estate.v1 import inventory_pb2 as pb
 
 DEFAULT_DB = "estate.duckdb"
 DEFAULT_LISTEN = "127.0.0.1:50051"
 INGEST_BATCH = 64
+# On SIGTERM, how long serve lets the scorer finish what is pending before interrupting it.
+SCORER_GRACE_S = 5.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -140,17 +142,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print("estate-collector: --tls-cert, --tls-key and --tls-ca go together", file=sys.stderr)
             return 2
         tls = ServerTls(args.tls_cert, args.tls_key, args.tls_ca)
+    # Many threads share the GIL (stream readers flattening reports, two writer lanes, the scorer):
+    # hand it over every millisecond rather than every five, so a small report's few steps are not
+    # queued behind a huge report's flattening.
+    sys.setswitchinterval(0.001)
     store = Store(args.db)
     # A cursor made here, before the writer thread starts: the snapshot thread's own connection to the
     # writer's database, the only one that can read the live file.
     snapshots = Snapshotter(store.con.cursor(), args.snapshot or default_snapshot_path(args.db),
                             args.snapshot_every or None)
-    writer = Writer(store, on_commit=rules_cli.scorer(store, args.rules).after_ingest)
+    scorer = rules_cli.scorer(store, args.rules)
+    writer = Writer(store, on_commit=scorer.notify)
     try:
         server, port = build_server(writer, args.listen, tls, insecure=args.insecure, snapshots=snapshots)
     except (ValueError, OSError) as exc:
         print(f"estate-collector: {exc}", file=sys.stderr)
         writer.close()
+        scorer.close(finish_within_s=0)
         snapshots.stop()
         store.close()
         return 2
@@ -172,6 +180,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     serve_file.unlink(missing_ok=True)
     snapshots.stop()
     writer.close()
+    scorer.close(finish_within_s=SCORER_GRACE_S)  # scores are derived: the next start redoes what is left
     store.close()
     return 0
 
@@ -215,6 +224,7 @@ def read_report_file(path: Path) -> pb.Inventory:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     store = Store(args.db)
+    scorer = rules_cli.scorer(store, args.rules)
     failures = 0
     accepted: list[str] = []
     try:
@@ -222,13 +232,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
         def flush() -> None:
             nonlocal failures
-            outcomes = store.write_reports([report for _, report in pending], via="file")
+            outcomes = store.write_reports([Incoming(report, sender=f"file:{path}"[:256])
+                                            for path, report in pending], via="file")
             for (path, report), outcome in zip(pending, outcomes, strict=True):
                 failures += outcome.status == "REJECTED"
                 _print_outcome(path, outcome)
                 if outcome.status == "ACCEPTED":
                     accepted.append(report.asset_id)
             pending.clear()
+            scorer.notify(accepted)
 
         for path in args.files:
             try:
@@ -240,9 +252,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 flush()
         if pending:
             flush()
-        if accepted:
-            rules_cli.scorer(store, args.rules).after_ingest(accepted)
     finally:
+        scorer.close()  # ingest is a batch: it ends with its reports scored
         store.close()
     return 1 if failures else 0
 

@@ -9,6 +9,7 @@ would abort the whole stream, receipts and all.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import queue
 import threading
@@ -40,7 +41,7 @@ def receipt_for(sequence: int, outcome: Outcome) -> ingest_pb.Receipt:
                              reason=outcome.reason, sequence=sequence)
 
 
-def handle_stream(messages: Iterator[bytes], writer: Writer) -> Iterator[ingest_pb.Receipt]:
+def handle_stream(messages: Iterator[bytes], writer: Writer, sender: str = "") -> Iterator[ingest_pb.Receipt]:
     """Answer each message with a receipt, in order; a receipt is yielded only after the store has it.
 
     A reader thread decodes and submits ahead of the receipts, so the writer can commit many
@@ -53,7 +54,8 @@ def handle_stream(messages: Iterator[bytes], writer: Writer) -> Iterator[ingest_
         try:
             for sequence, data in enumerate(messages, start=1):
                 try:
-                    future = writer.submit(decode_report(data))
+                    future = writer.submit(decode_report(data), sender=sender,
+                                           sha256=hashlib.sha256(data).hexdigest(), data=data)
                 except Rejected as exc:
                     future = Future()
                     future.set_result(Outcome("", "REJECTED", str(exc)))
@@ -73,6 +75,14 @@ def handle_stream(messages: Iterator[bytes], writer: Writer) -> Iterator[ingest_
             raise item
         sequence, future = item
         yield receipt_for(sequence, future.result())
+
+
+def sender_of(context: grpc.ServicerContext) -> str:
+    """Who is sending, for the reports table: the client certificate's common name, else the peer address."""
+    names = context.auth_context().get("x509_common_name") or []
+    if names:
+        return "cert:" + bytes(names[0]).decode("utf-8", "replace")[:256]
+    return "peer:" + str(context.peer())[:256]
 
 
 @dataclass(frozen=True)
@@ -103,7 +113,7 @@ class IngestService:
                 context.abort(grpc.StatusCode.PERMISSION_DENIED,
                               f"a certificate with role {role or '(none)'!r} may not ingest; agents need role 'agent'")
         try:
-            yield from handle_stream(messages, self.writer)
+            yield from handle_stream(messages, self.writer, sender_of(context))
         except StoreError as exc:
             context.abort(grpc.StatusCode.UNAVAILABLE, f"store unavailable, report not stored: {exc}")
 

@@ -23,10 +23,18 @@ def estate_reports() -> list[pb.Inventory]:
 
 
 def estate_counts() -> dict[str, int]:
-    """What a store holding the whole set must count."""
+    """What a store holding the whole set must count.
+
+    packages and listeners: rows of each asset's current report (latest collected_at, then the
+    smallest report_id), what current_packages and current_listeners hold with history by change.
+    """
     reports = estate_reports()
-    return {"reports": len(reports), "assets": len({r.asset_id for r in reports}),
-            "packages": sum(len(r.packages) for r in reports), "listeners": sum(len(r.listeners) for r in reports)}
+    current: dict[str, pb.Inventory] = {}
+    for report in sorted(reports, key=lambda r: (r.collected_at.ToNanoseconds(), r.report_id), reverse=True):
+        current.setdefault(report.asset_id, report)
+    return {"reports": len(reports), "assets": len(current),
+            "packages": sum(len(r.packages) for r in current.values()),
+            "listeners": sum(len(r.listeners) for r in current.values())}
 
 
 def seeded_estate(db: Path) -> Store:

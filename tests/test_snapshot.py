@@ -23,11 +23,13 @@ from .estate_seed import estate_counts, estate_reports
 
 COLLECTOR_CLI = [sys.executable, "-m", "estate.collector.cli"]
 DUCKDB_CLI = shutil.which("duckdb", path=str(Path(sys.executable).parent)) or shutil.which("duckdb")
-# Counts that must agree inside any consistent snapshot: every report's package_count is the number of
-# its package rows, whatever moment the copy was taken at.
+# Counts that must agree inside any consistent snapshot: each current report's package_count is the
+# number of its asset's current package rows, whatever moment the copy was taken at (history by change
+# keeps one interval per package, not a row per report).
 CONSISTENCY = ("SELECT (SELECT count(*) FROM reports) AS reports, "
-               "(SELECT coalesce(sum(package_count), 0)::BIGINT FROM reports) AS declared, "
-               "(SELECT count(*) FROM packages) AS packages, (SELECT count(*) FROM listeners) AS listeners")
+               "(SELECT coalesce(sum(package_count), 0)::BIGINT FROM current_reports) AS declared, "
+               "(SELECT count(*) FROM current_packages) AS packages, "
+               "(SELECT count(*) FROM current_listeners) AS listeners")
 
 needs_cli = pytest.mark.skipif(DUCKDB_CLI is None, reason="the stock duckdb CLI (pip install duckdb-cli) is missing")
 

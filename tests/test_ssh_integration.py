@@ -109,8 +109,9 @@ def test_legacy_hosts_end_to_end_into_the_collector(sshd: Sshd, collector: Colle
     assert "sent accepted" in run.stdout
     assert collector.stop() == 0
     with duckdb.connect(str(tmp_path / "estate.duckdb"), read_only=True) as con:
-        rows = con.execute("SELECT os_id, os_version_id, os_version, method, labels['environment'], "
-                           "(SELECT count(*) FROM packages p WHERE p.report_id = r.report_id) "
+        # package_count: these hosts share one asset id (one sshd port) and arrive out of order, so
+        # with history by change a report older than its asset's current one keeps only its header.
+        rows = con.execute("SELECT os_id, os_version_id, os_version, method, labels['environment'], package_count "
                            "FROM reports r ORDER BY os_id, os_version_id").fetchall()
     assert rows == [
         ("aix", "6.1", "6.1.4.2", "SSH", "production", 50),

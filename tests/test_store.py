@@ -54,7 +54,9 @@ def test_write_reports_outcomes(store: Store) -> None:
     outcomes = store.write_reports([first, broken, second, first], via="file")
     assert [o.status for o in outcomes] == ["ACCEPTED", "REJECTED", "ACCEPTED", "DUPLICATE"]
     assert outcomes[1].reason == "asset_id is empty"
-    assert store.con.execute("SELECT count(*) FROM packages").fetchone() == (80,)
+    # The second report of the asset shows the same packages: history by change keeps one interval each.
+    assert store.con.execute("SELECT count(*) FROM packages").fetchone() == (40,)
+    assert store.con.execute("SELECT count(*) FROM reports").fetchone() == (2,)
     row = store.con.execute("SELECT os_id, os_version_id, method, received_via, package_count FROM reports "
                             "WHERE report_id = ?", [first.report_id]).fetchone()
     assert row == ("debian", "12", "FILE", "file", 40)
@@ -65,7 +67,8 @@ def test_a_failed_insert_stores_nothing(store: Store) -> None:
     report = build_report(host, pb.METHOD_FILE)
     report.asset_id = "hostname:test"
     store.con.execute("DROP VIEW current_packages")
-    store.con.execute("DROP TABLE packages")  # make the second insert of the transaction fail
+    store.con.execute("DROP VIEW packages")
+    store.con.execute("DROP TABLE packages_current")  # make the first insert of the transaction fail
     with pytest.raises(StoreError):
         store.write_reports([report], via="file")
     assert store.con.execute("SELECT count(*) FROM reports").fetchone() == (0,)

@@ -61,9 +61,12 @@ def check_report(report: pb.Inventory) -> str:
         raise Rejected("method is unspecified")
     if not report.HasField("collected_at"):
         raise Rejected("collected_at is missing")
-    seconds = report.collected_at.seconds
+    seconds, nanos = report.collected_at.seconds, report.collected_at.nanos
+    if not 0 <= nanos < 1_000_000_000:
+        raise Rejected(f"collected_at nanos {nanos} is out of range (0 to 999999999)")
     if seconds < EARLIEST_COLLECTED_AT or seconds > time.time() + MAX_FUTURE_SKEW_S:
-        raise Rejected(f"collected_at {report.collected_at.ToJsonString()} is not a plausible time")
+        # Named by its seconds: a value this far off has no calendar form to print.
+        raise Rejected(f"collected_at {seconds} s after 1970 is not a plausible time")
     for field, bound in LIST_BOUNDS.items():
         count = len(getattr(report, field))
         if count > bound:

@@ -61,10 +61,10 @@ def _rules_dir(args: argparse.Namespace) -> Path:
 
 
 def scorer(store: Any, rules: Path | None) -> Any:
-    """The Scorer the collector runs after each commit (ingest and serve)."""
+    """The Scorer the collector runs off the ingest path (ingest and serve), started, on its own connection."""
     from estate.collector.scoring.scorer import Scorer
 
-    return Scorer(store.con, rules if rules is not None else default_rules_dir())
+    return Scorer(store.con.cursor(), rules if rules is not None else default_rules_dir()).start()
 
 
 def cmd_check(args: argparse.Namespace) -> int:

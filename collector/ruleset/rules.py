@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import itertools
 import re
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
@@ -69,7 +70,10 @@ def read_yaml(path: Path, name: str) -> tuple[Any, dict[Path_, int]]:
     documents nested deeper or larger than the bounds.
     """
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise RuleErrors([RuleError(name, 0, "", "not a regular file (a device, FIFO or directory): refused")])
+        size = info.st_size
         if size > MAX_RULE_FILE_BYTES:
             raise RuleErrors([RuleError(name, 0, "", f"file is {size} bytes, over the limit of "
                                                      f"{MAX_RULE_FILE_BYTES} bytes")])
@@ -649,15 +653,30 @@ def rule_files(root: Path) -> Iterator[tuple[str, Path, RuleKind]]:
             yield path.relative_to(root).as_posix(), path, kind
 
 
+def rule_file_sha256(path: Path) -> bytes:
+    """SHA-256 of a rule file's bytes, read only if it is a regular file within MAX_RULE_FILE_BYTES.
+
+    The type and size are checked before anything is read: a link to /dev/zero, a FIFO or a 2 GiB
+    sparse file costs one stat, and gets a fixed marker instead of a hash (load_rules then names it).
+    """
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            return b"not a regular file"
+        if info.st_size > MAX_RULE_FILE_BYTES:
+            return b"over the size limit"
+        with open(path, "rb") as handle:
+            return hashlib.sha256(handle.read(MAX_RULE_FILE_BYTES + 1)).digest()
+    except OSError:
+        return b"unreadable"
+
+
 def digest_rules(root: Path) -> str:
     """A digest of every rule file's name and bytes: it changes when any rule changes."""
     digest = hashlib.sha256()
     for name, path, _ in rule_files(root):
         digest.update(name.encode() + b"\0")
-        try:
-            digest.update(hashlib.sha256(path.read_bytes()[: MAX_RULE_FILE_BYTES + 1]).digest())
-        except OSError:
-            digest.update(b"unreadable")
+        digest.update(rule_file_sha256(path))
     return digest.hexdigest()
 
 
@@ -677,7 +696,7 @@ def load_rules(root: Path) -> RuleSet:
         except RuleErrors as exc:
             errors.extend(exc.errors)
             continue
-        ruleset.files[name] = (kind.attr, hashlib.sha256(path.read_bytes()).hexdigest())
+        ruleset.files[name] = (kind.attr, rule_file_sha256(path).hex())
         if kind.attr == "scoring":
             ruleset.scoring = located[0]
         elif isinstance(getattr(ruleset, kind.attr, None), list):

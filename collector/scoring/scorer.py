@@ -8,9 +8,12 @@ given few (the collector rescoring what it just stored).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import hashlib
 import logging
 import re
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -29,8 +32,9 @@ from estate.collector.ruleset.rules import (
     RuleErrors,
     RuleSet,
     Scoring,
-    digest_rules,
     load_rules,
+    rule_file_sha256,
+    rule_files,
 )
 
 log = logging.getLogger("estate.collector")
@@ -183,7 +187,7 @@ class SyncResult:
 
 def sync_rules(con: duckdb.DuckDBPyConnection, rules_dir: Path) -> SyncResult:
     """Load the rule files if they changed; on errors keep the rules in force and say why."""
-    digest = digest_rules(rules_dir) if rules_dir.is_dir() else ""
+    digest = RuleWatch(rules_dir).digest()
     if digest and digest == rules_in_force(con):
         return SyncResult(changed=False)
     try:
@@ -232,27 +236,154 @@ def score(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None,
     return ScoreRun(as_of, int(counts[0]), int(counts[1]), seconds)
 
 
-class Scorer:
-    """Rescores after ingest: reloads the rules when they changed, scores the assets just stored."""
+class RuleWatch:
+    """Tells cheaply whether the rule files changed: a stat of each, and a hash only of those whose stat moved.
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, rules_dir: Path) -> None:
+    The digest equals digest_rules(root) (the one rule_loads records), without re-reading files
+    whose size, mtime and inode are unchanged.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._known: dict[str, tuple[tuple[int, ...], bytes]] = {}
+
+    def digest(self) -> str:
+        if not self.root.is_dir():
+            return ""
+        digest = hashlib.sha256()
+        known: dict[str, tuple[tuple[int, ...], bytes]] = {}
+        for name, path, _ in rule_files(self.root):
+            try:
+                info = path.stat()
+                key: tuple[int, ...] = (info.st_mode, info.st_size, info.st_mtime_ns, info.st_ino, info.st_dev)
+            except OSError:
+                key = ()
+            cached = self._known.get(name)
+            file_hash = cached[1] if cached is not None and cached[0] == key and key else rule_file_sha256(path)
+            known[name] = (key, file_hash)
+            digest.update(name.encode() + b"\0")
+            digest.update(file_hash)
+        self._known = known
+        return digest.hexdigest()
+
+
+class Scorer:
+    """Rescores off the ingest path: its own thread and DuckDB connection, debounced.
+
+    The writer only calls notify() after a commit, which returns at once. The scorer's thread then
+    waits until commits pause for `debounce_s` (at most `max_delay_s`), reloads the rules if their
+    files changed (RuleWatch) and scores the assets whose state changed since its last run
+    (asset_state.changed_commit), or every asset when the rules or the date changed. Receipts never
+    wait for it; whatever fails here is logged and retried on the next run.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, rules_dir: Path, debounce_s: float = 2.0,
+                 max_delay_s: float = 30.0, recheck_s: float = 60.0) -> None:
         self.con = con
         self.rules_dir = rules_dir
+        self.debounce_s = debounce_s
+        self.max_delay_s = max_delay_s
+        self.recheck_s = recheck_s
+        self.watch = RuleWatch(rules_dir)
+        self.runs = 0
+        self._watermark: int | None = None  # changed_commit scored so far; None: score everything
+        self._scored_on: dt.date | None = None
         self._reported: str | None = None
+        self._wake = threading.Event()
+        self._idle = threading.Event()
+        self._dirty = True
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._closing = False
+        self._thread: threading.Thread | None = None
 
-    def after_ingest(self, asset_ids: Sequence[str]) -> None:
-        try:
-            sync = sync_rules(self.con, self.rules_dir)
-            if sync.errors is not None and str(sync.errors) != self._reported:
-                self._reported = str(sync.errors)
-                log.error("rule files refused, the rules in force stay:\n%s", sync.errors)
-            if rules_in_force(self.con) is None:
+    def start(self) -> Scorer:
+        """Run in its own thread, with a first run soon (it scores every asset once)."""
+        self._thread = threading.Thread(target=self._loop, name="scorer", daemon=True)
+        self._thread.start()
+        self.notify()
+        return self
+
+    def notify(self, asset_ids: Sequence[str] = ()) -> None:
+        """Something was committed (asset_ids, for the log): score it soon. Never blocks."""
+        with self._lock:
+            self._dirty = True
+            self._idle.clear()
+        self._wake.set()
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Wait until everything notified so far is scored; False on timeout."""
+        return self._idle.wait(timeout_s)
+
+    def close(self, finish_within_s: float | None = None) -> None:
+        """Stop the thread, after a last run for what is pending if it ends within finish_within_s
+        (None: however long it takes); a run still going then is interrupted (the next start redoes it)."""
+        self._closing = True  # no more debouncing: run what is pending now
+        if self._thread is not None:
+            self.notify()
+            self.wait_idle(1e9 if finish_within_s is None else finish_within_s)
+        self._stopping = True
+        self._wake.set()
+        while self._thread is not None and self._thread.is_alive():
+            # An interrupt only stops the statement running at that moment: repeat until the thread is out.
+            with contextlib.suppress(duckdb.Error):
+                self.con.interrupt()
+            self._thread.join(0.1)
+        self.con.close()
+
+    def _loop(self) -> None:
+        while not self._stopping:
+            woken = self._wake.wait(self.recheck_s)
+            if self._stopping:
                 return
-            score(self.con, assets=None if sync.changed else asset_ids)
+            if woken:
+                first = time.monotonic()
+                # Debounce: go on waiting while commits keep coming, up to max_delay_s in all.
+                while not (self._stopping or self._closing) and time.monotonic() - first < self.max_delay_s:
+                    self._wake.clear()
+                    if not self._wake.wait(self.debounce_s):
+                        break
+            self._wake.clear()
+            with self._lock:
+                self._dirty = False
+            self.run_once()
+            with self._lock:
+                if not self._dirty:
+                    self._idle.set()
+
+    def run_once(self) -> ScoreRun | None:
+        """Reload changed rules, then score what changed since the last run (in this thread)."""
+        try:
+            digest = self.watch.digest()
+            changed_rules = False
+            if digest != rules_in_force(self.con):
+                sync = sync_rules(self.con, self.rules_dir)
+                changed_rules = sync.changed
+                if sync.changed:
+                    log.info("rules loaded from %s (digest %s)", self.rules_dir, (rules_in_force(self.con) or "")[:12])
+                if sync.errors is not None and str(sync.errors) != self._reported:
+                    self._reported = str(sync.errors)
+                    log.error("rule files refused, the rules in force stay:\n%s", sync.errors)
+            if rules_in_force(self.con) is None:
+                return None
+            row = self.con.execute("SELECT max(changed_commit) FROM asset_state").fetchone()
+            top = int(row[0]) if row and row[0] is not None else 0
+            today = dt.date.today()
+            if changed_rules or self._watermark is None or self._scored_on != today:
+                assets: list[str] | None = None
+            else:
+                assets = [r[0] for r in self.con.execute(
+                    "SELECT asset_id FROM asset_state WHERE changed_commit > ?", [self._watermark]).fetchall()]
+                if not assets:
+                    return None
+            run = score(self.con, today, assets)
+            self._watermark, self._scored_on = top, today
+            self.runs += 1
+            return run
         except Exception as exc:
-            # Scoring is derived data: whatever fails here must never stop the writer, which has
-            # already stored and acknowledged these reports; the next score run redoes it.
-            log.error("scoring after ingest failed (reports are stored): %s", exc)
+            # Scoring is derived data: the reports are stored and acknowledged; the next run redoes it.
+            log.error("scoring failed (reports are stored; retried on the next run): %s", exc)
+            return None
 
 
 # --- explain -------------------------------------------------------------------------------------

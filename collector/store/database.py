@@ -1,160 +1,75 @@
-"""The DuckDB store: numbered migrations, and reports written as Arrow batches in one transaction.
+"""The DuckDB store: numbered migrations, and reports written by change in one transaction per group.
 
-Only the writer (one connection, one thread) writes. Reports are converted to column lists in
-Python, checked against the string bound, and inserted per table with one INSERT ... BY NAME from
-an Arrow table: row-by-row inserts are hundreds of times slower (see NOTES on DuckDB inserts).
+Only the writer (one connection, one thread) writes reports. Each report is checked and flattened
+on its own (ingest/flatten.py), so a value that does not fit rejects that report only; the group is
+then written in one transaction by store/history.py: report headers, and the interval tables by
+change (an unchanged rescan writes its header and nothing else).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from estate.collector.ingest.validate import MAX_STRING_CHARS, Rejected, check_report
+from estate.collector.ingest.flatten import (
+    ERROR_COLUMNS,
+    PART_BY_TABLE,
+    PARTS,
+    REPORT_COLUMNS,
+    FlatReport,
+    flatten,
+    raw_digests,
+)
+from estate.collector.ingest.validate import Rejected, check_report
+from estate.collector.store import history
 from estate.v1 import inventory_pb2 as pb
 
-STR = pa.string()
-STR_LIST = pa.list_(pa.string())
-STR_MAP = pa.map_(pa.string(), pa.string())
-TS = pa.timestamp("us", tz="UTC")
+log = logging.getLogger("estate.collector")
 
-# Arrow types of each stored table's columns, in one place; the SQL in migrations/ is the
+# Stored columns of every table the writer fills, as Arrow types; the SQL in migrations/ is the
 # authority for the stored types and descriptions, and a test checks the two agree.
 TABLE_COLUMNS: dict[str, dict[str, pa.DataType]] = {
-    "reports": {
-        "report_id": STR, "asset_id": STR, "collected_at": TS, "received_at": TS, "method": STR,
-        "received_via": STR, "agent_version": STR, "hostname": STR, "fqdn": STR, "machine_id": STR,
-        "dmi_product_uuid": STR, "asset_id_source": STR, "identity_warnings": STR_LIST,
-        "os_family": STR, "os_id": STR, "os_name": STR, "os_version": STR, "os_version_id": STR,
-        "os_major": STR, "os_codename": STR, "os_pretty_name": STR, "os_id_like": STR_LIST,
-        "os_edition": STR, "os_build": STR, "kernel": STR, "architecture": STR, "os_found_by": STR,
-        "os_evidence": STR, "hw_cpu_model": STR, "hw_cpu_count": pa.int32(), "hw_memory_bytes": pa.uint64(),
-        "hw_vendor": STR, "hw_product": STR, "hw_serial": STR, "virtualization": STR, "container": STR,
-        "cloud": STR, "labels": STR_MAP, "package_count": pa.int32(), "error_count": pa.int32(),
-    },
-    "packages": {"report_id": STR, "asset_id": STR, "name": STR, "version": STR, "architecture": STR,
-                 "manager": STR, "source": STR, "found_by": STR, "evidence": STR},
-    "software": {"report_id": STR, "asset_id": STR, "name": STR, "version": STR, "vendor": STR,
-                 "path": STR, "found_by": STR, "evidence": STR},
-    "listeners": {"report_id": STR, "asset_id": STR, "protocol": STR, "address": STR, "port": pa.int32(),
-                  "pid": pa.int32(), "process": STR, "exposed": pa.bool_(), "found_by": STR, "evidence": STR},
-    "interfaces": {"report_id": STR, "asset_id": STR, "name": STR, "mac": STR, "addresses": STR_LIST},
-    "disks": {"report_id": STR, "asset_id": STR, "device": STR, "mountpoint": STR, "fstype": STR,
-              "total_bytes": pa.uint64()},
-    "devices": {"report_id": STR, "asset_id": STR, "vendor": STR, "model": STR, "serial": STR, "os": STR,
-                "version": STR, "sys_descr": STR, "sys_object_id": STR, "sys_name": STR, "sys_contact": STR,
-                "sys_location": STR, "engine_id": STR, "hardware_revision": STR, "firmware_revision": STR,
-                "evidence": STR_MAP, "found_by": STR},
-    "discovery_errors": {"report_id": STR, "asset_id": STR, "discoverer": STR, "message": STR, "evidence": STR},
+    "reports": REPORT_COLUMNS,
+    **{f"{part.table}_current": history.current_columns(part) for part in PARTS},
+    **{f"{part.table}_history": history.history_columns(part) for part in PARTS},
+    "discovery_errors": ERROR_COLUMNS,
 }
-# Part name in the Inventory (repeated field) -> table, for the one-row-per-entry tables.
-CHILD_TABLES = {
-    "packages": ("packages", ("name", "version", "architecture", "manager", "source", "found_by", "evidence")),
-    "software": ("software", ("name", "version", "vendor", "path", "found_by", "evidence")),
-    "listeners": ("listeners", ("protocol", "address", "port", "pid", "process", "exposed", "found_by",
-                                "evidence")),
-    "errors": ("discovery_errors", ("discoverer", "message", "evidence")),
-}
-DEVICE_FIELDS = ("vendor", "model", "serial", "os", "version", "sys_descr", "sys_object_id", "sys_name",
-                 "sys_contact", "sys_location", "engine_id", "hardware_revision", "firmware_revision",
-                 "found_by")
+# DuckDB errors that a report's own values cause (a value the column refuses), as opposed to a
+# store that cannot write at all (I/O, a missing table): the first reject a report, the second stop.
+REPORT_ERRORS: tuple[type[BaseException], ...] = (
+    duckdb.ConversionException, duckdb.ConstraintException, duckdb.InvalidInputException,
+    duckdb.OutOfRangeException, pa.ArrowException, ValueError, TypeError, OverflowError, UnicodeError)
+
+
+# Attempts after a write-write conflict between the writer's two lanes.
+CONFLICT_RETRIES = 5
+# Share of deleted (closed) rows in a <part>_current table above which it is rewritten: reads of
+# current state cost at most about that much more than a table without history.
+COMPACT_DEAD_SHARE = 0.1
 
 
 class StoreError(Exception):
     """The store itself failed (disk full, locked, corrupt): not the report's fault."""
 
 
-@dataclass
-class Batch:
-    """Column lists per table for reports about to be inserted together."""
+@dataclass(frozen=True)
+class Incoming:
+    """A report with what the collector knows of its arrival: who sent it and the hash of its bytes."""
 
-    columns: dict[str, dict[str, list[Any]]] = field(
-        default_factory=lambda: {t: {c: [] for c in cols} for t, cols in TABLE_COLUMNS.items()})
-
-    def extend(self, other: Batch) -> None:
-        for table, cols in other.columns.items():
-            for name, values in cols.items():
-                self.columns[table][name].extend(values)
-
-    def arrow(self, table: str) -> pa.Table:
-        types = TABLE_COLUMNS[table]
-        schema = pa.schema([(name, types[name]) for name in types])
-        return pa.Table.from_pydict(self.columns[table], schema=schema)
-
-
-def _check_strings(table: str, column: str, values: Sequence[Any]) -> None:
-    if values and isinstance(values[0], str):
-        longest = max(map(len, values))
-        if longest > MAX_STRING_CHARS:
-            raise Rejected(f"{table}.{column} has a value of {longest} characters, "
-                           f"over the limit of {MAX_STRING_CHARS}")
-
-
-def report_rows(report: pb.Inventory, report_id: str, received_at: dt.datetime, via: str) -> Batch:
-    """Flatten one checked report into column lists; raises Rejected if a string is over the bound."""
-    batch = Batch()
-    cols = batch.columns
-    host, os_, hw = report.host, report.os, report.host.hardware
-    row: dict[str, Any] = {
-        "report_id": report_id, "asset_id": report.asset_id,
-        "collected_at": report.collected_at.ToDatetime(tzinfo=dt.timezone.utc),
-        "received_at": received_at, "method": pb.Method.Name(report.method).removeprefix("METHOD_"),
-        "received_via": via, "agent_version": report.agent_version, "hostname": host.hostname,
-        "fqdn": host.fqdn, "machine_id": host.machine_id, "dmi_product_uuid": host.dmi_product_uuid,
-        "asset_id_source": host.asset_id_source, "identity_warnings": list(host.identity_warnings),
-        "os_family": os_.family, "os_id": os_.id, "os_name": os_.name, "os_version": os_.version,
-        "os_version_id": os_.version_id, "os_major": os_.major, "os_codename": os_.codename,
-        "os_pretty_name": os_.pretty_name, "os_id_like": list(os_.id_like), "os_edition": os_.edition,
-        "os_build": os_.build, "kernel": os_.kernel, "architecture": os_.architecture,
-        "os_found_by": os_.found_by, "os_evidence": os_.evidence, "hw_cpu_model": hw.cpu_model,
-        "hw_cpu_count": hw.cpu_count, "hw_memory_bytes": hw.memory_bytes, "hw_vendor": hw.vendor,
-        "hw_product": hw.product, "hw_serial": hw.serial, "virtualization": hw.virtualization,
-        "container": hw.container, "cloud": hw.cloud, "labels": list(report.labels.items()),
-        "package_count": len(report.packages), "error_count": len(report.errors),
-    }
-    for name, value in row.items():
-        if isinstance(value, str) and len(value) > MAX_STRING_CHARS:
-            raise Rejected(f"reports.{name} is over the limit of {MAX_STRING_CHARS} characters")
-        cols["reports"][name].append(value)
-
-    for part, (table, fields) in CHILD_TABLES.items():
-        entries = getattr(report, part)
-        if not entries:
-            continue
-        n = len(entries)
-        cols[table]["report_id"].extend([report_id] * n)
-        cols[table]["asset_id"].extend([report.asset_id] * n)
-        for name in fields:
-            values = [getattr(entry, name) for entry in entries]
-            _check_strings(table, name, values)
-            cols[table][name].extend(values)
-
-    for nic in host.interfaces:
-        for name, value in (("report_id", report_id), ("asset_id", report.asset_id), ("name", nic.name),
-                            ("mac", nic.mac), ("addresses", list(nic.addresses))):
-            cols["interfaces"][name].append(value)
-    for disk in hw.disks:
-        for name, value in (("report_id", report_id), ("asset_id", report.asset_id), ("device", disk.device),
-                            ("mountpoint", disk.mountpoint), ("fstype", disk.fstype),
-                            ("total_bytes", disk.total_bytes)):
-            cols["disks"][name].append(value)
-    if report.HasField("device"):
-        device = cols["devices"]
-        device["report_id"].append(report_id)
-        device["asset_id"].append(report.asset_id)
-        for name in DEVICE_FIELDS:
-            value = getattr(report.device, name)
-            _check_strings("devices", name, [value])
-            device[name].append(value)
-        device["evidence"].append(list(report.device.evidence.items()))
-    return batch
+    report: pb.Inventory
+    sender: str = ""
+    sha256: str = ""
+    data: bytes = b""  # the bytes it was decoded from, when there were any
 
 
 @dataclass(frozen=True)
@@ -164,6 +79,34 @@ class Outcome:
     report_id: str
     status: str
     reason: str = ""
+
+
+def prepare(item: pb.Inventory | Incoming, received_at: dt.datetime, via: str,
+            known: Callable[[str], dict[str, bytes | None] | None] | None = None) -> FlatReport | Outcome:
+    """Check and flatten one report (in the caller's thread), or the REJECTED outcome saying why.
+
+    known(asset_id) gives the asset's part hashes as last stored, if known: parts still equal to
+    them are not flattened (the store checks again under its transaction, see history.apply).
+    """
+    incoming = item if isinstance(item, Incoming) else Incoming(item)
+    report = incoming.report
+    try:
+        report_id = check_report(report)
+        data = incoming.data or report.SerializeToString()
+        sha256 = incoming.sha256 or hashlib.sha256(data).hexdigest()
+        return flatten(report, report_id, received_at, via, incoming.sender or via, sha256,
+                       raw_digests(data), known(report.asset_id) if known is not None else None)
+    except Rejected as exc:
+        return Outcome(report.report_id[:64], "REJECTED", str(exc))
+    except Exception as exc:
+        log.exception("report %.64r could not be flattened", report.report_id)
+        return Outcome(report.report_id[:64], "REJECTED",
+                       f"a value could not be stored: {type(exc).__name__}: {str(exc)[:200]}")
+
+
+def _refused(flat: FlatReport, exc: BaseException) -> Outcome:
+    log.error("report %s refused by the store: %s", flat.report_id, exc)
+    return Outcome(flat.report_id, "REJECTED", f"a value could not be stored: {type(exc).__name__}: {str(exc)[:200]}")
 
 
 def _migrations() -> list[tuple[int, str, str]]:
@@ -181,12 +124,27 @@ class Store:
 
     def __init__(self, path: str | Path, read_only: bool = False) -> None:
         self.path = str(path)
+        # Intervals closed (rows deleted from <part>_current) since its last compaction, per part.
+        self.closed = dict.fromkeys(PART_BY_TABLE, 0)
         try:
             self.con = duckdb.connect(self.path, read_only=read_only)
         except duckdb.IOException as exc:
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
         if not read_only:
             self.migrate()
+
+    @classmethod
+    def lane(cls, store: Store) -> Store:
+        """A second writer on the same database (its own connection), for a writer thread of its own.
+
+        DuckDB runs the two lanes' transactions concurrently; appends never conflict, and a rare
+        write-write conflict (both lanes changing one asset at once) is retried (_transaction).
+        """
+        other = cls.__new__(cls)
+        other.path = store.path
+        other.con = store.con.cursor()
+        other.closed = dict.fromkeys(PART_BY_TABLE, 0)
+        return other
 
     def close(self) -> None:
         self.con.close()
@@ -216,56 +174,124 @@ class Store:
             applied.append(name)
         return applied
 
+    def part_hashes(self) -> dict[str, dict[str, bytes | None]]:
+        """Every asset's part hashes as stored (asset_state), for the writer's hints."""
+        columns = ", ".join(history.HASH_COLUMNS.values())
+        rows = self.con.execute(f"SELECT asset_id, {columns} FROM asset_state").fetchall()  # noqa: S608
+        return {row[0]: dict(zip(history.HASH_COLUMNS, row[1:], strict=True)) for row in rows}
+
     def schema_version(self) -> int:
         row = self.con.execute("SELECT max(version) FROM schema_migrations").fetchone()
         return int(row[0]) if row and row[0] is not None else 0
 
-    def write_reports(self, reports: Iterable[pb.Inventory], via: str) -> list[Outcome]:
+    def write_reports(self, reports: Iterable[pb.Inventory | Incoming], via: str) -> list[Outcome]:
         """Store new reports in one transaction; duplicates and invalid reports are not stored.
 
-        Returns one outcome per report, in order. Raises StoreError if the database fails, in
-        which case nothing from this call was stored.
+        Returns one outcome per report, in order. A report whose values do not fit the store is
+        REJECTED alone, whatever the error; the rest of the group is stored. Raises StoreError if
+        the database itself fails, in which case nothing from this call was stored.
         """
         received_at = dt.datetime.now(dt.timezone.utc)
+        return self.write_prepared([prepare(item, received_at, via) for item in reports])
+
+    def write_prepared(self, prepared: Sequence[FlatReport | Outcome]) -> list[Outcome]:
+        """Store the flattened reports among prepared (outcomes pass through), as write_reports."""
         outcomes: list[Outcome] = []
-        candidates: list[tuple[int, str, Batch]] = []
-        for index, report in enumerate(reports):
-            try:
-                report_id = check_report(report)
-                candidates.append((index, report_id, report_rows(report, report_id, received_at, via)))
-                outcomes.append(Outcome(report_id, "PENDING"))
-            except Rejected as exc:
-                outcomes.append(Outcome(report.report_id[:64], "REJECTED", str(exc)))
+        candidates: list[tuple[int, FlatReport]] = []
+        for index, item in enumerate(prepared):
+            if isinstance(item, Outcome):
+                outcomes.append(item)
+            else:
+                candidates.append((index, item))
+                outcomes.append(Outcome(item.report_id, "PENDING"))
         if not candidates:
             return outcomes
         try:
-            ids = [report_id for _, report_id, _ in candidates]
+            ids = [flat.report_id for _, flat in candidates]
             stored = {row[0] for row in self.con.execute(
                 "SELECT report_id FROM reports WHERE report_id IN (SELECT unnest(?))", [ids]).fetchall()}
-            batch, seen = Batch(), set()
-            for index, report_id, rows in candidates:
-                if report_id in stored or report_id in seen:
-                    outcomes[index] = Outcome(report_id, "DUPLICATE")
-                    continue
-                seen.add(report_id)
-                batch.extend(rows)
-                outcomes[index] = Outcome(report_id, "ACCEPTED")
-            if seen:
-                self._insert(batch)
         except duckdb.Error as exc:
             raise StoreError(f"{self.path}: {exc}") from exc
+        fresh: list[tuple[int, FlatReport]] = []
+        seen: set[str] = set()
+        for index, flat in candidates:
+            if flat.report_id in stored or flat.report_id in seen:
+                outcomes[index] = Outcome(flat.report_id, "DUPLICATE")
+                continue
+            seen.add(flat.report_id)
+            fresh.append((index, flat))
+        if not fresh:
+            return outcomes
+        try:
+            self._transaction([flat for _, flat in fresh])
+        except REPORT_ERRORS as exc:
+            if len(fresh) == 1:
+                index, flat = fresh[0]
+                outcomes[index] = _refused(flat, exc)
+                return outcomes
+            # Find the report at fault: each alone, the others still stored.
+            for index, flat in fresh:
+                outcomes[index] = self.write_flat(flat)
+            return outcomes
+        for index, flat in fresh:
+            outcomes[index] = Outcome(flat.report_id, "ACCEPTED")
         return outcomes
 
-    def _insert(self, batch: Batch) -> None:
-        con = self.con
-        con.execute("BEGIN TRANSACTION")
+    def write_flat(self, flat: FlatReport) -> Outcome:
+        """Store one flattened report alone; REJECTED if its values are refused."""
         try:
-            for table in TABLE_COLUMNS:
-                if batch.columns[table]["report_id"]:
-                    con.register("incoming", batch.arrow(table))
-                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")  # noqa: S608
-                    con.unregister("incoming")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+            self._transaction([flat])
+        except REPORT_ERRORS as exc:
+            return _refused(flat, exc)
+        return Outcome(flat.report_id, "ACCEPTED")
+
+    def compact_if_needed(self, dead_share: float = COMPACT_DEAD_SHARE) -> list[str]:
+        """Compact the <part>_current tables whose deleted rows exceed dead_share of them; returns those compacted.
+
+        The writer calls this when its queue is empty. A failure is a StoreError.
+        """
+        done = []
+        try:
+            for table, dead in self.closed.items():
+                if not dead:
+                    continue
+                row = self.con.execute(f"SELECT count(*) FROM {table}_current").fetchone()  # noqa: S608
+                live = int(row[0]) if row else 0
+                if dead / (dead + live) <= dead_share:
+                    continue
+                history.compact(self.con, PART_BY_TABLE[table])
+                self.closed[table] = 0
+                done.append(table)
+            if done:
+                with contextlib.suppress(duckdb.TransactionException):
+                    self.con.execute("CHECKPOINT")  # only when no other transaction runs; else later
+        except duckdb.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
+        return done
+
+    def _transaction(self, flats: Sequence[FlatReport]) -> None:
+        """Write flats in one transaction; REPORT_ERRORS pass through, anything else is a StoreError."""
+        con = self.con
+        for attempt in range(CONFLICT_RETRIES + 1):
+            try:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    row = con.execute("SELECT nextval('store_commits')").fetchone()
+                    assert row is not None
+                    closed = history.apply(con, flats, int(row[0]))
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                for table, count in closed.items():
+                    self.closed[table] += count
+                return
+            except REPORT_ERRORS:
+                raise
+            except duckdb.TransactionException as exc:
+                # The other lane changed the same asset at the same moment: try again after it.
+                if attempt == CONFLICT_RETRIES:
+                    raise StoreError(f"{self.path}: {exc}") from exc
+                time.sleep(0.05 * (attempt + 1))
+            except duckdb.Error as exc:
+                raise StoreError(f"{self.path}: {exc}") from exc

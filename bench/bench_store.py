@@ -1,0 +1,277 @@
+"""The store by change (issue 9): ingest speed, rescans, bytes per report, reads at 100x history.
+
+Every figure is a ratio against a baseline measured in the same run (the machine is shared):
+1. end to end: package rows/s of first-seen reports sent to the real `estate-collector serve` from
+   1, 4 and 16 streams (receipts included), against one bare Arrow insert of the same rows into a
+   table of the same columns;
+2. daily rescans of the same assets with 1% of packages changed, and unchanged, end to end (4 streams);
+3. bytes per report after 10 simulated daily scans, against the same facts deduplicated as
+   (asset, package, version, first seen, last seen) in a table of their own;
+4. `current_packages` (a scan of every current row) and scoring with the shipped rules, at 100 daily
+   reports per asset against 1 report per asset.
+Reports are this host's own scan (estate-agent's build_report) copied to many assets.
+
+Usage: python bench/bench_store.py [ASSETS]   (ASSETS for parts 1-3; default 320)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from estate.agent import transport
+from estate.agent.hostaccess import LocalHost
+from estate.agent.scan import build_report
+from estate.collector.process import CollectorProcess, start_collector
+from estate.collector.ruleset.rules import default_rules_dir
+from estate.collector.scoring.scorer import score, sync_rules
+from estate.collector.store.database import Store
+from estate.v1 import inventory_pb2 as pb
+
+ASSETS = 320
+HISTORY_ASSETS = 40
+DAY0 = dt.datetime(2026, 1, 1, 6, 0, tzinfo=dt.timezone.utc)
+PACKAGE_FIELDS = ("name", "version", "architecture", "manager", "source", "found_by", "evidence")
+
+
+def daily(template: pb.Inventory, asset: int, day: int, change: float = 0.01) -> pb.Inventory:
+    """The scan of asset on DAY0 + day: the template with `change` of its packages upgraded once a day."""
+    inv = pb.Inventory()
+    inv.CopyFrom(template)
+    inv.report_id = str(uuid.uuid4())
+    inv.asset_id = f"bench:{asset:06d}"
+    inv.host.hostname = f"host{asset:06d}"
+    inv.collected_at.FromDatetime(DAY0 + dt.timedelta(days=day))
+    n = len(inv.packages)
+    per_day = max(1, round(n * change))
+    for past in range(1, day + 1):  # every upgrade so far, so day d differs from day d-1 by per_day packages
+        for j in range(per_day):
+            package = inv.packages[(asset * 31 + past * 17 + j * 97) % n]
+            package.version = f"{package.version}+u{past}"
+    return inv
+
+
+def started(db: Path, log: Path) -> CollectorProcess:
+    """A collector whose scorer has loaded the rules (a one-time cost at first start, not ingest)."""
+    collector = start_collector(db, log)
+    deadline = time.monotonic() + 120
+    while "rules loaded" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return collector
+
+
+def send(address: str, messages: list[bytes], streams: int) -> float:
+    """Send messages over `streams` concurrent streams; seconds until every receipt is back."""
+    chunks = [messages[i::streams] for i in range(streams)]
+    errors: list[BaseException] = []
+
+    def one(chunk: list[bytes]) -> None:
+        try:
+            with transport.open_channel(address, None) as channel:
+                transport.wait_for_channel(channel, 30)
+                receipts = transport.stream_reports(channel, chunk, timeout_s=600)
+                assert all(r.status == r.ACCEPTED for r in receipts), receipts[:3]
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(chunk,)) for chunk in chunks]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return time.perf_counter() - started
+
+
+def bare_arrow_insert(reports: list[pb.Inventory], db: Path) -> float:
+    """Seconds for one Arrow insert (and commit) of the reports' package rows into a fresh packages_current."""
+    columns: dict[str, list[object]] = {"asset_id": [], **{f: [] for f in PACKAGE_FIELDS}, "first_report_id": [],
+                                        "first_seen": []}
+    for inv in reports:
+        n = len(inv.packages)
+        columns["asset_id"] += [inv.asset_id] * n
+        for name in PACKAGE_FIELDS:
+            columns[name] += [getattr(p, name) for p in inv.packages]
+        columns["first_report_id"] += [inv.report_id] * n
+        columns["first_seen"] += [inv.collected_at.ToDatetime(tzinfo=dt.timezone.utc)] * n
+    schema = pa.schema([(name, pa.timestamp("us", tz="UTC") if name == "first_seen" else pa.string())
+                        for name in columns])
+    table = pa.Table.from_pydict(columns, schema=schema)
+    store = Store(db)  # the same table definition as the collector's
+    con = store.con
+    started = time.perf_counter()
+    con.execute("BEGIN TRANSACTION")
+    con.register("incoming", table)
+    con.execute("INSERT INTO packages_current BY NAME SELECT * FROM incoming")
+    con.execute("COMMIT")
+    seconds = time.perf_counter() - started
+    store.close()
+    return seconds
+
+
+def ingest(template: pb.Inventory, assets: int, tmp: Path) -> None:
+    reports = [daily(template, a, 0) for a in range(assets)]
+    messages = [r.SerializeToString() for r in reports]
+    rows = sum(len(r.packages) for r in reports)
+    # Median of 5 (each into a fresh file): one 0.2 s sample swings with the machine's load.
+    bare = statistics.median(bare_arrow_insert(reports, tmp / f"bare{i}.duckdb") for i in range(5))
+    print(f"first-seen reports: {assets} assets x {len(template.packages)} packages = {rows:,} package rows")
+    print(f"  bare Arrow insert of the same rows: {rows / bare / 1e6:.2f} M rows/s ({bare:.2f} s, median of 5)")
+    for streams in (1, 4, 16):
+        collector = started(tmp / f"streams{streams}.duckdb", tmp / f"streams{streams}.log")
+        try:
+            seconds = send(collector.address, messages, streams)
+        finally:
+            collector.stop()
+        print(f"  end to end, {streams:2d} stream(s): {rows / seconds / 1e6:.2f} M rows/s ({seconds:.2f} s), "
+              f"{bare / seconds:.2f}x the bare insert")
+
+
+def rescans(template: pb.Inventory, assets: int, tmp: Path) -> None:
+    collector = started(tmp / "rescan.duckdb", tmp / "rescan.log")
+    try:
+        send(collector.address, [daily(template, a, 0).SerializeToString() for a in range(assets)], 4)
+        rows = assets * len(template.packages)
+        for day, label in ((1, "1% changed"), (2, "1% changed"), (2, "unchanged")):
+            messages = [daily(template, a, day).SerializeToString() for a in range(assets)]
+            seconds = send(collector.address, messages, 4)
+            print(f"  daily rescan, {label} (day {day}), 4 streams: {rows / seconds / 1e6:.2f} M package rows/s "
+                  f"({seconds:.2f} s)")
+    finally:
+        collector.stop()
+    with duckdb.connect(str(tmp / "rescan.duckdb"), read_only=True) as con:
+        counts = con.execute("SELECT count(*), count(*) FILTER (open) FROM packages").fetchone()
+    assert counts is not None
+    print(f"  package rows stored after 4 scans of {assets} assets: {counts[0]:,} ({counts[1]:,} current)")
+
+
+def history(template: pb.Inventory, assets: int, days: int, db: Path) -> Store:
+    """A store holding `days` daily reports of each asset, written through Store.write_reports."""
+    store = Store(db)
+    for day in range(days):
+        batch = [daily(template, a, day) for a in range(assets)]
+        outcomes = store.write_reports(batch, via="file")
+        assert all(o.status == "ACCEPTED" for o in outcomes), outcomes[:3]
+        store.compact_if_needed()  # as the collector's writer does when idle between scans
+    store.con.execute("CHECKPOINT")
+    return store
+
+
+def storage(template: pb.Inventory, assets: int, tmp: Path) -> None:
+    days = 10
+    store = history(template, assets, days, tmp / "ten_days.duckdb")
+    reports = assets * days
+    facts = store.con.execute("SELECT count(*) FROM packages").fetchone()
+    store.con.execute(f"ATTACH '{tmp / 'dedup.duckdb'}' AS dedup")
+    store.con.execute("""
+        CREATE TABLE dedup.facts AS
+        SELECT p.asset_id, p.name, p.version, p.first_seen, coalesce(p.last_seen, s.collected_at) AS last_seen
+        FROM packages p JOIN asset_state s USING (asset_id) ORDER BY p.asset_id, p.first_seen""")
+    store.con.execute("DETACH dedup")
+    store.close()
+    ours = (tmp / "ten_days.duckdb").stat().st_size
+    baseline = (tmp / "dedup.duckdb").stat().st_size
+    assert facts is not None
+    print(f"10 daily scans of {assets} assets ({reports:,} reports, {facts[0]:,} package intervals):")
+    print(f"  store file {ours / 1e6:.1f} MB = {ours / reports:,.0f} bytes/report; deduplicated baseline "
+          f"{baseline / 1e6:.1f} MB = {baseline / reports:,.0f} bytes/report; ratio {ours / baseline:.2f}x")
+
+
+def reads(template: pb.Inventory, assets: int, tmp: Path) -> None:
+    """Scan and scoring times at 100 daily reports per asset against 1, measured alternately.
+
+    The two stores are measured in turns, round after round, and the ratio is the median of the
+    rounds' ratios: the machine's load changes from second to second, a ratio within a round does not.
+    """
+    scan = "SELECT count(*), sum(length(asset_id) + length(name) + length(version)) FROM current_packages"
+    stores = {days: history(template, assets, days, tmp / f"history{days}.duckdb") for days in (1, 100)}
+    for store in stores.values():
+        assert sync_rules(store.con, default_rules_dir()).errors is None
+        score(store.con, dt.date(2026, 11, 30))  # warm
+        store.con.execute(scan).fetchall()
+
+    def timed(days: int, run: Callable[[duckdb.DuckDBPyConnection], object], repeat: int) -> float:
+        started = time.perf_counter()
+        for _ in range(repeat):
+            run(stores[days].con)
+        return (time.perf_counter() - started) / repeat
+
+    scans: dict[int, list[float]] = {1: [], 100: []}
+    scores: dict[int, list[float]] = {1: [], 100: []}
+    for _ in range(9):
+        for days in (1, 100):
+            scans[days].append(timed(days, lambda con: con.execute(scan).fetchall(), 10))
+    for _ in range(3):
+        for days in (1, 100):
+            scores[days].append(timed(days, lambda con: score(con, dt.date(2026, 11, 30)), 1))
+    stored = {days: _count(store, "SELECT count(*) FROM packages") for days, store in stores.items()}
+    for store in stores.values():
+        store.close()
+    scan_ratio = statistics.median(b / a for a, b in zip(scans[1], scans[100], strict=True))
+    score_ratio = statistics.median(b / a for a, b in zip(scores[1], scores[100], strict=True))
+    print(f"reads at 100 daily reports per asset against 1 ({assets} assets, {assets * 100:,} reports; "
+          f"package intervals stored {stored[1]:,} vs {stored[100]:,}):")
+    print(f"  current_packages scan: {statistics.median(scans[1]) * 1e3:.1f} ms vs "
+          f"{statistics.median(scans[100]) * 1e3:.1f} ms; median ratio of 9 alternating rounds {scan_ratio:.2f}x")
+    print(f"  scoring (findings + risk): {statistics.median(scores[1]):.2f} s vs "
+          f"{statistics.median(scores[100]):.2f} s; median ratio of 3 alternating rounds {score_ratio:.2f}x")
+
+
+def _count(store: Store, sql: str) -> int:
+    row = store.con.execute(sql).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _rss_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def huge_report(tmp: Path) -> None:
+    """Peak memory of the collector storing one 40 MB report, over its memory before it arrived."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.test_receipt_latency import big_report
+
+    data = big_report()
+    collector = started(tmp / "huge.duckdb", tmp / "huge.log")
+    try:
+        pid = collector.process.pid
+        before = _rss_kb(pid, "VmRSS")
+        seconds = send(collector.address, [data], 1)
+        peak = _rss_kb(pid, "VmHWM")
+    finally:
+        collector.stop()
+    added = (peak - before) * 1024
+    print(f"one {len(data) / 1e6:.1f} MB report (462,000 packages): stored in {seconds:.1f} s; collector RSS "
+          f"{before / 1024:.0f} MB before, peak {peak / 1024:.0f} MB: {added / 1e6:.0f} MB added = "
+          f"{added / len(data):.1f}x the report's size")
+
+
+def main(assets: int = ASSETS) -> None:
+    template = build_report(LocalHost(), pb.METHOD_LOCAL, {"org": "bench"})
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        ingest(template, assets, tmp)
+        print("rescans of the same assets:")
+        rescans(template, assets, tmp)
+        storage(template, assets, tmp)
+        reads(template, HISTORY_ASSETS, tmp)
+        huge_report(tmp)
+
+
+if __name__ == "__main__":
+    main(*(int(a) for a in sys.argv[1:2]))

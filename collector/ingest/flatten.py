@@ -1,0 +1,296 @@
+"""Flatten one checked report into Arrow columns, checking every value against its stored type.
+
+A part (packages, software, ...) is read one field at a time over all its entries (a list
+comprehension per column, never a Python call per field per entry) and turned into Arrow in chunks
+of CHUNK_ROWS, so a report of half a million packages never exists as Python objects all at once.
+Each part also gets a content hash (marshal of its columns, chunk by chunk), so the store can
+recognise an unchanged part with one comparison.
+
+Anything here that does not fit the store (a count above INTEGER, a time out of range, a string
+over the bound) raises Rejected naming the field: one report, never the writer.
+"""
+
+from __future__ import annotations
+
+import array
+import datetime as dt
+import hashlib
+import marshal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from estate.collector.ingest.validate import MAX_STRING_CHARS, Rejected
+from estate.v1 import inventory_pb2 as pb
+
+STR = pa.string()
+STR_LIST = pa.list_(pa.string())
+STR_MAP = pa.map_(pa.string(), pa.string())
+TS = pa.timestamp("us", tz="UTC")
+INT32_MAX = 2**31 - 1
+UINT64_MAX = 2**64 - 1
+# Rows per Arrow chunk while flattening: bounds the Python objects alive for one huge report.
+CHUNK_ROWS = 65_536
+# Timestamps DuckDB and Python both hold (year 1 to 9999); validate.py narrows this further.
+MAX_TIMESTAMP_SECONDS = 253_402_300_799
+
+# The report header: one row per report in `reports`.
+REPORT_COLUMNS: dict[str, pa.DataType] = {
+    "report_id": STR, "asset_id": STR, "collected_at": TS, "received_at": TS, "method": STR,
+    "received_via": STR, "agent_version": STR, "hostname": STR, "fqdn": STR, "machine_id": STR,
+    "dmi_product_uuid": STR, "asset_id_source": STR, "identity_warnings": STR_LIST,
+    "os_family": STR, "os_id": STR, "os_name": STR, "os_version": STR, "os_version_id": STR,
+    "os_major": STR, "os_codename": STR, "os_pretty_name": STR, "os_id_like": STR_LIST,
+    "os_edition": STR, "os_build": STR, "kernel": STR, "architecture": STR, "os_found_by": STR,
+    "os_evidence": STR, "hw_cpu_model": STR, "hw_cpu_count": pa.int32(), "hw_memory_bytes": pa.uint64(),
+    "hw_vendor": STR, "hw_product": STR, "hw_serial": STR, "virtualization": STR, "container": STR,
+    "cloud": STR, "labels": STR_MAP, "package_count": pa.int32(), "error_count": pa.int32(),
+    "sender": STR, "sha256": STR, "in_history": pa.bool_(),
+}
+
+
+@dataclass(frozen=True)
+class Part:
+    """A repeated part of a report stored as intervals: its table, where its entries are, its columns."""
+
+    table: str
+    entries: Callable[[pb.Inventory], Sequence[Any]]
+    columns: dict[str, pa.DataType]
+    # Columns read from a map field (name -> list of (key, value) pairs), not a scalar.
+    maps: tuple[str, ...] = ()
+    lists: tuple[str, ...] = ()
+    # The Inventory field holding the part, when it is a top-level field: its content hash is then
+    # taken from the report's own bytes, before (and often instead of) flattening it.
+    field_number: int = 0
+
+
+def _device(report: pb.Inventory) -> Sequence[pb.Device]:
+    return [report.device] if report.HasField("device") else []
+
+
+# Parts kept as intervals, in the order they are written. A new proto field is one more entry in
+# `columns` (and a column in a migration): the flattening and hashing follow.
+PARTS: tuple[Part, ...] = (
+    Part("packages", lambda r: r.packages,
+         {"name": STR, "version": STR, "architecture": STR, "manager": STR, "source": STR, "found_by": STR,
+          "evidence": STR}, field_number=pb.Inventory.PACKAGES_FIELD_NUMBER),
+    Part("software", lambda r: r.software,
+         {"name": STR, "version": STR, "vendor": STR, "path": STR, "found_by": STR, "evidence": STR},
+         field_number=pb.Inventory.SOFTWARE_FIELD_NUMBER),
+    Part("listeners", lambda r: r.listeners,
+         {"protocol": STR, "address": STR, "port": pa.int32(), "pid": pa.int32(), "process": STR,
+          "exposed": pa.bool_(), "found_by": STR, "evidence": STR}, field_number=pb.Inventory.LISTENERS_FIELD_NUMBER),
+    Part("interfaces", lambda r: r.host.interfaces, {"name": STR, "mac": STR, "addresses": STR_LIST},
+         lists=("addresses",)),
+    Part("disks", lambda r: r.host.hardware.disks,
+         {"device": STR, "mountpoint": STR, "fstype": STR, "total_bytes": pa.uint64()}),
+    Part("devices", _device,
+         {"vendor": STR, "model": STR, "serial": STR, "os": STR, "version": STR, "sys_descr": STR,
+          "sys_object_id": STR, "sys_name": STR, "sys_contact": STR, "sys_location": STR, "engine_id": STR,
+          "hardware_revision": STR, "firmware_revision": STR, "evidence": STR_MAP, "found_by": STR},
+         maps=("evidence",), field_number=pb.Inventory.DEVICE_FIELD_NUMBER),
+)
+PART_BY_TABLE = {part.table: part for part in PARTS}
+# Discovery errors are events of one report, not state: kept per report.
+ERROR_COLUMNS: dict[str, pa.DataType] = {"report_id": STR, "asset_id": STR, "discoverer": STR, "message": STR,
+                                         "evidence": STR}
+INTERVAL_COLUMNS: dict[str, pa.DataType] = {"first_report_id": STR, "first_seen": TS, "last_report_id": STR,
+                                            "last_seen": TS, "ended_at": TS, "open": pa.bool_()}
+
+
+def part_schema(part: Part) -> pa.Schema:
+    """The Arrow schema of a part's rows as flattened: asset_id, then the part's columns."""
+    return pa.schema([("asset_id", STR), *part.columns.items()])
+
+
+@dataclass
+class FlatPart:
+    """One report's rows of one part, as Arrow record batches, with the content hash of them all.
+
+    `flattened` is false when the part was left as it came because its hash matched the asset's
+    known state: the store flattens it (flatten_part) only if that state has moved on since.
+    """
+
+    batches: list[pa.RecordBatch] = field(default_factory=list)
+    rows: int = 0
+    digest: bytes = b""
+    flattened: bool = True
+
+
+@dataclass
+class FlatReport:
+    """One report ready for the store: header row, parts as Arrow, discovery errors as Arrow."""
+
+    report_id: str
+    asset_id: str
+    collected_at: dt.datetime
+    header: dict[str, Any]
+    parts: dict[str, FlatPart]
+    errors: pa.RecordBatch | None
+    nbytes: int
+    # The decoded report, kept only while a part is not flattened (see FlatPart.flattened).
+    report: pb.Inventory | None = None
+
+
+def _check_value(table: str, column: str, kind: pa.DataType, values: list[Any]) -> None:
+    """Raise Rejected if any value does not fit the column's stored type."""
+    if not values:
+        return
+    if kind == STR:
+        longest = max(map(len, values))
+        if longest > MAX_STRING_CHARS:
+            raise Rejected(f"{table}.{column} has a value of {longest} characters, over the limit of "
+                           f"{MAX_STRING_CHARS}")
+    elif kind == pa.int32():
+        top = max(values)
+        if top > INT32_MAX or min(values) < 0:
+            raise Rejected(f"{table}.{column} value {top} does not fit the stored INTEGER (at most {INT32_MAX})")
+    elif kind == pa.uint64():
+        if max(values) > UINT64_MAX or min(values) < 0:
+            raise Rejected(f"{table}.{column} does not fit the stored UBIGINT")
+    elif kind == STR_LIST:
+        for items in values:
+            _check_value(table, column, STR, items)
+    elif kind == STR_MAP:
+        for pairs in values:
+            _check_value(table, column, STR, [k for k, _ in pairs] + [v for _, v in pairs])
+
+
+def _raw_parts_class() -> Any:
+    """A message class that reads an Inventory's top-level parts as raw bytes, one item per entry.
+
+    Parsing a report's bytes with it costs C time only, and gives each part's exact wire bytes to
+    hash: equal bytes are equal rows, so an unchanged part is recognised without flattening it.
+    """
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    proto = descriptor_pb2.FileDescriptorProto(name="estate_collector_raw_parts.proto", syntax="proto3",
+                                               package="estate.collector.internal")
+    message = proto.message_type.add(name="RawParts")
+    for part in PARTS:
+        if part.field_number:
+            # Repeated even for the device: a message field may legally come in several pieces.
+            message.field.add(name=part.table, number=part.field_number,
+                              type=descriptor_pb2.FieldDescriptorProto.TYPE_BYTES,
+                              label=descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED)
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(proto)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("estate.collector.internal.RawParts"))
+
+
+RawParts = _raw_parts_class()
+
+
+def raw_digests(data: bytes) -> dict[str, bytes]:
+    """Content hash of each top-level part, from a report's serialized bytes."""
+    raw = RawParts()
+    raw.ParseFromString(data)
+    digests = {}
+    for part in PARTS:
+        if part.field_number:
+            entries = getattr(raw, part.table)
+            digest = hashlib.blake2b(digest_size=16)
+            for start in range(0, len(entries), CHUNK_ROWS):  # a chunk at a time: bounded copies
+                items = entries[start:start + CHUNK_ROWS]
+                # The entries' lengths first: entry boundaries are part of the content.
+                digest.update(array.array("Q", map(len, items)).tobytes())
+                digest.update(b"".join(items))
+            digests[part.table] = digest.digest()
+    return digests
+
+
+def flatten_part(part: Part, report: pb.Inventory, asset_id: str, digest_of: bytes | None = None) -> FlatPart:
+    """One part of one report as Arrow batches of at most CHUNK_ROWS rows, with its content hash.
+
+    digest_of, when given (the raw bytes' hash of a top-level part), is the part's hash.
+    """
+    entries = part.entries(report)
+    flat = FlatPart(rows=len(entries))
+    digest = hashlib.blake2b(digest_size=16)
+    schema = part_schema(part)
+    for start in range(0, len(entries), CHUNK_ROWS):
+        chunk = entries[start:start + CHUNK_ROWS]
+        arrays: list[pa.Array] = [pa.repeat(pa.scalar(asset_id, STR), len(chunk))]
+        for name, kind in part.columns.items():
+            if name in part.maps:
+                values: list[Any] = [sorted(getattr(entry, name).items()) for entry in chunk]
+            elif name in part.lists:
+                values = [list(getattr(entry, name)) for entry in chunk]
+            else:
+                values = [getattr(entry, name) for entry in chunk]
+            _check_value(part.table, name, kind, values)
+            if digest_of is None:
+                digest.update(marshal.dumps(values, 2))
+            arrays.append(pa.array(values, kind))
+        flat.batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
+    flat.digest = digest_of if digest_of is not None else digest.digest()
+    return flat
+
+
+def timestamp(report: pb.Inventory) -> dt.datetime:
+    """collected_at as an aware datetime, or Rejected if it is not a representable time."""
+    stamp = report.collected_at
+    if not 0 <= stamp.nanos < 1_000_000_000:
+        raise Rejected(f"collected_at nanos {stamp.nanos} is out of range (0 to 999999999)")
+    if not 0 <= stamp.seconds <= MAX_TIMESTAMP_SECONDS:
+        raise Rejected(f"collected_at seconds {stamp.seconds} is not a representable time")
+    return stamp.ToDatetime(tzinfo=dt.timezone.utc)
+
+
+def flatten(report: pb.Inventory, report_id: str, received_at: dt.datetime, via: str, sender: str,
+            sha256: str, raw: dict[str, bytes] | None = None, known: dict[str, bytes | None] | None = None
+            ) -> FlatReport:
+    """A checked report (check_report) as a FlatReport; raises Rejected if any value does not fit.
+
+    raw: the top-level parts' hashes (raw_digests); known: the asset's part hashes as last stored.
+    A part whose hash is the known one is not flattened (see FlatPart.flattened).
+    """
+    host, os_, hw = report.host, report.os, report.host.hardware
+    collected_at = timestamp(report)
+    header: dict[str, Any] = {
+        "report_id": report_id, "asset_id": report.asset_id, "collected_at": collected_at,
+        "received_at": received_at, "method": pb.Method.Name(report.method).removeprefix("METHOD_"),
+        "received_via": via, "agent_version": report.agent_version, "hostname": host.hostname,
+        "fqdn": host.fqdn, "machine_id": host.machine_id, "dmi_product_uuid": host.dmi_product_uuid,
+        "asset_id_source": host.asset_id_source, "identity_warnings": list(host.identity_warnings),
+        "os_family": os_.family, "os_id": os_.id, "os_name": os_.name, "os_version": os_.version,
+        "os_version_id": os_.version_id, "os_major": os_.major, "os_codename": os_.codename,
+        "os_pretty_name": os_.pretty_name, "os_id_like": list(os_.id_like), "os_edition": os_.edition,
+        "os_build": os_.build, "kernel": os_.kernel, "architecture": os_.architecture,
+        "os_found_by": os_.found_by, "os_evidence": os_.evidence, "hw_cpu_model": hw.cpu_model,
+        "hw_cpu_count": hw.cpu_count, "hw_memory_bytes": hw.memory_bytes, "hw_vendor": hw.vendor,
+        "hw_product": hw.product, "hw_serial": hw.serial, "virtualization": hw.virtualization,
+        "container": hw.container, "cloud": hw.cloud, "labels": sorted(report.labels.items()),
+        "package_count": len(report.packages), "error_count": len(report.errors),
+        "sender": sender, "sha256": sha256, "in_history": True,
+    }
+    for name, kind in REPORT_COLUMNS.items():
+        if kind in (STR, pa.int32(), pa.uint64(), STR_LIST, STR_MAP):
+            _check_value("reports", name, kind, [header[name]])
+    parts = {}
+    for part in PARTS:
+        digest = (raw or {}).get(part.table)
+        if digest is not None and known is not None and known.get(part.table) == digest:
+            parts[part.table] = FlatPart(rows=len(part.entries(report)), digest=digest, flattened=False)
+        else:
+            parts[part.table] = flatten_part(part, report, report.asset_id, digest)
+    errors = None
+    if report.errors:
+        columns: dict[str, list[Any]] = {"report_id": [report_id] * len(report.errors),
+                                         "asset_id": [report.asset_id] * len(report.errors)}
+        for name in ("discoverer", "message", "evidence"):
+            columns[name] = [getattr(entry, name) for entry in report.errors]
+            _check_value("discovery_errors", name, STR, columns[name])
+        errors = pa.RecordBatch.from_pydict(columns, schema=pa.schema(list(ERROR_COLUMNS.items())))
+    nbytes = sum(batch.nbytes for flat in parts.values() for batch in flat.batches)
+    kept = report if any(not flat.flattened for flat in parts.values()) else None
+    return FlatReport(report_id, report.asset_id, collected_at, header, parts, errors, nbytes, kept)
+
+
+def header_table(reports: Sequence[FlatReport]) -> pa.Table:
+    """The header rows of reports as one Arrow table (schema REPORT_COLUMNS)."""
+    schema = pa.schema(list(REPORT_COLUMNS.items()))
+    return pa.Table.from_pydict({name: [r.header[name] for r in reports] for name in REPORT_COLUMNS},
+                                schema=schema)

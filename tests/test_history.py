@@ -1,0 +1,249 @@
+"""History by change: intervals, unchanged rescans, as-of queries, late reports, the 0003 migration."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from estate.collector.store.database import Outcome, Store, _migrations, prepare
+from estate.v1 import inventory_pb2 as pb
+
+DAY0 = dt.datetime(2026, 11, 1, 6, 0, tzinfo=dt.timezone.utc)
+
+
+def scan(asset: str, day: int, packages: list[tuple[str, str]], port: int = 22) -> pb.Inventory:
+    """A daily scan of asset on DAY0 + day."""
+    inv = pb.Inventory(report_id=str(uuid.uuid4()), asset_id=asset, method=pb.METHOD_LOCAL)
+    inv.collected_at.FromDatetime(DAY0 + dt.timedelta(days=day))
+    inv.host.hostname = asset.split(":")[-1]
+    inv.os.id, inv.os.version_id = "debian", "12"
+    for name, version in packages:
+        inv.packages.add(name=name, version=version, manager="dpkg", architecture="amd64")
+    inv.listeners.add(protocol="tcp", address="0.0.0.0", port=port, exposed=True)
+    inv.host.interfaces.add(name="eth0", mac="52:54:00:00:00:01", addresses=["192.0.2.10"])
+    return inv
+
+
+BASE = [(f"pkg{i}", f"1.{i}-1") for i in range(50)]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(tmp_path / "h.duckdb")
+
+
+def count(store: Store, sql: str) -> int:
+    row = store.con.execute(sql).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_unchanged_rescan_adds_no_package_rows(store: Store) -> None:
+    assert [o.status for o in store.write_reports([scan("hostname:a", 0, BASE)], via="file")] == ["ACCEPTED"]
+    assert count(store, "SELECT count(*) FROM packages") == 50
+    for day in range(1, 6):
+        assert store.write_reports([scan("hostname:a", day, BASE)], via="file")[0].status == "ACCEPTED"
+    assert count(store, "SELECT count(*) FROM packages") == 50
+    assert count(store, "SELECT count(*) FROM listeners") == 1
+    assert count(store, "SELECT count(*) FROM reports") == 6
+    current = store.con.execute("SELECT report_id FROM current_reports").fetchall()
+    assert current == store.con.execute("SELECT DISTINCT report_id FROM current_packages").fetchall()
+
+
+def test_a_change_writes_only_the_change_and_history_answers_as_of(store: Store) -> None:
+    store.write_reports([scan("hostname:a", 0, BASE)], via="file")
+    upgraded = [(n, "2.0-1") if n == "pkg3" else (n, v) for n, v in BASE]
+    store.write_reports([scan("hostname:a", 1, BASE)], via="file")
+    day2 = scan("hostname:a", 2, [*upgraded, ("newpkg", "1.0")])
+    store.write_reports([day2], via="file")
+    store.write_reports([scan("hostname:a", 3, upgraded)], via="file")  # newpkg removed again
+    assert count(store, "SELECT count(*) FROM packages") == 52
+    assert count(store, "SELECT count(*) FROM packages WHERE open") == 50
+    closed = store.con.execute("SELECT name, version, last_seen, ended_at FROM packages WHERE NOT open "
+                               "ORDER BY name").fetchall()
+    assert closed == [("newpkg", "1.0", DAY0 + dt.timedelta(days=2), DAY0 + dt.timedelta(days=3)),
+                      ("pkg3", "1.3-1", DAY0 + dt.timedelta(days=1), DAY0 + dt.timedelta(days=2))]
+
+    def as_of(day: int) -> set[tuple[str, str]]:
+        moment = DAY0 + dt.timedelta(days=day, hours=12)
+        return set(store.con.execute("SELECT name, version FROM packages_as_of(?) WHERE asset_id = 'hostname:a'",
+                                     [moment]).fetchall())
+
+    assert as_of(0) == as_of(1) == set(BASE)
+    assert as_of(2) == {*upgraded, ("newpkg", "1.0")}
+    assert as_of(3) == set(upgraded)
+    assert as_of(-1) == set()
+    current = set(store.con.execute("SELECT name, version FROM current_packages").fetchall())
+    assert current == set(upgraded)
+    changes = store.con.execute("SELECT part, change, item, detail, report_id FROM changes_since(?) "
+                                "ORDER BY changed_at, change, item",
+                                [DAY0 + dt.timedelta(days=1, hours=1)]).fetchall()
+    assert changes == [("package", "added", "newpkg", "1.0", day2.report_id),
+                       ("package", "added", "pkg3", "2.0-1", day2.report_id),
+                       ("package", "removed", "pkg3", "1.3-1", changes[2][4]),
+                       ("package", "removed", "newpkg", "1.0", day2.report_id)]
+    reports_as_of = store.con.execute("SELECT report_id FROM reports_as_of(?)",
+                                      [DAY0 + dt.timedelta(days=2, hours=1)]).fetchall()
+    assert reports_as_of == [(day2.report_id,)]
+
+
+def test_late_report_is_recorded_but_leaves_history_alone(store: Store) -> None:
+    store.write_reports([scan("hostname:a", 5, BASE)], via="file")
+    late = scan("hostname:a", 1, [("old", "0.1")])
+    assert store.write_reports([late], via="file")[0].status == "ACCEPTED"
+    assert store.con.execute("SELECT in_history FROM reports WHERE report_id = ?", [late.report_id]).fetchone() \
+        == (False,)
+    assert count(store, "SELECT count(*) FROM packages") == 50
+    assert set(store.con.execute("SELECT name, version FROM current_packages").fetchall()) == set(BASE)
+
+
+def test_several_reports_of_one_asset_in_one_group_apply_in_order(store: Store) -> None:
+    days = [scan("hostname:a", day, BASE[: 40 + day]) for day in range(4)]
+    other = scan("hostname:b", 0, BASE[:5])
+    outcomes = store.write_reports([days[2], days[0], other, days[3], days[1]], via="file")
+    assert {o.status for o in outcomes} == {"ACCEPTED"}
+    assert count(store, "SELECT count(*) FROM packages WHERE asset_id = 'hostname:a'") == 43
+    first = store.con.execute("SELECT first_report_id FROM packages WHERE name = 'pkg42'").fetchone()
+    assert first == (days[3].report_id,)
+    assert store.con.execute("SELECT report_id FROM current_reports WHERE asset_id = 'hostname:a'").fetchone() \
+        == (days[3].report_id,)
+    assert store.con.execute("SELECT reports FROM asset_state WHERE asset_id = 'hostname:a'").fetchone() == (4,)
+
+
+# --- migration 0003 on a database written by the schema before it --------------------------------
+
+OLD_PARTS = {
+    "packages": "name, version, architecture, manager, source, found_by, evidence",
+    "software": "name, version, vendor, path, found_by, evidence",
+    "listeners": "protocol, address, port, pid, process, exposed, found_by, evidence",
+    "interfaces": "name, mac, addresses",
+    "devices": "vendor, model, serial, os, version, sys_descr, sys_object_id, sys_name, sys_contact, "
+               "sys_location, engine_id, hardware_revision, firmware_revision, evidence, found_by",
+}
+
+
+def _old_database(path: Path) -> duckdb.DuckDBPyConnection:
+    """A database at schema 0002, filled as the writer of that schema did: every row of every report."""
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
+                "applied_at TIMESTAMPTZ NOT NULL)")
+    for number, file_name, sql in _migrations():
+        if number <= 2:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [number, file_name])
+    reports = []
+    for asset in range(3):
+        for day in range(5):
+            reports.append((asset, day, str(uuid.uuid4())))
+    # A late report: collected before the asset's last one, received after it.
+    reports.append((0, 2, str(uuid.uuid4())))
+    for n, (asset, day, report_id) in enumerate(reports):
+        collected = DAY0 + dt.timedelta(days=day, minutes=n if n == len(reports) - 1 else 0)
+        con.execute("INSERT INTO reports (report_id, asset_id, collected_at, received_at, method, received_via, "
+                    "hostname, labels, package_count, error_count) VALUES (?, ?, ?, ?, 'LOCAL', 'grpc', ?, "
+                    "MAP {'org': 'x'}, 0, 0)",
+                    [report_id, f"hostname:h{asset}", collected, DAY0 + dt.timedelta(days=10, seconds=n),
+                     f"h{asset}"])
+        packages = [(f"p{i}", "1.0" if (i + asset) % 4 or day < 3 else "2.0") for i in range(20)]
+        if day == 2:
+            packages.append(("transient", "0.1"))  # present one day only
+        if asset == 1 and day != 3:
+            packages.append(("flapping", "1"))  # gone on day 3, back on day 4: two intervals
+        packages.append(packages[0])  # a duplicate row, as a sloppy agent might send
+        for name, version in packages:
+            con.execute("INSERT INTO packages VALUES (?, ?, ?, ?, 'amd64', 'dpkg', NULL, 'dpkg', '/var/lib/dpkg')",
+                        [report_id, f"hostname:h{asset}", name, version])
+        con.execute("INSERT INTO software VALUES (?, ?, 'python', ?, 'cpython', '/usr/bin/python3', 'runtimes', 'x')",
+                    [report_id, f"hostname:h{asset}", f"3.{day // 2}"])
+        con.execute("INSERT INTO listeners VALUES (?, ?, 'tcp', '0.0.0.0', 22, ?, 'sshd', true, 'psutil', 'x')",
+                    [report_id, f"hostname:h{asset}", 100 + day])
+        con.execute("INSERT INTO interfaces VALUES (?, ?, 'eth0', '52:54:00:00:00:01', ['192.0.2.1'])",
+                    [report_id, f"hostname:h{asset}"])
+        con.execute("INSERT INTO devices VALUES (?, ?, 'Cisco', 'C2960', 'S', 'ios', '15.0', 'd', '1.3.6', 'sw', "
+                    "'', '', 'e', '', '', MAP {'os': '1.3.6.1'}, 'snmp')", [report_id, f"hostname:h{asset}"])
+    return con
+
+
+def _current(con: duckdb.DuckDBPyConnection, view: str, columns: str) -> set[str]:
+    """The view's rows (as text: lists and maps are not hashable), without duplicates."""
+    return set(map(repr, con.execute(f"SELECT report_id, asset_id, {columns} FROM {view}").fetchall()))
+
+
+def test_migration_0003_keeps_current_and_history(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    con = _old_database(path)
+    before = {part: _current(con, f"current_{part}", columns) for part, columns in OLD_PARTS.items()}
+    before_reports = set(map(repr, con.execute("SELECT * FROM current_reports").fetchall()))
+    # What each report showed, to compare with the history afterwards.
+    shown = con.execute("SELECT r.asset_id, r.collected_at, list(DISTINCT p.name || '=' || p.version) "
+                        "FROM reports r JOIN packages p USING (report_id) GROUP BY ALL").fetchall()
+    con.close()
+
+    store = Store(path)
+    assert store.schema_version() >= 3
+    for part, columns in OLD_PARTS.items():
+        assert _current(store.con, f"current_{part}", columns) == before[part], part
+    names = [d[0] for d in store.con.execute("SELECT * FROM reports LIMIT 0").description or ()]
+    after_reports = {repr(row[: len(names) - 3]) for row in store.con.execute("SELECT * FROM current_reports")
+                     .fetchall()}
+    assert after_reports == before_reports
+    assert count(store, "SELECT count(*) FROM packages WHERE name = 'flapping'") == 2
+    assert count(store, "SELECT count(*) FROM packages WHERE name = 'transient'") == 3
+    # Every report in history (not the late one) is answered by packages_as_of at its own time.
+    for asset, collected, packages in shown:
+        if collected.minute:
+            continue  # the late report: kept in reports, not in history
+        got = store.con.execute("SELECT list(name || '=' || version) FROM packages_as_of(?) WHERE asset_id = ?",
+                                [collected, asset]).fetchone()
+        assert got is not None and sorted(got[0]) == sorted(packages), (asset, collected)
+    # New reports continue the converted history by change.
+    nothing_new = count(store, "SELECT count(*) FROM packages")
+    rescan = scan("hostname:h2", 9, [])
+    rescan.ClearField("listeners")
+    rescan.ClearField("host")
+    rescan.host.hostname = "h2"
+    assert store.write_reports([rescan], via="file")[0].status == "ACCEPTED"
+    assert count(store, "SELECT count(*) FROM packages") == nothing_new
+    assert count(store, "SELECT count(*) FROM current_packages WHERE asset_id = 'hostname:h2'") == 0
+
+
+def test_compaction_drops_deleted_rows_and_keeps_every_interval(store: Store) -> None:
+    for day in range(6):
+        store.write_reports([scan("hostname:a", day, [(n, f"{v}.{day}") for n, v in BASE])], via="file")
+    intervals = set(store.con.execute("SELECT name, version, first_seen, ended_at FROM packages").fetchall())
+    assert len(intervals) == 300 and store.closed["packages"] == 250
+    store.con.execute("CHECKPOINT")
+    stored = ("SELECT sum(count) FROM pragma_storage_info('packages_current') "
+              "WHERE column_name = 'name' AND segment_type = 'VARCHAR'")
+    assert count(store, stored) > 50  # closed intervals leave deleted rows behind
+    assert store.compact_if_needed() == ["packages"]
+    assert count(store, stored) == 50
+    assert set(store.con.execute("SELECT name, version, first_seen, ended_at FROM packages").fetchall()) == intervals
+    assert store.compact_if_needed() == []
+
+
+def test_unchanged_part_is_not_flattened_and_a_stale_hint_is_caught(store: Store) -> None:
+    now = dt.datetime.now(dt.timezone.utc)
+    store.write_reports([scan("hostname:a", 0, BASE)], via="file")
+    hints = store.part_hashes()
+    same = prepare(scan("hostname:a", 1, BASE), now, "file", hints.get)
+    assert not isinstance(same, Outcome)
+    assert not same.parts["packages"].flattened and same.parts["packages"].batches == []
+    assert store.write_prepared([same])[0].status == "ACCEPTED"
+    assert count(store, "SELECT count(*) FROM packages") == 50
+
+    # A hint from a report that never got stored: the part is not flattened, and the store,
+    # whose state differs, flattens it after all.
+    changed = [*BASE[:40], ("other", "1.0")]
+    hint = prepare(scan("hostname:b", 0, changed), now, "file")
+    assert not isinstance(hint, Outcome)
+    stale = prepare(scan("hostname:a", 2, changed), now, "file",
+                    lambda asset: {t: p.digest for t, p in hint.parts.items()})
+    assert not isinstance(stale, Outcome) and not stale.parts["packages"].flattened
+    assert store.write_prepared([stale])[0].status == "ACCEPTED"
+    assert set(store.con.execute("SELECT name, version FROM current_packages").fetchall()) == set(changed)
+    assert count(store, "SELECT count(*) FROM packages WHERE NOT open") == 10
