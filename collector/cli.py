@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="allow plaintext on an address that is not loopback")
     serve.add_argument("--rules", type=Path, default=None, metavar="DIR",
                        help="rules to score with after each ingest (default: the rules shipped)")
+    rules_cli.rules_dir_option(serve)
 
     ingest = commands.add_parser("ingest", help="load report files written by 'estate-agent scan --output'",
                                  description="Load report files (JSON or binary protobuf) from air-gapped hosts.")
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--db", default=DEFAULT_DB, help=f"DuckDB file (default ./{DEFAULT_DB})")
     ingest.add_argument("--rules", type=Path, default=None, metavar="DIR",
                         help="rules to score with after ingest (default: the rules shipped)")
+    rules_cli.rules_dir_option(ingest)
 
     certs = commands.add_parser("certs", help="create a CA and issue mTLS certificates",
                                 description="Create a certificate authority and issue certificates whose "
@@ -113,7 +115,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return 2
         tls = ServerTls(args.tls_cert, args.tls_key, args.tls_ca)
     store = Store(args.db)
-    writer = Writer(store, on_commit=rules_cli.scorer(store, args.rules).after_ingest)
+    writer = Writer(store, on_commit=rules_cli.scorer(store, args.rules, args.rules_dir).after_ingest)
     try:
         server, port = build_server(writer, args.listen, tls, insecure=args.insecure)
     except (ValueError, OSError) as exc:
@@ -200,7 +202,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if pending:
             flush()
         if accepted:
-            rules_cli.scorer(store, args.rules).after_ingest(accepted)
+            rules_cli.scorer(store, args.rules, args.rules_dir).after_ingest(accepted)
     finally:
         store.close()
     return 1 if failures else 0

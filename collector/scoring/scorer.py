@@ -22,13 +22,17 @@ import duckdb
 import pyarrow as pa
 
 from estate.collector.ruleset.rules import (
+    Distribution,
     Lifecycle,
+    Located,
     Matcher,
     RuleError,
     RuleErrors,
+    Roots,
     RuleSet,
     Scoring,
     digest_rules,
+    layers,
     load_rules,
 )
 
@@ -37,7 +41,8 @@ log = logging.getLogger("estate.collector")
 SCORING_SQL = ("findings.sql", "risk.sql")
 RULE_TABLES = ("rule_files", "rule_products", "rule_identifiers", "rule_cycles", "rule_matchers",
                "rule_matcher_names", "rule_cycle_maps", "rule_params", "rule_l1_steps", "rule_criteria",
-               "rule_bands", "rule_adjustments", "rule_assessments", "rule_exceptions")
+               "rule_bands", "rule_adjustments", "rule_assessments", "rule_exceptions", "rule_distributions",
+               "rule_coverage_limits")
 
 
 def cycle_key(cycle: str) -> str:
@@ -125,7 +130,38 @@ def rule_rows(ruleset: RuleSet) -> dict[str, list[dict[str, Any]]]:
                                         "product": e.scope.product, "cycle": e.scope.cycle, "owner": e.owner,
                                         "reason": e.reason, "expires": e.expires, "file": loc.file,
                                         "line": loc.line})
+    for loc in ruleset.distributions:
+        rows["rule_distributions"].append(distribution_row(loc))
+        dist: Distribution = loc.rule
+        for index, limit in enumerate(dist.limits):
+            rows["rule_coverage_limits"].append({
+                "limit_id": limit.id, "distribution": dist.id,
+                "os_cycles": [cycle_key(c) for c in limit.os_cycles] if limit.os_cycles else None,
+                "components": limit.components, "product": limit.product,
+                "cycles": [cycle_key(c) for c in limit.cycles] if limit.cycles else None,
+                "until": limit.until, "until_phase": limit.until_phase, "note": limit.note,
+                "sources": list(limit.sources), "file": loc.file,
+                "line": loc.lines.get(("limits", index), loc.line)})
     return rows
+
+
+def any_of(patterns: Sequence[str]) -> str | None:
+    """One RE2 pattern matching where any of patterns matches (each keeps its own flags); None for none."""
+    return "|".join(f"(?:{p})" for p in patterns) if patterns else None
+
+
+def distribution_row(loc: Located) -> dict[str, Any]:
+    dist: Distribution = loc.rule
+    row: dict[str, Any] = {
+        "distribution": dist.id, "title": dist.title, "product": dist.product, "os_ids": list(dist.os_ids),
+        "managers": list(dist.managers), "phase_names": [p.name for p in dist.phases],
+        "phase_ends": [p.ends for p in dist.phases], "unmarked": dist.unmarked,
+        "managed_paths": dist.managed_paths, "sources": list(dist.sources), "file": loc.file, "line": loc.line}
+    for side, prefix in (("vendor", "vendor"), ("third_party", "third")):
+        signs = getattr(dist, side)
+        for kind in ("origins", "maintainers", "distributions", "versions"):
+            row[f"{prefix}_{kind}"] = any_of(getattr(signs, kind))
+    return row
 
 
 def _arrow(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> pa.Table:
@@ -135,7 +171,7 @@ def _arrow(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]
     return pa.Table.from_pylist([{n: row.get(n) for n in names} for row in rows]) if rows else None
 
 
-def store_rules(con: duckdb.DuckDBPyConnection, ruleset: RuleSet, rules_dir: Path) -> None:
+def store_rules(con: duckdb.DuckDBPyConnection, ruleset: RuleSet, rules_dir: Roots) -> None:
     """Replace the rules in force by ruleset, in one transaction."""
     rows = rule_rows(ruleset)
     con.execute("BEGIN TRANSACTION")
@@ -148,7 +184,7 @@ def store_rules(con: duckdb.DuckDBPyConnection, ruleset: RuleSet, rules_dir: Pat
                 con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming_rules")  # noqa: S608
                 con.unregister("incoming_rules")
         con.execute("INSERT INTO rule_loads VALUES (?, ?, now(), ?)",
-                    [ruleset.digest, str(rules_dir), len(ruleset.files)])
+                    [ruleset.digest, ", ".join(map(str, layers(rules_dir))), len(ruleset.files)])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -168,9 +204,10 @@ class SyncResult:
     errors: RuleErrors | None = None
 
 
-def sync_rules(con: duckdb.DuckDBPyConnection, rules_dir: Path) -> SyncResult:
-    """Load the rule files if they changed; on errors keep the rules in force and say why."""
-    digest = digest_rules(rules_dir) if rules_dir.is_dir() else ""
+def sync_rules(con: duckdb.DuckDBPyConnection, rules_dir: Roots) -> SyncResult:
+    """Load the rule files (one folder, or layers: shipped then local) if they changed; on errors keep
+    the rules in force and say why."""
+    digest = digest_rules(rules_dir) if all(root.is_dir() for root in layers(rules_dir)) else ""
     if digest and digest == rules_in_force(con):
         return SyncResult(changed=False)
     try:
@@ -222,7 +259,7 @@ def score(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None,
 class Scorer:
     """Rescores after ingest: reloads the rules when they changed, scores the assets just stored."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, rules_dir: Path) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, rules_dir: Roots) -> None:
         self.con = con
         self.rules_dir = rules_dir
         self._reported: str | None = None

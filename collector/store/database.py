@@ -40,7 +40,8 @@ TABLE_COLUMNS: dict[str, dict[str, pa.DataType]] = {
         "cloud": STR, "labels": STR_MAP, "package_count": pa.int32(), "error_count": pa.int32(),
     },
     "packages": {"report_id": STR, "asset_id": STR, "name": STR, "version": STR, "architecture": STR,
-                 "manager": STR, "source": STR, "found_by": STR, "evidence": STR},
+                 "manager": STR, "source": STR, "found_by": STR, "evidence": STR, "origin": STR,
+                 "maintainer": STR, "distribution": STR, "component": STR},
     "software": {"report_id": STR, "asset_id": STR, "name": STR, "version": STR, "vendor": STR,
                  "path": STR, "found_by": STR, "evidence": STR},
     "listeners": {"report_id": STR, "asset_id": STR, "protocol": STR, "address": STR, "port": pa.int32(),
@@ -56,7 +57,8 @@ TABLE_COLUMNS: dict[str, dict[str, pa.DataType]] = {
 }
 # Part name in the Inventory (repeated field) -> table, for the one-row-per-entry tables.
 CHILD_TABLES = {
-    "packages": ("packages", ("name", "version", "architecture", "manager", "source", "found_by", "evidence")),
+    "packages": ("packages", ("name", "version", "architecture", "manager", "source", "found_by", "evidence",
+                              "origin", "maintainer", "distribution", "component")),
     "software": ("software", ("name", "version", "vendor", "path", "found_by", "evidence")),
     "listeners": ("listeners", ("protocol", "address", "port", "pid", "process", "exposed", "found_by",
                                 "evidence")),
