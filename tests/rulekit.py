@@ -84,7 +84,8 @@ def seeded(db: Path, rules: Path, reports: Iterable[pb.Inventory], as_of: dt.dat
 
 def finding(store: Store, asset_id: str, product: str | None = None, kind: str | None = None) -> dict[str, Any]:
     cursor = store.con.execute(
-        "SELECT * FROM findings WHERE asset_id = ? AND (? IS NULL OR product = ?) AND (? IS NULL OR kind = ?)",
+        "SELECT * FROM findings WHERE asset_id = ? AND (? IS NULL OR product = ?) "
+        "AND (? IS NULL OR list_contains(kinds, ?))",
         [asset_id, product, product, kind, kind])
     names = [d[0] for d in cursor.description]
     rows = cursor.fetchall()
