@@ -72,7 +72,7 @@ def report(asset_id: str, *, os_id: str = "", version_id: str = "", kernel: str 
     return inv
 
 
-def seeded(db: Path, rules: Path, reports: Iterable[pb.Inventory], as_of: dt.date | None = None) -> Store:
+def seeded(db: Path, rules: Path | list[Path], reports: Iterable[pb.Inventory], as_of: dt.date | None = None) -> Store:
     """A store holding the reports and the rules, scored for as_of."""
     store = Store(db)
     outcomes = store.write_reports(list(reports), via="file")

@@ -383,6 +383,8 @@ class Distribution(Strict):
     unmarked: Literal["vendor", "third_party"]
     # Software found outside the package manager under these paths belongs to the OS packages.
     managed_paths: Pattern | None = None
+    # Kernel releases (uname -r) the vendor builds; a running kernel that does not match is someone else's.
+    kernels: Pattern | None = None
     limits: Annotated[list[CoverageLimit], Field(max_length=2000)] = []
     notes: Text | None = None
 
@@ -617,8 +619,9 @@ def check_distribution(data: Any, lines: dict[Path_, int], name: str) -> list[Lo
         signs: Signs = getattr(rule, side)
         for kind in ("origins", "maintainers", "distributions", "versions"):
             patterns.extend(((side, kind, i), p) for i, p in enumerate(getattr(signs, kind)))
-    if rule.managed_paths is not None:
-        patterns.append((("managed_paths",), rule.managed_paths))
+    for key in ("managed_paths", "kernels"):
+        if getattr(rule, key) is not None:
+            patterns.append(((key,), getattr(rule, key)))
     for path, pattern in patterns:
         problem = re2_problem(pattern)
         if problem is not None:

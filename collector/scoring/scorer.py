@@ -156,7 +156,7 @@ def distribution_row(loc: Located) -> dict[str, Any]:
         "distribution": dist.id, "title": dist.title, "product": dist.product, "os_ids": list(dist.os_ids),
         "managers": list(dist.managers), "phase_names": [p.name for p in dist.phases],
         "phase_ends": [p.ends for p in dist.phases], "unmarked": dist.unmarked,
-        "managed_paths": dist.managed_paths, "sources": list(dist.sources), "file": loc.file, "line": loc.line}
+        "managed_paths": dist.managed_paths, "kernels": dist.kernels, "sources": list(dist.sources), "file": loc.file, "line": loc.line}
     for side, prefix in (("vendor", "vendor"), ("third_party", "third")):
         signs = getattr(dist, side)
         for kind in ("origins", "maintainers", "distributions", "versions"):
@@ -307,8 +307,10 @@ def explain(con: duckdb.DuckDBPyConnection, asset: str) -> str | None:
     findings = con.execute(
         "SELECT f.*, m.file AS m_file, m.line AS m_line, m.note AS m_note, c.file AS c_file, c.line AS c_line, "
         "c.eoas_flag, c.eol_flag, c.eoes_flag, "
-        "p.sources AS sources, e.owner AS e_owner, e.reason AS e_reason, e.expires AS e_expires "
+        "p.sources AS sources, e.owner AS e_owner, e.reason AS e_reason, e.expires AS e_expires, "
+        "d.file AS d_file, d.sources AS d_sources, d.product AS d_product "
         "FROM findings f LEFT JOIN rule_matchers m USING (matcher_id) "
+        "LEFT JOIN rule_distributions d ON d.distribution = split_part(f.covered_by, ' ', 1) "
         "LEFT JOIN rule_cycles c ON c.product = f.product AND c.cycle = f.cycle "
         "LEFT JOIN rule_products p ON p.product = f.product "
         "LEFT JOIN rule_exceptions e USING (exception_id) WHERE f.asset_id = ? "
@@ -318,18 +320,33 @@ def explain(con: duckdb.DuckDBPyConnection, asset: str) -> str | None:
         f = dict(zip(fnames, values, strict=True))
         seen = ", ".join(f["observed"][:5]) + (f" (+{f['observations'] - 5} more)" if f["observations"] > 5 else "")
         product = f"{f['product']} {f['cycle'] or '?'}" if f["product"] else "no product"
-        out.append(f"- [{f['status']}] {product}  <- {f['kind']} {seen}")
+        out.append(f"- [{f['status']}] {product}  <- {f['kind']} {_printable(seen)}")
+        _explain_coverage(out, f)
         if f["matcher_id"]:
             others = [m for m in f["matchers"] if m != f["matcher_id"]]
             out.append(f"    matched by {f['matcher_id']} ({f['m_file']}:{f['m_line']})"
                        + (f" and {', '.join(others)}" if others else "") + f"; cycle read as {f['cycle_key']!r}")
-        else:
+        elif f["status"] == "unknown":
             out.append("    no matcher claims it: status stays unknown")
+        else:
+            out.append("    no matcher claims it: no upstream lifecycle, the distribution's coverage decides")
         if f["product"] and not f["cycle"]:
             out.append(f"    {f['product']} has no cycle {f['cycle_key']!r}: status stays unknown")
-        if f["cycle"]:
+            out.append(f"    missing data: cycle {f['cycle_key']!r} in the {f['product']} lifecycle (a coverage gap; "
+                       "add it in a rules.d/lifecycles/ file with its source)")
+        elif f["status"] == "unknown" and not f["product"]:
+            out.append(f"    missing data: no lifecycle rule matches {f['kind']} {_printable(f['name'])!r} "
+                       "(a coverage gap; add a matcher and lifecycle in rules.d/)")
+        by_distribution = f["coverage"] == "distribution" or (
+            f["coverage"] == "both" and f["status"] == f["coverage_status"])
+        if f["cycle"] and not by_distribution:
             out.append(f"    dates from {f['c_file']}:{f['c_line']} ({', '.join(f['sources'] or [])})")
-            out.append("    " + "; ".join(_milestone_text(label, f[key], f[f"days_to_{key}"], f[f"{key}_flag"])
+        elif by_distribution:
+            out.append(f"    dates from {f['d_file']} ({', '.join(f['d_sources'] or [])}) and the {f['d_product']} "
+                       "lifecycle")
+        if f["cycle"] or by_distribution:
+            out.append("    " + "; ".join(_milestone_text(label, f[key], f[f"days_to_{key}"],
+                                                          None if by_distribution else f[f"{key}_flag"])
                                           for label, key in (("active support", "eoas"), ("security", "eol"),
                                                              ("extended", "eoes"))))
         out.append(f"    L1 score {f['l1_score']}")
@@ -349,11 +366,43 @@ def explain(con: duckdb.DuckDBPyConnection, asset: str) -> str | None:
                    + (f", adjusted by {adjust:+g}" if adjust else "") + f" -> {final:.2f}")
     if r["adjustments"]:
         out.append(f"  adjustments (scoring.yaml): {', '.join(r['adjustments'])}")
+    if not r["impact_assessed"]:
+        owner = f"the owner of system {system!r}" if system else "an owner (the asset has no system label)"
+        out.append(f"  impact UNASSESSED: the impact {r['impact']:g} is scoring.yaml's impact.default_score, "
+                   f"which nobody chose; ask {owner} for an assessment (rules.d/assessments/)")
     out.append(f"  overall: {r['likelihood']:.2f} x {r['impact']:.2f} = {r['overall']:.2f} -> {r['band']}")
+    if r["coverage_gaps"]:
+        out.append(f"  coverage gaps ({len(r['coverage_gaps'])}): lifecycle data missing, scored as "
+                   "scoring.yaml l1.unknown, never as supported:")
+        out.extend(f"    - {_printable(gap)}" for gap in r["coverage_gaps"])
     if r["exceptions"]:
         changed = "lowered L1 from " + str(r["l1_raw"]) if r["exception_changed"] else "did not change L1"
         out.append(f"  exceptions: {', '.join(r['exceptions'])} ({changed})")
     return "\n".join(out)
+
+
+def _explain_coverage(out: list[str], f: dict[str, Any]) -> None:
+    """Which of upstream's dates and the distribution's coverage decided a finding, and every piece of evidence."""
+    if f["kind"] in ("package", "kernel", "software") or f["coverage"] != "upstream":
+        out.append(f"    decided: {_printable(f['decided_by'] or '')}")
+        upstream = f"upstream {f['upstream_status']}" + (f" (end of life {f['upstream_eol']})" if f["upstream_eol"]
+                                                        else "")
+        covered = (f"; distribution {f['coverage_status']} ({f['covered_by']} covers it until {f['coverage_until']}"
+                   + (f", limited by {f['coverage_limit']}" if f["coverage_limit"] else "") + ")"
+                   if f["coverage_status"] else "; no distribution coverage")
+        out.append(f"    {upstream}{covered}")
+    evidence = f["evidence"] or []
+    if len(evidence) > 1 or f["coverage"] != "upstream":
+        out.append(f"    evidence ({f['observations']}):")
+        out.extend(f"      {_printable(item)}" for item in evidence)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    """Text that came from a host, safe for a terminal: control characters become '?'."""
+    return _CONTROL.sub("?", text)
 
 
 def _milestone_text(label: str, date: dt.date | None, days: int | None, flag: bool | None) -> str:

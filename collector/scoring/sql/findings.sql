@@ -135,9 +135,16 @@ WITH keys AS (
 )
 SELECT k.distribution, k.kind, k.ns, k.version, k.origin, k.maintainer, k.pkg_distribution, k.path, CASE
     WHEN k.kind = 'software' THEN CASE
+        -- The vendor the agent read from the install (a Java release file's IMPLEMENTOR) decides first.
+        WHEN k.ns <> '' AND d.vendor_origins IS NOT NULL THEN CASE
+            WHEN regexp_matches(k.ns, d.vendor_origins) THEN {'by': 'vendor', 'why': 'vendor ' || k.ns}
+            ELSE {'by': 'third_party', 'why': 'vendor ' || k.ns} END
         WHEN d.managed_paths IS NOT NULL AND regexp_matches(k.path, d.managed_paths)
             THEN {'by': 'vendor', 'why': 'found under the OS packages'' tree (' || k.path || ')'}
-        ELSE {'by': 'third_party', 'why': 'found outside the package manager' || coalesce(' (' || k.path || ')', '')} END
+        ELSE {'by': 'third_party', 'why': 'found outside the package manager' || coalesce(' (' || nullif(k.path, '') || ')', '')} END
+    WHEN k.kind = 'kernel' AND d.kernels IS NOT NULL THEN CASE
+        WHEN regexp_matches(k.version, d.kernels) THEN {'by': 'vendor', 'why': 'kernel release built by ' || d.title}
+        ELSE {'by': 'third_party', 'why': 'kernel release ' || k.version || ' is not one ' || d.title || ' builds'} END
     WHEN k.kind = 'package' AND NOT list_contains(d.managers, k.ns)
         THEN {'by': 'third_party', 'why': k.ns || ' is not ' || d.title || '''s package manager'}
     WHEN k.origin IS NOT NULL AND d.vendor_origins IS NOT NULL THEN CASE
@@ -213,6 +220,17 @@ LEFT JOIN limit_match lm
     ON lm.distribution = ad.distribution AND lm.os_cycle_key IS NOT DISTINCT FROM ad.os_cycle_key
    AND lm.component IS NOT DISTINCT FROM m.component AND lm.product IS NOT DISTINCT FROM c.product
    AND lm.cycle_key IS NOT DISTINCT FROM regexp_replace(lower(c.cycle), '(^|\.)0+([0-9])', '\1\2', 'g');
+
+-- Software under the OS packages' tree is the binary of a package of the same product and cycle
+-- when the asset has one (/usr/bin/node of NodeSource's nodejs): it is covered only if that is.
+UPDATE evidence e
+SET covered = p.covered, shipped_by = p.shipped_by,
+    shipped_why = 'installed by package ' || p.name || ' (' || p.shipped_why || ')'
+FROM (SELECT asset_id, product, cycle, bool_and(covered) AS covered, arg_min(shipped_by, covered::INTEGER) AS shipped_by,
+             arg_min(name, covered::INTEGER) AS name, arg_min(shipped_why, covered::INTEGER) AS shipped_why
+      FROM evidence WHERE kind = 'package' AND product IS NOT NULL AND shipped_by IS NOT NULL GROUP BY ALL) p
+WHERE e.kind = 'software' AND e.asset_id = p.asset_id AND e.product = p.product
+  AND e.cycle IS NOT DISTINCT FROM p.cycle AND starts_with(e.shipped_why, 'found under');
 
 CREATE OR REPLACE TEMP TABLE asset_systems AS
 SELECT r.asset_id, element_at(r.labels, 'system')[1] AS system

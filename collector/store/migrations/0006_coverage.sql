@@ -24,6 +24,7 @@ CREATE TABLE rule_distributions (
     third_versions VARCHAR,
     unmarked VARCHAR NOT NULL,
     managed_paths VARCHAR,
+    kernels VARCHAR,
     sources VARCHAR[] NOT NULL,
     file VARCHAR NOT NULL,
     line INTEGER NOT NULL
@@ -99,6 +100,7 @@ COMMENT ON COLUMN rule_distributions.third_distributions IS 'Pattern of DISTRIBU
 COMMENT ON COLUMN rule_distributions.third_versions IS 'Pattern of third-party markers in versions (pgdg, nodesource).';
 COMMENT ON COLUMN rule_distributions.unmarked IS 'What a package with no sign either way is taken to be: vendor or third_party.';
 COMMENT ON COLUMN rule_distributions.managed_paths IS 'Pattern of paths of software that belongs to the OS packages.';
+COMMENT ON COLUMN rule_distributions.kernels IS 'Pattern of the kernel releases (uname -r) the vendor builds.';
 COMMENT ON COLUMN rule_distributions.sources IS 'Vendor pages the coverage rules come from.';
 COMMENT ON COLUMN rule_distributions.file IS 'Rule file.';
 COMMENT ON COLUMN rule_distributions.line IS 'Line in that file.';
