@@ -144,7 +144,10 @@ def print_summary(con: Any) -> None:
 
     cursor = con.execute(
         "SELECT r.hostname AS host, f.kind, coalesce(f.product, f.name) AS product, "
-        "coalesce(f.cycle, '?') AS cycle, f.status, f.eol, f.days_to_eol, f.eoes, f.exception_id AS exception "
+        "coalesce(f.cycle, '?') AS cycle, f.status, "
+        "CASE f.coverage WHEN 'upstream' THEN 'upstream' WHEN 'distribution' THEN f.covered_by "
+        "ELSE 'worse of upstream, ' || f.covered_by END AS decided_by, f.upstream_status AS upstream, "
+        "f.eol, f.days_to_eol, f.eoes, f.observations AS evidence, f.exception_id AS exception "
         "FROM findings f JOIN asset_risk r USING (asset_id) "
         "ORDER BY r.hostname, f.l1_score DESC, f.days_to_eol NULLS LAST, product")
     names = [d[0] for d in cursor.description]
@@ -153,13 +156,31 @@ def print_summary(con: Any) -> None:
     print_rows(rows, names, "table")
     cursor = con.execute(
         "SELECT hostname AS host, system, worst_status, round(likelihood, 2) AS likelihood, "
-        "round(impact, 2) AS impact, round(overall, 2) AS overall, band, "
+        "round(impact, 2) || CASE WHEN impact_assessed THEN '' ELSE ' (unassessed)' END AS impact, "
+        "round(overall, 2) AS overall, band, len(coverage_gaps) AS gaps, "
         "array_to_string(adjustments, ',') AS adjustments, array_to_string(exceptions, ',') AS exceptions "
         "FROM asset_risk ORDER BY overall DESC, hostname")
     names = [d[0] for d in cursor.description]
     rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     print("\nLegacy risk (likelihood 1-6 x impact 1-5, out of 30):")
     print_rows(rows, names, "table")
+    _print_query(con, "Coverage gaps (lifecycle data missing: scored as unknown, never as supported):",
+                 "SELECT hostname AS host, gap FROM coverage_gaps ORDER BY hostname, gap")
+    _print_query(con, "Unassessed systems (impact is scoring.yaml's default, which nobody chose; "
+                      "ask their owners for an assessment):",
+                 "SELECT coalesce(system, '(assets with no system label)') AS system, assets, default_impact, "
+                 "round(overall, 2) AS overall, band FROM unassessed_systems ORDER BY overall DESC, system")
+
+
+def _print_query(con: Any, title: str, sql: str) -> None:
+    from estate.collector.cli import print_rows
+
+    cursor = con.execute(sql)
+    names = [d[0] for d in cursor.description]
+    rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    if rows:
+        print(f"\n{title}")
+        print_rows(rows, names, "table")
 
 
 def cmd_explain(args: argparse.Namespace) -> int:

@@ -813,8 +813,8 @@ def load_rules(roots: Roots) -> RuleSet:
             ruleset.scoring = located[0]
         else:
             by_layer[layer].setdefault(kind.attr, []).extend(located)
-    for layer in by_layer:
-        for attr, located in layer.items():
+    for found in by_layer:
+        for attr, located in found.items():
             key = LAYER_KEYS.get(attr)
             target = getattr(ruleset, attr) if key is not None else ruleset.other.setdefault(attr, [])
             if key is not None:

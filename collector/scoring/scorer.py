@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -26,9 +25,9 @@ from estate.collector.ruleset.rules import (
     Lifecycle,
     Located,
     Matcher,
+    Roots,
     RuleError,
     RuleErrors,
-    Roots,
     RuleSet,
     Scoring,
     digest_rules,
@@ -156,7 +155,8 @@ def distribution_row(loc: Located) -> dict[str, Any]:
         "distribution": dist.id, "title": dist.title, "product": dist.product, "os_ids": list(dist.os_ids),
         "managers": list(dist.managers), "phase_names": [p.name for p in dist.phases],
         "phase_ends": [p.ends for p in dist.phases], "unmarked": dist.unmarked,
-        "managed_paths": dist.managed_paths, "kernels": dist.kernels, "sources": list(dist.sources), "file": loc.file, "line": loc.line}
+        "managed_paths": dist.managed_paths, "kernels": dist.kernels, "sources": list(dist.sources),
+        "file": loc.file, "line": loc.line}
     for side, prefix in (("vendor", "vendor"), ("third_party", "third")):
         signs = getattr(dist, side)
         for kind in ("origins", "maintainers", "distributions", "versions"):
