@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -37,7 +37,8 @@ from estate.collector.ruleset.rules import (
 
 log = logging.getLogger("estate.collector")
 
-SCORING_SQL = ("findings.sql", "risk.sql")
+# A pattern that matches nothing (a word boundary that is not one), for patterns a rule leaves out.
+NEVER = r"\b\B"
 RULE_TABLES = ("rule_files", "rule_products", "rule_identifiers", "rule_cycles", "rule_matchers",
                "rule_matcher_names", "rule_cycle_maps", "rule_params", "rule_l1_steps", "rule_criteria",
                "rule_bands", "rule_adjustments", "rule_assessments", "rule_exceptions", "rule_distributions",
@@ -218,6 +219,44 @@ def sync_rules(con: duckdb.DuckDBPyConnection, rules_dir: Roots) -> SyncResult:
     return SyncResult(changed=True)
 
 
+def match_name_patterns(con: duckdb.DuckDBPyConnection) -> None:
+    """Fill name_regex_match: one query per name_regex matcher, its pattern a parameter.
+
+    DuckDB compiles a regular expression given as a constant once; one read from a column is
+    compiled again for every row, which made pattern matching cost seconds on large estates.
+    """
+    for matcher_id, kind, ns, pattern in con.execute(
+            "SELECT matcher_id, kind, ns, name_regex FROM rule_matchers WHERE name_regex IS NOT NULL "
+            "ORDER BY ord").fetchall():
+        con.execute("INSERT INTO name_regex_match SELECT kind, ns, name, ? FROM obs_names "
+                    "WHERE kind = ? AND (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], ns)) "
+                    "AND regexp_full_match(name, ?)", [matcher_id, kind, ns, ns, pattern])
+
+
+def classify_shipped(con: duckdb.DuckDBPyConnection) -> None:
+    """Fill shipped (who ships each observation) by sql/classify.sql, once per distribution in use."""
+    query = sql_file("classify.sql")
+    cursor = con.execute("SELECT * FROM rule_distributions WHERE distribution IN "
+                         "(SELECT DISTINCT distribution FROM shipped_keys) ORDER BY distribution")
+    names = [d[0] for d in cursor.description or ()]
+    for values in cursor.fetchall():
+        d = dict(zip(names, values, strict=True))
+        params: dict[str, Any] = {"distribution": d["distribution"], "title": d["title"], "managers": d["managers"],
+                                  "unmarked": d["unmarked"], "has_vendor_origins": d["vendor_origins"] is not None,
+                                  "has_kernels": d["kernels"] is not None}
+        for key in ("vendor_origins", "vendor_maintainers", "vendor_distributions", "vendor_versions",
+                    "third_origins", "third_maintainers", "third_distributions", "third_versions",
+                    "managed_paths", "kernels"):
+            params[key] = d[key] if d[key] is not None else NEVER
+        con.execute(query, params)
+
+
+# What score() runs, in order: the named SQL files, and the two steps that give DuckDB each rule
+# pattern as a constant.
+SCORING_STEPS: tuple[str | Callable[[duckdb.DuckDBPyConnection], None], ...] = (
+    "observations.sql", match_name_patterns, "matching.sql", classify_shipped, "findings.sql", "risk.sql")
+
+
 @dataclass(frozen=True)
 class ScoreRun:
     as_of: dt.date
@@ -241,8 +280,11 @@ def score(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None,
         else:
             con.execute("CREATE OR REPLACE TEMP TABLE scope_assets (asset_id VARCHAR)")
             con.execute("INSERT INTO scope_assets SELECT DISTINCT unnest(?::VARCHAR[])", [list(assets)])
-        for name in SCORING_SQL:
-            con.execute(sql_file(name))
+        for step in SCORING_STEPS:
+            if isinstance(step, str):
+                con.execute(sql_file(step))
+            else:
+                step(con)
         counts = con.execute("SELECT (SELECT count(*) FROM scope_assets), (SELECT count(*) FROM findings "
                              "WHERE asset_id IN (SELECT asset_id FROM scope_assets))").fetchone()
         assert counts is not None

@@ -1,173 +1,4 @@
--- Findings: map what the assets in scope_assets currently run to products and release cycles, and
--- give each a support status for getvariable('as_of').
--- Heavy work happens on distinct names and versions; the rows themselves only go through hash
--- joins, so ten million packages cost a few passes, not ten million regular expressions.
-
--- OS, kernel, runtimes and servers, SNMP devices: few rows per asset.
-CREATE OR REPLACE TEMP TABLE obs_small AS
-SELECT r.asset_id, r.report_id, 'os' AS kind, coalesce(r.os_family, '') AS ns, r.os_id AS name,
-       coalesce(r.os_version_id, '') AS version, r.os_build AS build, r.os_edition AS edition,
-       r.os_version AS full_version, NULL::VARCHAR AS origin, NULL::VARCHAR AS maintainer,
-       NULL::VARCHAR AS pkg_distribution, NULL::VARCHAR AS component, NULL::VARCHAR AS path
-FROM current_reports r SEMI JOIN scope_assets s USING (asset_id)
-WHERE coalesce(r.os_id, '') <> ''
-UNION ALL
-SELECT r.asset_id, r.report_id, 'kernel', '', coalesce(nullif(r.os_family, ''), 'unknown'), r.kernel, NULL, NULL, NULL,
-       NULL, NULL, NULL, NULL, NULL
-FROM current_reports r SEMI JOIN scope_assets s USING (asset_id)
-WHERE coalesce(r.kernel, '') <> ''
-UNION ALL
-SELECT t.asset_id, t.report_id, 'software', coalesce(t.vendor, ''), t.name, coalesce(t.version, ''), NULL, NULL, NULL,
-       NULL, NULL, NULL, NULL, t.path
-FROM current_software t SEMI JOIN scope_assets s USING (asset_id)
-UNION ALL
-SELECT d.asset_id, d.report_id, 'device', coalesce(d.vendor, ''), coalesce(d.os, ''), coalesce(d.version, ''),
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-FROM current_devices d SEMI JOIN scope_assets s USING (asset_id);
-
-CREATE OR REPLACE TEMP VIEW obs_packages AS
-SELECT p.asset_id, p.report_id, 'package' AS kind, p.manager AS ns, p.name, p.version,
-       NULL::VARCHAR AS build, NULL::VARCHAR AS edition, NULL::VARCHAR AS full_version,
-       nullif(p.origin, '') AS origin, nullif(p.maintainer, '') AS maintainer,
-       nullif(p.distribution, '') AS pkg_distribution, nullif(p.component, '') AS component, NULL::VARCHAR AS path
-FROM current_packages p SEMI JOIN scope_assets s USING (asset_id);
-
--- Each distinct (kind, namespace, name) and the one matcher that claims it (highest priority, then
--- first in the rule files): exact names by hash join, patterns on distinct names only.
-CREATE OR REPLACE TEMP TABLE name_match AS
-WITH names AS (
-    SELECT DISTINCT kind, ns, name FROM obs_small
-    UNION
-    SELECT DISTINCT 'package', ns, name FROM obs_packages
-), candidates AS (
-    SELECT n.kind, n.ns, n.name, m.matcher_id, m.priority, m.ord
-    FROM names n
-    JOIN rule_matcher_names mn ON mn.kind = n.kind AND mn.name = n.name
-    JOIN rule_matchers m ON m.matcher_id = mn.matcher_id
-    WHERE m.ns IS NULL OR list_contains(m.ns, n.ns)
-    UNION ALL
-    SELECT n.kind, n.ns, n.name, m.matcher_id, m.priority, m.ord
-    FROM names n
-    JOIN rule_matchers m ON m.kind = n.kind AND m.name_regex IS NOT NULL
-    WHERE regexp_full_match(n.name, m.name_regex) AND (m.ns IS NULL OR list_contains(m.ns, n.ns))
-)
-SELECT kind, ns, name, matcher_id FROM candidates
-QUALIFY row_number() OVER (PARTITION BY kind, ns, name ORDER BY priority DESC, ord) = 1;
-
--- Observations with their matcher and the text the cycle is read from. dpkg, rpm and apk
--- versions lose their epoch and revision first ("1:3.0.11-1~deb12u2" -> "3.0.11").
-CREATE OR REPLACE TEMP TABLE matched AS
-WITH obs AS (
-    SELECT o.*, nm.matcher_id FROM obs_small o LEFT JOIN name_match nm USING (kind, ns, name)
-    UNION ALL
-    SELECT o.*, nm.matcher_id FROM obs_packages o JOIN name_match nm USING (kind, ns, name)
-)
-SELECT o.asset_id, o.report_id, o.kind, o.ns, o.name, o.version, o.edition, o.matcher_id, o.origin,
-       o.maintainer, o.pkg_distribution, o.component, o.path,
-       CASE m.cycle_source
-           WHEN 'name' THEN o.name
-           WHEN 'build' THEN coalesce(o.build, '')
-           WHEN 'full_version' THEN coalesce(o.full_version, '')
-           ELSE CASE WHEN m.scheme IN ('dpkg', 'rpm', 'apk')
-                       OR (m.scheme = 'auto' AND o.kind = 'package' AND o.ns IN ('dpkg', 'rpm', 'apk'))
-                     THEN regexp_replace(regexp_replace(o.version, '^[0-9]+:', ''), '-[^-]*$', '')
-                     ELSE o.version END
-       END AS source
-FROM obs o LEFT JOIN rule_matchers m USING (matcher_id);
-
--- Each distinct (matcher, source, edition): read the cycle key, map it, then find the longest
--- cycle of the product it starts with ("3.0.11" -> "3.0"; "1.1.1n" -> "1.1.1"; "6.18.4" is not "6.1").
-CREATE OR REPLACE TEMP TABLE cycle_match AS
-WITH keys AS (
-    SELECT DISTINCT matcher_id, source, edition FROM matched WHERE matcher_id IS NOT NULL
-), extracted AS (
-    SELECT k.matcher_id, k.source, k.edition, m.product, m.edition_regex, m.edition_then, m.edition_else,
-           -- lower case and no leading zeros in numbers, as rule_cycles.cycle_key: "17.09" is "17.9"
-           regexp_replace(lower(CASE WHEN m.cycle_regex IS NULL THEN k.source
-                                     ELSE nullif(regexp_extract(k.source, m.cycle_regex, 1), '') END),
-                          '(^|\.)0+([0-9])', '\1\2', 'g') AS raw_key
-    FROM keys k JOIN rule_matchers m USING (matcher_id)
-), mapped AS (
-    SELECT e.*,
-           CASE WHEN e.edition_regex IS NULL THEN coalesce(cm.cycle, e.raw_key)
-                ELSE replace(coalesce(cm.cycle, e.raw_key), '{edition}',
-                             CASE WHEN regexp_matches(coalesce(e.edition, ''), e.edition_regex)
-                                  THEN e.edition_then ELSE e.edition_else END) END AS cycle_key
-    FROM extracted e LEFT JOIN rule_cycle_maps cm ON cm.matcher_id = e.matcher_id AND cm.key = e.raw_key
-)
-SELECT mp.matcher_id, mp.source, mp.edition, mp.product, mp.cycle_key,
-       c.cycle, c.eoas, c.eoas_flag, c.eol, c.eol_flag, c.eoes, c.eoes_flag
-FROM mapped mp
-LEFT JOIN rule_cycles c
-    ON c.product = mp.product AND starts_with(mp.cycle_key, c.cycle_key)
-   AND (length(mp.cycle_key) = length(c.cycle_key)
-        OR NOT regexp_matches(substr(mp.cycle_key, length(c.cycle_key) + 1, 1), '[0-9]'))
-QUALIFY row_number() OVER (PARTITION BY mp.matcher_id, mp.source, mp.edition
-                           ORDER BY length(c.cycle_key) DESC NULLS LAST) = 1;
-
-
--- Who maintains it decides. Each asset whose OS has a distribution rule (rules/distributions/) gets
--- that distribution and the lifecycle of its OS release: the vendor patches the packages it ships
--- through the phases the rule names (security then LTS, standard then ESM, ...).
-CREATE OR REPLACE TEMP TABLE asset_dist AS
-SELECT m.asset_id, d.distribution, d.title, d.phase_names, d.phase_ends,
-       cm.cycle AS os_cycle,
-       regexp_replace(lower(cm.cycle), '(^|\.)0+([0-9])', '\1\2', 'g') AS os_cycle_key,
-       cm.eoas AS os_eoas, cm.eoas_flag AS os_eoas_flag, cm.eol AS os_eol, cm.eol_flag AS os_eol_flag,
-       cm.eoes AS os_eoes, cm.eoes_flag AS os_eoes_flag
-FROM matched m
-JOIN rule_distributions d ON list_contains(d.os_ids, m.name)
-LEFT JOIN cycle_match cm
-    ON cm.matcher_id = m.matcher_id AND cm.source = m.source AND cm.edition IS NOT DISTINCT FROM m.edition
-   AND cm.product = d.product
-WHERE m.kind = 'os'
-QUALIFY row_number() OVER (PARTITION BY m.asset_id ORDER BY cm.cycle NULLS LAST) = 1;
-
--- Who ships each distinct observation on such an asset: the origin the host recorded decides;
--- without one, third-party then vendor markers in the version, DISTRIBUTION tag and maintainer;
--- else the distribution's default. Software counts as the OS vendor's under its managed paths; the
--- running kernel by its version. Regular expressions run on distinct values, not on every row.
-CREATE OR REPLACE TEMP TABLE shipped AS
-WITH keys AS (
-    SELECT DISTINCT ad.distribution, m.kind, m.ns, m.version, m.origin, m.maintainer, m.pkg_distribution, m.path
-    FROM matched m JOIN asset_dist ad USING (asset_id)
-    WHERE m.kind IN ('package', 'kernel', 'software')
-)
-SELECT k.distribution, k.kind, k.ns, k.version, k.origin, k.maintainer, k.pkg_distribution, k.path, CASE
-    WHEN k.kind = 'software' THEN CASE
-        -- The vendor the agent read from the install (a Java release file's IMPLEMENTOR) decides first.
-        WHEN k.ns <> '' AND d.vendor_origins IS NOT NULL THEN CASE
-            WHEN regexp_matches(k.ns, d.vendor_origins) THEN {'by': 'vendor', 'why': 'vendor ' || k.ns}
-            ELSE {'by': 'third_party', 'why': 'vendor ' || k.ns} END
-        WHEN d.managed_paths IS NOT NULL AND regexp_matches(k.path, d.managed_paths)
-            THEN {'by': 'vendor', 'why': 'found under the OS packages'' tree (' || k.path || ')'}
-        ELSE {'by': 'third_party', 'why': 'found outside the package manager' || coalesce(' (' || nullif(k.path, '') || ')', '')} END
-    WHEN k.kind = 'kernel' AND d.kernels IS NOT NULL THEN CASE
-        WHEN regexp_matches(k.version, d.kernels) THEN {'by': 'vendor', 'why': 'kernel release built by ' || d.title}
-        ELSE {'by': 'third_party', 'why': 'kernel release ' || k.version || ' is not one ' || d.title || ' builds'} END
-    WHEN k.kind = 'package' AND NOT list_contains(d.managers, k.ns)
-        THEN {'by': 'third_party', 'why': k.ns || ' is not ' || d.title || '''s package manager'}
-    WHEN k.origin IS NOT NULL AND d.vendor_origins IS NOT NULL THEN CASE
-        WHEN regexp_matches(k.origin, d.vendor_origins) THEN {'by': 'vendor', 'why': 'origin ' || k.origin}
-        ELSE {'by': 'third_party', 'why': 'origin ' || k.origin} END
-    WHEN k.origin IS NOT NULL AND d.third_origins IS NOT NULL AND regexp_matches(k.origin, d.third_origins)
-        THEN {'by': 'third_party', 'why': 'origin ' || k.origin}
-    WHEN d.third_versions IS NOT NULL AND regexp_matches(k.version, d.third_versions)
-        THEN {'by': 'third_party', 'why': 'third-party marker in version ' || k.version}
-    WHEN d.third_distributions IS NOT NULL AND regexp_matches(k.pkg_distribution, d.third_distributions)
-        THEN {'by': 'third_party', 'why': 'distribution tag ' || k.pkg_distribution}
-    WHEN d.third_maintainers IS NOT NULL AND regexp_matches(k.maintainer, d.third_maintainers)
-        THEN {'by': 'third_party', 'why': 'maintainer ' || k.maintainer}
-    WHEN d.vendor_versions IS NOT NULL AND regexp_matches(k.version, d.vendor_versions)
-        THEN {'by': 'vendor', 'why': d.title || ' marker in version ' || k.version}
-    WHEN d.vendor_distributions IS NOT NULL AND regexp_matches(k.pkg_distribution, d.vendor_distributions)
-        THEN {'by': 'vendor', 'why': 'distribution tag ' || k.pkg_distribution}
-    WHEN d.vendor_maintainers IS NOT NULL AND regexp_matches(k.maintainer, d.vendor_maintainers)
-        THEN {'by': 'vendor', 'why': 'maintainer ' || k.maintainer}
-    ELSE {'by': d.unmarked, 'why': 'no origin or marker: ' || d.title || '''s rule takes unmarked '
-                                   || CASE WHEN k.kind = 'kernel' THEN 'kernels' ELSE 'packages' END
-                                   || ' as ' || replace(d.unmarked, '_', ' ')} END AS ship
-FROM keys k JOIN rule_distributions d USING (distribution);
+-- Findings: who ships each observation decides whose dates count; one finding per asset, product and cycle.
 
 -- Limits that end the vendor's coverage early (RHEL Application Streams, Ubuntu universe), on the
 -- distinct (distribution, release, component, product, cycle) they can apply to: the earliest wins.
@@ -258,7 +89,10 @@ WITH params AS (
            max(value) FILTER (WHERE name = 'l1_eol')::INTEGER AS l1_eol,
            max(value) FILTER (WHERE name = 'l1_extended')::INTEGER AS l1_extended,
            max(value) FILTER (WHERE name = 'l1_supported')::INTEGER AS l1_supported,
-           max(value) FILTER (WHERE name = 'l1_unknown')::INTEGER AS l1_unknown
+           max(value) FILTER (WHERE name = 'l1_unknown')::INTEGER AS l1_unknown,
+           -- L1 steps by days left, smallest window first: the first window that holds a finding applies.
+           (SELECT list({'within_days': within_days, 'score': score} ORDER BY within_days) FROM rule_l1_steps)
+               AS l1_steps
     FROM rule_params
 ), capped AS (
     SELECT e.*,
@@ -273,16 +107,19 @@ WITH params AS (
     FROM evidence e
 ), grouped AS (
     SELECT m.asset_id, any_value(m.report_id) AS report_id,
-           arg_min(m.kind, m.kind_rank) AS kind, list(DISTINCT m.kind ORDER BY m.kind) AS kinds,
-           arg_min(m.ns, m.kind_rank::VARCHAR || m.name) AS ns,
-           arg_min(m.name, m.kind_rank::VARCHAR || m.name) AS name,
-           arg_min(m.version, m.kind_rank::VARCHAR || m.name) AS version,
-           list(m.name || ' ' || m.version ORDER BY m.kind_rank, m.name)[1:20] AS observed, count(*) AS observations,
-           list(m.kind || ' ' || coalesce(nullif(CASE WHEN m.kind = 'software' THEN m.path ELSE m.ns END, ''), '-')
-                || ' ' || m.name || ' ' || m.version
-                || CASE WHEN m.shipped_by IS NULL THEN ''
-                        ELSE ' [' || replace(m.shipped_by, '_', ' ') || ': ' || m.shipped_why || ']' END
-                ORDER BY m.kind_rank, m.name, m.version)[1:1000] AS evidence,
+           -- The observation the finding is named after: the most telling kind (os, device, kernel,
+           -- package, software), then the first name.
+           arg_min({'kind': m.kind, 'ns': m.ns, 'name': m.name, 'version': m.version},
+                   m.kind_rank::VARCHAR || m.name) AS head,
+           -- bit n set: kind_rank n seen (a bit mask is far cheaper than a DISTINCT list per finding)
+           bit_or(1 << m.kind_rank) AS kind_mask,
+           list(m.name || ' ' || m.version)[1:20] AS observed, count(*) AS observations,
+           list_sort(list(m.kind || ' ' || coalesce(nullif(CASE WHEN m.kind = 'software' THEN m.path ELSE m.ns END, ''),
+                                                 '-')
+                          || ' ' || m.name || ' ' || m.version
+                          || CASE WHEN m.shipped_by IS NULL THEN ''
+                                  ELSE ' [' || replace(m.shipped_by, '_', ' ') || ': ' || m.shipped_why || ']' END)
+                     )[1:1000] AS evidence,
            min(m.matcher_id) AS matcher_id,
            coalesce(list(DISTINCT m.matcher_id) FILTER (WHERE m.matcher_id IS NOT NULL), []) AS matchers,
            m.product, min(m.cycle_key) AS cycle_key, m.cycle,
@@ -292,21 +129,35 @@ WITH params AS (
            count(*) FILTER (WHERE m.covered) AS n_covered, count(*) FILTER (WHERE NOT m.covered) AS n_upstream,
            arg_min({'eoas': m.cov_eoas, 'eoas_flag': m.base_eoas_flag, 'eol': m.cov_eol, 'eol_flag': m.cov_eol_flag,
                     'eoes': m.cov_eoes, 'eoes_flag': m.cov_eoes_flag, 'limit_id': m.limit_id,
-                    'why': m.shipped_why, 'by': m.distribution || ' ' || m.os_cycle, 'title': m.dist_title,
-                    'os_cycle': m.os_cycle, 'phases': array_to_string(m.phase_names, ', ')},
+                    'why': m.shipped_why, 'distribution': m.distribution, 'title': m.dist_title,
+                    'os_cycle': m.os_cycle, 'phases': m.phase_names},
                    coalesce(m.cov_eoes, m.cov_eol, DATE '9999-12-31')) FILTER (WHERE m.covered) AS cov,
-           arg_min(coalesce(m.shipped_why, CASE
-                       WHEN m.kind = 'os' THEN 'the OS release''s own lifecycle'
-                       WHEN m.kind = 'device' THEN 'the device OS''s own lifecycle'
-                       WHEN m.distribution IS NULL THEN 'no distribution rule covers this OS'
-                       ELSE 'the OS release has no lifecycle, so its vendor''s coverage cannot be dated' END)
-                   || CASE WHEN m.shipped_by = 'vendor' AND m.os_cycle IS NULL
-                           THEN ' (but the OS release has no lifecycle, so its vendor''s coverage cannot be dated)'
-                           ELSE '' END,
-                   m.kind_rank::VARCHAR || m.name) FILTER (WHERE NOT m.covered) AS upstream_why
+           arg_min({'kind': m.kind, 'why': m.shipped_why, 'by': m.shipped_by, 'distribution': m.distribution,
+                    'os_cycle': m.os_cycle}, m.kind_rank::VARCHAR || m.name) FILTER (WHERE NOT m.covered) AS up
     FROM capped m
     GROUP BY m.asset_id, m.product, m.cycle, CASE WHEN m.cycle IS NULL THEN m.cycle_key END,
              CASE WHEN m.matcher_id IS NULL THEN m.kind || ':' || m.name END
+), named AS (
+    SELECT g.* EXCLUDE (head, cov, up, kind_mask),
+           list_filter(['device', 'kernel', 'os', 'package', 'software'],
+                       lambda k: (g.kind_mask >> CASE k WHEN 'os' THEN 1 WHEN 'device' THEN 2 WHEN 'kernel' THEN 3
+                                                   WHEN 'package' THEN 4 ELSE 5 END) & 1 = 1) AS kinds,
+           g.head.kind AS kind, g.head.ns AS ns, g.head.name AS name,
+           g.head.version AS version,
+           CASE WHEN g.cov IS NOT NULL THEN {'eoas': g.cov.eoas, 'eoas_flag': g.cov.eoas_flag, 'eol': g.cov.eol,
+                'eol_flag': g.cov.eol_flag, 'eoes': g.cov.eoes, 'eoes_flag': g.cov.eoes_flag,
+                'limit_id': g.cov.limit_id, 'why': g.cov.why, 'by': g.cov.distribution || ' ' || g.cov.os_cycle,
+                'title': g.cov.title, 'os_cycle': g.cov.os_cycle, 'phases': array_to_string(g.cov.phases, ', ')}
+                END AS cov,
+           coalesce(g.up.why, CASE
+                       WHEN g.up.kind = 'os' THEN 'the OS release''s own lifecycle'
+                       WHEN g.up.kind = 'device' THEN 'the device OS''s own lifecycle'
+                       WHEN g.up.distribution IS NULL THEN 'no distribution rule covers this OS'
+                       ELSE 'the OS release has no lifecycle, so its vendor''s coverage cannot be dated' END)
+               || CASE WHEN g.up.by = 'vendor' AND g.up.os_cycle IS NULL
+                       THEN ' (but the OS release has no lifecycle, so its vendor''s coverage cannot be dated)'
+                       ELSE '' END AS upstream_why
+    FROM grouped g
 ), statused AS (
     SELECT g.*, a.system, getvariable('as_of')::DATE AS as_of, p.*,
            lifecycle_status(g.product IS NOT NULL AND g.cycle IS NOT NULL, g.eol, g.eol_flag, g.eoes, g.eoes_flag,
@@ -314,7 +165,7 @@ WITH params AS (
            CASE WHEN g.n_covered > 0
                 THEN lifecycle_status(true, g.cov.eol, g.cov.eol_flag, g.cov.eoes, g.cov.eoes_flag,
                                       getvariable('as_of')::DATE, p.eol_soon_days) END AS coverage_status
-    FROM grouped g LEFT JOIN asset_systems a USING (asset_id) CROSS JOIN params p
+    FROM named g LEFT JOIN asset_systems a USING (asset_id) CROSS JOIN params p
 ), decided AS (
     SELECT s.*,
            CASE WHEN s.n_covered = 0 THEN 'upstream'
@@ -341,14 +192,9 @@ SELECT s.asset_id, s.report_id, s.kind, s.ns, s.name, s.version, s.observed, s.o
            WHEN 'eol' THEN s.l1_eol
            WHEN 'extended' THEN s.l1_extended
            WHEN 'unknown' THEN s.l1_unknown
-           ELSE coalesce((SELECT arg_min(st.score, st.within_days) FROM rule_l1_steps st
-                          WHERE s.f_eol - s.as_of <= st.within_days), s.l1_supported) END AS l1_score,
-       (SELECT min(e.exception_id) FROM rule_exceptions e
-        WHERE e.expires > s.as_of
-          AND (e.asset_id IS NULL OR e.asset_id = s.asset_id)
-          AND (e.system IS NULL OR e.system = s.system)
-          AND (e.product IS NULL OR e.product = s.product)
-          AND (e.cycle IS NULL OR lower(e.cycle) = lower(s.cycle))) AS exception_id,
+           ELSE coalesce(list_filter(coalesce(s.l1_steps, []), lambda st: s.f_eol - s.as_of <= st.within_days)[1].score,
+                         s.l1_supported) END AS l1_score,
+       NULL AS exception_id,
        s.as_of, s.kinds, s.evidence, s.upstream_status, s.eol AS upstream_eol, s.eoes AS upstream_eoes,
        s.coverage, s.cov.by AS covered_by, s.coverage_status,
        coalesce(CASE WHEN s.cov.eoes IS NOT NULL AND s.cov.eoes > coalesce(s.cov.eol, DATE '0001-01-01')
@@ -366,3 +212,20 @@ SELECT s.asset_id, s.report_id, s.kind, s.ns, s.name, s.version, s.observed, s.o
             ELSE 'the worse of both decides, upstream dates: ' || s.n_upstream || ' observation(s) not shipped by '
                  || s.cov.title || ' (' || s.upstream_why || '), ' || s.n_covered || ' shipped by it' END AS decided_by
 FROM dated s;
+
+-- Exceptions: the first (by id) that accepts each finding in scope, by a join (rule_exceptions is
+-- small, often empty) rather than a subquery per finding.
+UPDATE findings f SET exception_id = x.exception_id
+FROM (SELECT f.asset_id, f.kind, f.name, f.product, f.cycle, min(e.exception_id) AS exception_id
+      FROM findings f
+      LEFT JOIN asset_systems a USING (asset_id)
+      JOIN rule_exceptions e
+          ON e.expires > f.as_of
+         AND (e.asset_id IS NULL OR e.asset_id = f.asset_id)
+         AND (e.system IS NULL OR e.system = a.system)
+         AND (e.product IS NULL OR e.product = f.product)
+         AND (e.cycle IS NULL OR lower(e.cycle) = lower(f.cycle))
+      WHERE f.asset_id IN (SELECT asset_id FROM scope_assets)
+      GROUP BY ALL) x
+WHERE f.asset_id = x.asset_id AND f.kind = x.kind AND f.name = x.name
+  AND f.product IS NOT DISTINCT FROM x.product AND f.cycle IS NOT DISTINCT FROM x.cycle;
