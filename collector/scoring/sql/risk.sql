@@ -45,7 +45,8 @@ SELECT mi.asset_id,
                 || ' lifecycle has no cycle ' || coalesce(f.cycle_key, '(none read from the version)') END)
            FILTER (WHERE f.status = 'unknown'), [])
        || CASE WHEN bool_or(f.kind IN ('os', 'device')) IS NOT TRUE
-               THEN ['os: not identified (the report names no OS)'] ELSE [] END AS gaps
+               THEN ['os: not identified (the report names no OS)'] ELSE [] END AS gaps,
+       bool_or(f.kind IN ('os', 'device')) IS NOT TRUE AS no_os
 FROM member_info mi LEFT JOIN findings f USING (asset_id)
 GROUP BY mi.asset_id;
 
@@ -63,24 +64,27 @@ WITH per AS (
            arg_max(f.status, CASE f.status WHEN 'eol' THEN 5 WHEN 'extended' THEN 4 WHEN 'eol_soon' THEN 3
                                            WHEN 'unknown' THEN 2 ELSE 1 END)
                FILTER (WHERE f.exception_id IS NULL) AS worst_status,
-           list(DISTINCT f.exception_id ORDER BY f.exception_id) FILTER (WHERE f.exception_id IS NOT NULL) AS exceptions,
-           bool_or(list_contains(g.gaps, 'os: not identified (the report names no OS)')) AS no_os
-    FROM risk_members rm LEFT JOIN findings f USING (asset_id) LEFT JOIN member_gaps g ON g.asset_id = rm.asset_id
+           list(DISTINCT f.exception_id ORDER BY f.exception_id) FILTER (WHERE f.exception_id IS NOT NULL) AS exceptions
+    FROM risk_members rm LEFT JOIN findings f USING (asset_id)
+    GROUP BY rm.scope, rm.subject
+), unidentified AS (
+    SELECT rm.scope, rm.subject, bool_or(g.no_os) AS no_os
+    FROM risk_members rm JOIN member_gaps g USING (asset_id)
     GROUP BY rm.scope, rm.subject
 )
 SELECT per.scope, per.subject,
        -- An unidentified OS is a gap: L1 at least scoring.yaml's l1.unknown, whatever else was found.
        greatest(coalesce(per.l1_counted, CASE WHEN per.n_findings = 0 THEN p.l1_unknown ELSE p.l1_all_accepted END),
-                CASE WHEN per.no_os THEN p.l1_unknown END) AS l1,
+                CASE WHEN unidentified.no_os THEN p.l1_unknown END) AS l1,
        coalesce(per.l1_found, p.l1_unknown)::INTEGER AS l1_raw,
-       CASE WHEN per.no_os AND p.l1_unknown >= coalesce(per.l1_counted, 0)
+       CASE WHEN unidentified.no_os AND p.l1_unknown >= coalesce(per.l1_counted, 0)
                 THEN 'OS not identified (a coverage gap): scoring.yaml l1.unknown'
             WHEN per.l1_counted IS NOT NULL THEN 'worst finding: ' || per.l1_source
             WHEN per.n_findings = 0 THEN 'no findings: scoring.yaml l1.unknown'
             ELSE 'every finding accepted by an exception: scoring.yaml l1.all_accepted' END AS source,
        coalesce(per.worst_status, CASE WHEN per.n_findings = 0 THEN 'unknown' ELSE 'accepted' END) AS worst_status,
        coalesce(per.exceptions, []) AS exceptions
-FROM per CROSS JOIN risk_params p;
+FROM per JOIN unidentified USING (scope, subject) CROSS JOIN risk_params p;
 
 CREATE OR REPLACE TEMP TABLE risk_scores AS
 SELECT scope, subject, 'likelihood' AS side, 'L1' AS criterion, l1::DOUBLE AS score, source FROM risk_l1
