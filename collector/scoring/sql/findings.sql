@@ -103,23 +103,44 @@ WITH params AS (
            CASE WHEN e.base_eoes IS NULL AND e.base_eoes_flag IS DISTINCT FROM false THEN NULL
                 WHEN e.limit_until IS NULL THEN e.base_eoes
                 ELSE least(coalesce(e.base_eoes, e.limit_until), e.limit_until) END AS cov_eoes,
-           CASE WHEN e.limit_until IS NULL THEN e.base_eoes_flag END AS cov_eoes_flag
+           CASE WHEN e.limit_until IS NULL THEN e.base_eoes_flag END AS cov_eoes_flag,
+           -- The group of a finding: product and cycle (or the cycle read, when the lifecycle lacks
+           -- it), or, for what no matcher claims, the kind and name.
+           CASE WHEN e.cycle IS NULL THEN e.cycle_key END AS group_cycle_key,
+           CASE WHEN e.matcher_id IS NULL THEN e.kind || ':' || e.name END AS group_name,
+           -- The observation a finding is named after: the most telling kind, then the first name.
+           e.kind_rank::VARCHAR || e.name AS head_key,
+           e.kind || ' ' || coalesce(nullif(CASE WHEN e.kind = 'software' THEN e.path ELSE e.ns END, ''), '-')
+               || ' ' || e.name || ' ' || e.version
+               || CASE WHEN e.shipped_by IS NULL THEN ''
+                       ELSE ' [' || replace(e.shipped_by, '_', ' ') || ': ' || e.shipped_why || ']' END AS evidence_text,
+           CASE WHEN e.covered THEN {'eoas': e.base_eoas, 'eoas_flag': e.base_eoas_flag, 'limit_id': e.limit_id,
+                                     'why': e.shipped_why, 'distribution': e.distribution, 'title': e.dist_title,
+                                     'os_cycle': e.os_cycle, 'phases': e.phase_names} END AS cov_item,
+           CASE WHEN NOT e.covered THEN {'kind': e.kind, 'why': e.shipped_why, 'by': e.shipped_by,
+                                         'distribution': e.distribution, 'os_cycle': e.os_cycle} END AS up_item
     FROM evidence e
-), grouped AS (
+), sized AS (
+    SELECT c.*, count(*) OVER (PARTITION BY c.asset_id, c.product, c.cycle, c.group_cycle_key, c.group_name) AS n
+    FROM capped c
+), single AS (
+    -- Most findings rest on one observation: no aggregation needed.
+    SELECT m.asset_id, m.report_id, {'kind': m.kind, 'ns': m.ns, 'name': m.name, 'version': m.version} AS head,
+           1 << m.kind_rank AS kind_mask, [m.name || ' ' || m.version] AS observed, 1::BIGINT AS observations,
+           [m.evidence_text] AS evidence, m.matcher_id,
+           CASE WHEN m.matcher_id IS NULL THEN [] ELSE [m.matcher_id] END AS matchers,
+           m.product, m.cycle_key, m.cycle, m.eoas, m.eoas_flag, m.eol, m.eol_flag, m.eoes, m.eoes_flag,
+           m.covered::BIGINT AS n_covered, (NOT m.covered)::BIGINT AS n_upstream,
+           m.cov_eol AS c_eol, m.cov_eol_flag AS c_eol_flag, m.cov_eoes AS c_eoes, m.cov_eoes_flag AS c_eoes_flag,
+           m.cov_item, m.up_item
+    FROM sized m WHERE m.n = 1
+), multi AS (
     SELECT m.asset_id, any_value(m.report_id) AS report_id,
-           -- The observation the finding is named after: the most telling kind (os, device, kernel,
-           -- package, software), then the first name.
-           arg_min({'kind': m.kind, 'ns': m.ns, 'name': m.name, 'version': m.version},
-                   m.kind_rank::VARCHAR || m.name) AS head,
+           arg_min({'kind': m.kind, 'ns': m.ns, 'name': m.name, 'version': m.version}, m.head_key) AS head,
            -- bit n set: kind_rank n seen (a bit mask is far cheaper than a DISTINCT list per finding)
            bit_or(1 << m.kind_rank) AS kind_mask,
            list(m.name || ' ' || m.version)[1:20] AS observed, count(*) AS observations,
-           list_sort(list(m.kind || ' ' || coalesce(nullif(CASE WHEN m.kind = 'software' THEN m.path ELSE m.ns END, ''),
-                                                 '-')
-                          || ' ' || m.name || ' ' || m.version
-                          || CASE WHEN m.shipped_by IS NULL THEN ''
-                                  ELSE ' [' || replace(m.shipped_by, '_', ' ') || ': ' || m.shipped_why || ']' END)
-                     )[1:1000] AS evidence,
+           list_sort(list(m.evidence_text))[1:1000] AS evidence,
            min(m.matcher_id) AS matcher_id,
            coalesce(list(DISTINCT m.matcher_id) FILTER (WHERE m.matcher_id IS NOT NULL), []) AS matchers,
            m.product, min(m.cycle_key) AS cycle_key, m.cycle,
@@ -127,34 +148,34 @@ WITH params AS (
            any_value(m.eol) AS eol, any_value(m.eol_flag) AS eol_flag,
            any_value(m.eoes) AS eoes, any_value(m.eoes_flag) AS eoes_flag,
            count(*) FILTER (WHERE m.covered) AS n_covered, count(*) FILTER (WHERE NOT m.covered) AS n_upstream,
-           arg_min({'eoas': m.cov_eoas, 'eoas_flag': m.base_eoas_flag, 'eol': m.cov_eol, 'eol_flag': m.cov_eol_flag,
-                    'eoes': m.cov_eoes, 'eoes_flag': m.cov_eoes_flag, 'limit_id': m.limit_id,
-                    'why': m.shipped_why, 'distribution': m.distribution, 'title': m.dist_title,
-                    'os_cycle': m.os_cycle, 'phases': m.phase_names},
-                   coalesce(m.cov_eoes, m.cov_eol, DATE '9999-12-31')) FILTER (WHERE m.covered) AS cov,
-           arg_min({'kind': m.kind, 'why': m.shipped_why, 'by': m.shipped_by, 'distribution': m.distribution,
-                    'os_cycle': m.os_cycle}, m.kind_rank::VARCHAR || m.name) FILTER (WHERE NOT m.covered) AS up
-    FROM capped m
-    GROUP BY m.asset_id, m.product, m.cycle, CASE WHEN m.cycle IS NULL THEN m.cycle_key END,
-             CASE WHEN m.matcher_id IS NULL THEN m.kind || ':' || m.name END
+           -- The vendor's coverage that ends first among the covered observations.
+           min(m.cov_eol) FILTER (WHERE m.covered) AS c_eol, bool_or(m.cov_eol_flag) FILTER (WHERE m.covered) AS c_eol_flag,
+           min(m.cov_eoes) FILTER (WHERE m.covered) AS c_eoes,
+           bool_and(m.cov_eoes_flag) FILTER (WHERE m.covered) AS c_eoes_flag,
+           arg_min(m.cov_item, coalesce(m.cov_eoes, m.cov_eol, DATE '9999-12-31')) FILTER (WHERE m.covered) AS cov_item,
+           arg_min(m.up_item, m.head_key) FILTER (WHERE NOT m.covered) AS up_item
+    FROM sized m WHERE m.n > 1
+    GROUP BY m.asset_id, m.product, m.cycle, m.group_cycle_key, m.group_name
+), grouped AS (
+    SELECT * FROM single UNION ALL BY NAME SELECT * FROM multi
 ), named AS (
-    SELECT g.* EXCLUDE (head, cov, up, kind_mask),
+    SELECT g.* EXCLUDE (head, cov_item, up_item, kind_mask, c_eol, c_eol_flag, c_eoes, c_eoes_flag),
            list_filter(['device', 'kernel', 'os', 'package', 'software'],
                        lambda k: (g.kind_mask >> CASE k WHEN 'os' THEN 1 WHEN 'device' THEN 2 WHEN 'kernel' THEN 3
                                                    WHEN 'package' THEN 4 ELSE 5 END) & 1 = 1) AS kinds,
-           g.head.kind AS kind, g.head.ns AS ns, g.head.name AS name,
-           g.head.version AS version,
-           CASE WHEN g.cov IS NOT NULL THEN {'eoas': g.cov.eoas, 'eoas_flag': g.cov.eoas_flag, 'eol': g.cov.eol,
-                'eol_flag': g.cov.eol_flag, 'eoes': g.cov.eoes, 'eoes_flag': g.cov.eoes_flag,
-                'limit_id': g.cov.limit_id, 'why': g.cov.why, 'by': g.cov.distribution || ' ' || g.cov.os_cycle,
-                'title': g.cov.title, 'os_cycle': g.cov.os_cycle, 'phases': array_to_string(g.cov.phases, ', ')}
-                END AS cov,
-           coalesce(g.up.why, CASE
-                       WHEN g.up.kind = 'os' THEN 'the OS release''s own lifecycle'
-                       WHEN g.up.kind = 'device' THEN 'the device OS''s own lifecycle'
-                       WHEN g.up.distribution IS NULL THEN 'no distribution rule covers this OS'
+           g.head.kind AS kind, g.head.ns AS ns, g.head.name AS name, g.head.version AS version,
+           CASE WHEN g.n_covered > 0 THEN {'eoas': g.cov_item.eoas, 'eoas_flag': g.cov_item.eoas_flag,
+                'eol': g.c_eol, 'eol_flag': g.c_eol_flag, 'eoes': g.c_eoes, 'eoes_flag': g.c_eoes_flag,
+                'limit_id': g.cov_item.limit_id, 'why': g.cov_item.why,
+                'by': g.cov_item.distribution || ' ' || g.cov_item.os_cycle,
+                'title': g.cov_item.title, 'os_cycle': g.cov_item.os_cycle,
+                'phases': array_to_string(g.cov_item.phases, ', ')} END AS cov,
+           coalesce(g.up_item.why, CASE
+                       WHEN g.up_item.kind = 'os' THEN 'the OS release''s own lifecycle'
+                       WHEN g.up_item.kind = 'device' THEN 'the device OS''s own lifecycle'
+                       WHEN g.up_item.distribution IS NULL THEN 'no distribution rule covers this OS'
                        ELSE 'the OS release has no lifecycle, so its vendor''s coverage cannot be dated' END)
-               || CASE WHEN g.up.by = 'vendor' AND g.up.os_cycle IS NULL
+               || CASE WHEN g.up_item.by = 'vendor' AND g.up_item.os_cycle IS NULL
                        THEN ' (but the OS release has no lifecycle, so its vendor''s coverage cannot be dated)'
                        ELSE '' END AS upstream_why
     FROM grouped g
