@@ -80,7 +80,9 @@ def test_debian12_vendor_packages_are_covered_by_debian_third_party_keep_upstrea
     # decide: security support ended 2026-04-30 (https://github.com/nodejs/release), extended offered.
     node = got["nodejs 20"]
     assert (node["coverage"], node["covered_by"], node["status"]) == ("upstream", None, "extended")
-    assert "nodesource" in node["decided_by"].lower()
+    assert "third-party version marker" in node["decided_by"]
+    assert node["evidence"] == [
+        "package dpkg nodejs 20.20.2-1nodesource1+repack1 [third party: third-party version marker]"]
 
 
 def test_ubuntu2004_python38_is_covered_through_standard_support_then_esm(tmp_path: Path) -> None:
@@ -103,7 +105,8 @@ def test_alpine34_packages_end_with_the_release(tmp_path: Path) -> None:
     store = scored(tmp_path, inv, dt.date(2018, 6, 1))
     openssl = findings(store, "machine-id:alpine")["openssl 1.0.2"]
     assert (openssl["upstream_status"], openssl["coverage"], openssl["status"]) == ("supported", "distribution", "eol")
-    assert "-r\\d+" not in openssl["decided_by"] and "marker in version 1.0.2j-r0" in openssl["decided_by"]
+    assert "Alpine Linux version marker" in openssl["decided_by"]
+    assert any(e.endswith("1.0.2j-r0 [vendor: Alpine Linux version marker]") for e in openssl["evidence"])
 
 
 def test_centos7_base_python_covered_pgdg_postgresql_upstream(tmp_path: Path) -> None:
@@ -116,10 +119,10 @@ def test_centos7_base_python_covered_pgdg_postgresql_upstream(tmp_path: Path) ->
     python = got["python 3.6"]
     assert (python["upstream_status"], python["coverage"], python["status"]) == ("eol", "distribution", "supported")
     assert python["eol"] == dt.date(2024, 6, 30)
-    assert "marker in version 3.6.8-10.el7" in python["decided_by"]
+    assert "CentOS Linux version marker" in python["decided_by"]
     pg = got["postgresql 12"]
     assert (pg["coverage"], pg["status"], pg["eol"]) == ("upstream", "supported", dt.date(2024, 11, 21))
-    assert "third-party marker" in pg["decided_by"] and pg["observations"] == 2  # postgresql12, -server
+    assert "third-party version marker" in pg["decided_by"] and pg["observations"] == 2  # postgresql12, -server
 
 
 def test_rhel6_vendor_field_decides_and_the_kernel_is_red_hats(tmp_path: Path) -> None:

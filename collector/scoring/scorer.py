@@ -350,7 +350,7 @@ def explain(con: duckdb.DuckDBPyConnection, asset: str) -> str | None:
         "SELECT f.*, m.file AS m_file, m.line AS m_line, m.note AS m_note, c.file AS c_file, c.line AS c_line, "
         "c.eoas_flag, c.eol_flag, c.eoes_flag, "
         "p.sources AS sources, e.owner AS e_owner, e.reason AS e_reason, e.expires AS e_expires, "
-        "d.file AS d_file, d.sources AS d_sources, d.product AS d_product "
+        "d.file AS d_file, d.sources AS d_sources, d.product AS d_product, d.phase_names AS d_phases "
         "FROM findings f LEFT JOIN rule_matchers m USING (matcher_id) "
         "LEFT JOIN rule_distributions d ON d.distribution = split_part(f.covered_by, ' ', 1) "
         "LEFT JOIN rule_cycles c ON c.product = f.product AND c.cycle = f.cycle "
@@ -426,7 +426,9 @@ def explain(con: duckdb.DuckDBPyConnection, asset: str) -> str | None:
 def _explain_coverage(out: list[str], f: dict[str, Any]) -> None:
     """Which of upstream's dates and the distribution's coverage decided a finding, and every piece of evidence."""
     if f["kind"] in ("package", "kernel", "software") or f["coverage"] != "upstream":
-        out.append(f"    decided: {_printable(f['decided_by'] or '')}")
+        phases = f" and patches it through {', '.join(f['d_phases'])}" if f["d_phases"] else ""
+        out.append(f"    decided: {_printable(f['decided_by'] or '')}"
+                   + (phases if f["coverage"] == "distribution" else ""))
         upstream = f"upstream {f['upstream_status']}" + (f" (end of life {f['upstream_eol']})" if f["upstream_eol"]
                                                         else "")
         covered = (f"; distribution {f['coverage_status']} ({f['covered_by']} covers it until {f['coverage_until']}"

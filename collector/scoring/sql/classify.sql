@@ -26,13 +26,13 @@ SELECT k.distribution, k.kind, k.ns, k.version, k.origin, k.maintainer, k.pkg_di
     WHEN regexp_matches(coalesce(k.origin, ''), $third_origins) AND k.origin IS NOT NULL
         THEN {'by': 'third_party', 'why': 'origin ' || k.origin}
     WHEN regexp_matches(k.version, $third_versions)
-        THEN {'by': 'third_party', 'why': 'third-party marker in version ' || k.version}
+        THEN {'by': 'third_party', 'why': 'third-party version marker'}
     WHEN regexp_matches(coalesce(k.pkg_distribution, ''), $third_distributions) AND k.pkg_distribution IS NOT NULL
         THEN {'by': 'third_party', 'why': 'distribution tag ' || k.pkg_distribution}
     WHEN regexp_matches(coalesce(k.maintainer, ''), $third_maintainers) AND k.maintainer IS NOT NULL
         THEN {'by': 'third_party', 'why': 'maintainer ' || k.maintainer}
     WHEN regexp_matches(k.version, $vendor_versions)
-        THEN {'by': 'vendor', 'why': $title || ' marker in version ' || k.version}
+        THEN {'by': 'vendor', 'why': $title || ' version marker'}
     WHEN regexp_matches(coalesce(k.pkg_distribution, ''), $vendor_distributions) AND k.pkg_distribution IS NOT NULL
         THEN {'by': 'vendor', 'why': 'distribution tag ' || k.pkg_distribution}
     WHEN regexp_matches(coalesce(k.maintainer, ''), $vendor_maintainers) AND k.maintainer IS NOT NULL

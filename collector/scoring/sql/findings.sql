@@ -59,7 +59,11 @@ SET covered = p.covered, shipped_by = p.shipped_by,
     shipped_why = 'installed by package ' || p.name || ' (' || p.shipped_why || ')'
 FROM (SELECT asset_id, product, cycle, bool_and(covered) AS covered, arg_min(shipped_by, covered::INTEGER) AS shipped_by,
              arg_min(name, covered::INTEGER) AS name, arg_min(shipped_why, covered::INTEGER) AS shipped_why
-      FROM evidence WHERE kind = 'package' AND product IS NOT NULL AND shipped_by IS NOT NULL GROUP BY ALL) p
+      FROM evidence
+      WHERE kind = 'package' AND product IS NOT NULL AND shipped_by IS NOT NULL
+        AND (asset_id, product) IN (SELECT asset_id, product FROM evidence
+                                    WHERE kind = 'software' AND starts_with(shipped_why, 'found under'))
+      GROUP BY ALL) p
 WHERE e.kind = 'software' AND e.asset_id = p.asset_id AND e.product = p.product
   AND e.cycle IS NOT DISTINCT FROM p.cycle AND starts_with(e.shipped_why, 'found under');
 
@@ -224,8 +228,7 @@ SELECT s.asset_id, s.report_id, s.kind, s.ns, s.name, s.version, s.observed, s.o
        CASE WHEN s.coverage = 'upstream' THEN 'upstream dates decide: ' || s.upstream_why
             WHEN s.coverage = 'distribution'
                 THEN s.cov.title || ' ' || s.cov.os_cycle || ' decides: its vendor ships this (' || s.cov.why
-                     || ') and patches it through ' || s.cov.phases
-                     || coalesce(', shortened by limit ' || s.cov.limit_id, '')
+                     || ')' || coalesce(', shortened by limit ' || s.cov.limit_id, '')
             WHEN s.by_distribution
                 THEN 'the worse of both decides, ' || s.cov.title || ' ' || s.cov.os_cycle || '''s coverage: '
                      || s.n_covered || ' observation(s) its vendor ships (' || s.cov.why || '), '

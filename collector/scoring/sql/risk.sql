@@ -37,18 +37,24 @@ GROUP BY rm.scope, rm.subject;
 -- Coverage gaps: what lifecycle data is missing on each member asset. Unknown is a gap, not a pass:
 -- every unknown finding, and an asset whose report names no OS at all.
 CREATE OR REPLACE TEMP TABLE member_gaps AS
-SELECT mi.asset_id,
-       coalesce(list(DISTINCT CASE
+WITH unknown AS (
+    SELECT f.asset_id, list(DISTINCT CASE
            WHEN f.product IS NULL THEN f.kind || ' ' || f.name || ' ' || coalesce(f.version, '')
                                        || ': no lifecycle rule matches it'
            ELSE f.kind || ' ' || f.product || ' ' || coalesce(f.cycle_key, '?') || ': the ' || f.product
-                || ' lifecycle has no cycle ' || coalesce(f.cycle_key, '(none read from the version)') END)
-           FILTER (WHERE f.status = 'unknown'), [])
-       || CASE WHEN bool_or(f.kind IN ('os', 'device')) IS NOT TRUE
-               THEN ['os: not identified (the report names no OS)'] ELSE [] END AS gaps,
-       bool_or(f.kind IN ('os', 'device')) IS NOT TRUE AS no_os
-FROM member_info mi LEFT JOIN findings f USING (asset_id)
-GROUP BY mi.asset_id;
+                || ' lifecycle has no cycle ' || coalesce(f.cycle_key, '(none read from the version)') END) AS gaps
+    FROM findings f SEMI JOIN member_info mi USING (asset_id)
+    WHERE f.status = 'unknown'
+    GROUP BY f.asset_id
+), identified AS (
+    SELECT DISTINCT f.asset_id FROM findings f SEMI JOIN member_info mi USING (asset_id)
+    WHERE f.kind IN ('os', 'device')
+)
+SELECT mi.asset_id,
+       coalesce(u.gaps, [])
+       || CASE WHEN i.asset_id IS NULL THEN ['os: not identified (the report names no OS)'] ELSE [] END AS gaps,
+       i.asset_id IS NULL AS no_os
+FROM member_info mi LEFT JOIN unknown u USING (asset_id) LEFT JOIN identified i USING (asset_id);
 
 -- L1: the worst finding that no exception accepts. The order of statuses is for naming the worst
 -- one; the scores themselves are findings.l1_score.
