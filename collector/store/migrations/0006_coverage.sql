@@ -135,3 +135,15 @@ COMMENT ON COLUMN system_risk.coverage_gaps IS 'Lifecycle data missing on the sy
 COMMENT ON COLUMN system_risk.impact_assessed IS 'False when no owner assessed the impact: the impact is scoring.yaml''s default.';
 COMMENT ON VIEW unassessed_systems IS 'Systems whose impact no owner has assessed (and, system NULL, assets with no system label): the owners to chase.';
 COMMENT ON VIEW coverage_gaps IS 'One row per piece of lifecycle data missing on an asset.';
+COMMENT ON COLUMN unassessed_systems.system IS 'System with no impact assessment (NULL: the assets that have no system label).';
+COMMENT ON COLUMN unassessed_systems.assets IS 'Assets in it.';
+COMMENT ON COLUMN unassessed_systems.default_impact IS 'The impact used instead: scoring.yaml impact.default_score (plus adjustments).';
+COMMENT ON COLUMN unassessed_systems.overall IS 'Overall risk with that impact (for assets without a system: the highest).';
+COMMENT ON COLUMN unassessed_systems.band IS 'Band of that overall score.';
+COMMENT ON COLUMN unassessed_systems.worst_status IS 'Worst status among its findings that count.';
+COMMENT ON COLUMN unassessed_systems.as_of IS 'Date the risk is for.';
+COMMENT ON COLUMN coverage_gaps.asset_id IS 'Asset.';
+COMMENT ON COLUMN coverage_gaps.hostname IS 'Host name of its current report.';
+COMMENT ON COLUMN coverage_gaps.system IS 'System label of the asset.';
+COMMENT ON COLUMN coverage_gaps.gap IS 'What lifecycle data is missing (OS or product and cycle nobody can date).';
+COMMENT ON COLUMN coverage_gaps.as_of IS 'Date of the scoring run.';
