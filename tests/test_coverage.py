@@ -60,6 +60,15 @@ def scored(tmp_path: Path, inv: pb.Inventory, as_of: dt.date, rules: Path | list
     return seeded(tmp_path / "c.duckdb", rules, [inv], as_of)
 
 
+def test_the_agent_records_who_ships_each_package() -> None:
+    packages, _ = dpkg.parse_dpkg_status((COVERAGE / "debian12_thirdparty/var/lib/dpkg/status").read_text())
+    node = next(p for p in packages if p.name == "nodejs")
+    assert (node.maintainer, node.component, node.origin) == ("NodeSource Support <support@nodesource.com>", "main", "")
+    assert dpkg.component("universe/python") == "universe" and dpkg.component("non-free/libs") == "non-free"
+    alpine, _ = apk.parse_apk_installed((COVERAGE / "alpine3.4/lib/apk/db/installed").read_text())
+    assert {p.name: p.maintainer for p in alpine}["musl"] == "Timo Teräs <timo.teras@iki.fi>"
+
+
 def test_debian12_vendor_packages_are_covered_by_debian_third_party_keep_upstream(tmp_path: Path) -> None:
     inv = host("debian12_thirdparty", "machine-id:deb12", os_id="debian", version_id="12")
     store = scored(tmp_path, inv, dt.date(2026, 11, 30))
