@@ -185,6 +185,17 @@ def test_rhel8_application_stream_retires_before_the_release(tmp_path: Path) -> 
     assert (got["python 3.6"]["status"], got["python 3.6"]["eol"]) == ("supported", dt.date(2029, 5, 31))
 
 
+def test_red_hats_openjdk_keeps_its_own_lifecycle_on_rhel(tmp_path: Path) -> None:
+    """Red Hat supports its build of OpenJDK 17 to 2027-12-31 (https://access.redhat.com/articles/1299013),
+    though RHEL 8 itself is maintained to 2029-05-31: the package's own lifecycle ends the coverage."""
+    inv = report("machine-id:r8java", os_id="rhel", version_id="8.10", manager="rpm",
+                 packages=[("java-17-openjdk-headless", "1:17.0.12.0.7-2.el8")])
+    store = scored(tmp_path, inv, dt.date(2028, 6, 1))
+    java = findings(store, "machine-id:r8java")["red-hat-build-of-openjdk 17"]
+    assert (java["coverage"], java["coverage_limit"], java["status"]) == ("distribution", "rhel-openjdk", "eol")
+    assert java["coverage_until"] == dt.date(2027, 12, 31)
+
+
 def test_ubuntu_universe_is_covered_only_during_standard_support(tmp_path: Path) -> None:
     """Ubuntu 22.04: standard support to 2027-06-01, ESM to 2032-04-09 (ubuntu.com/about/release-cycle);
     universe packages count only to the end of standard support."""

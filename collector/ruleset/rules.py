@@ -355,11 +355,17 @@ class CoverageLimit(Strict):
     cycles: Annotated[list[StrictStr], Field(min_length=1, max_length=200)] | None = None
     until: IsoDate | None = None
     until_phase: PhaseEnd | None = None
+    # The product's own lifecycle is the vendor's statement for these packages (Red Hat's build of
+    # OpenJDK, RHEL Application Streams written as lifecycles): its end of life ends the coverage.
+    until_lifecycle: Literal[True] | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> CoverageLimit:
-        if (self.until is None) == (self.until_phase is None):
-            raise ValueError("give exactly one of until (a date), until_phase (eoas, eol or eoes)")
+        if sum(v is not None for v in (self.until, self.until_phase, self.until_lifecycle)) != 1:
+            raise ValueError("give exactly one of until (a date), until_phase (eoas, eol or eoes), "
+                             "until_lifecycle (true)")
+        if self.until_lifecycle and self.product is None:
+            raise ValueError("until_lifecycle needs product")
         if self.components is None and self.product is None:
             raise ValueError("give components or product (with cycles): what the limit applies to")
         if self.cycles is not None and self.product is None:

@@ -139,7 +139,8 @@ def rule_rows(ruleset: RuleSet) -> dict[str, list[dict[str, Any]]]:
                 "os_cycles": [cycle_key(c) for c in limit.os_cycles] if limit.os_cycles else None,
                 "components": limit.components, "product": limit.product,
                 "cycles": [cycle_key(c) for c in limit.cycles] if limit.cycles else None,
-                "until": limit.until, "until_phase": limit.until_phase, "note": limit.note,
+                "until": limit.until, "until_phase": limit.until_phase,
+                "until_lifecycle": bool(limit.until_lifecycle), "note": limit.note,
                 "sources": list(limit.sources), "file": loc.file,
                 "line": loc.lines.get(("limits", index), loc.line)})
     return rows

@@ -5,23 +5,27 @@
 CREATE OR REPLACE TEMP TABLE limit_match AS
 WITH keys AS (
     SELECT DISTINCT ad.distribution, ad.os_cycle_key, ad.os_eoas, ad.os_eol, ad.os_eoes, m.component, c.product,
-           regexp_replace(lower(c.cycle), '(^|\.)0+([0-9])', '\1\2', 'g') AS cycle_key
+           regexp_replace(lower(c.cycle), '(^|\.)0+([0-9])', '\1\2', 'g') AS cycle_key,
+           coalesce(c.eoes, c.eol) AS product_end
     FROM matched m JOIN asset_dist ad USING (asset_id)
     LEFT JOIN cycle_match c
         ON c.matcher_id = m.matcher_id AND c.source = m.source AND c.edition IS NOT DISTINCT FROM m.edition
     WHERE m.kind IN ('package', 'kernel', 'software')
+), ends AS (
+    SELECT k.distribution, k.os_cycle_key, k.component, k.product, k.cycle_key, l.limit_id,
+           coalesce(l.until, CASE l.until_phase WHEN 'eoas' THEN k.os_eoas WHEN 'eol' THEN k.os_eol
+                                                WHEN 'eoes' THEN k.os_eoes END,
+                    CASE WHEN l.until_lifecycle THEN k.product_end END) AS until
+    FROM keys k JOIN rule_coverage_limits l
+        ON l.distribution = k.distribution
+       AND (l.os_cycles IS NULL OR list_contains(l.os_cycles, k.os_cycle_key))
+       AND (l.components IS NULL OR list_contains(l.components, k.component))
+       AND (l.product IS NULL OR l.product IS NOT DISTINCT FROM k.product)
+       AND (l.cycles IS NULL OR list_contains(l.cycles, k.cycle_key))
 )
-SELECT k.distribution, k.os_cycle_key, k.component, k.product, k.cycle_key,
-       arg_min(l.limit_id, coalesce(l.until, CASE l.until_phase WHEN 'eoas' THEN k.os_eoas WHEN 'eol' THEN k.os_eol
-                                                             ELSE k.os_eoes END)) AS limit_id,
-       min(coalesce(l.until, CASE l.until_phase WHEN 'eoas' THEN k.os_eoas WHEN 'eol' THEN k.os_eol
-                                                ELSE k.os_eoes END)) AS limit_until
-FROM keys k JOIN rule_coverage_limits l
-    ON l.distribution = k.distribution
-   AND (l.os_cycles IS NULL OR list_contains(l.os_cycles, k.os_cycle_key))
-   AND (l.components IS NULL OR list_contains(l.components, k.component))
-   AND (l.product IS NULL OR l.product IS NOT DISTINCT FROM k.product)
-   AND (l.cycles IS NULL OR list_contains(l.cycles, k.cycle_key))
+SELECT distribution, os_cycle_key, component, product, cycle_key,
+       arg_min(limit_id, until) AS limit_id, min(until) AS limit_until
+FROM ends WHERE until IS NOT NULL
 GROUP BY ALL;
 
 -- Every observation with its upstream lifecycle and, where the OS vendor ships it, the vendor's

@@ -39,6 +39,7 @@ CREATE TABLE rule_coverage_limits (
     cycles VARCHAR[],
     until DATE,
     until_phase VARCHAR,
+    until_lifecycle BOOLEAN NOT NULL,
     note VARCHAR NOT NULL,
     sources VARCHAR[] NOT NULL,
     file VARCHAR NOT NULL,
@@ -113,6 +114,7 @@ COMMENT ON COLUMN rule_coverage_limits.product IS 'Product of the findings it ap
 COMMENT ON COLUMN rule_coverage_limits.cycles IS 'Cycles (cycle keys) of that product; NULL = any.';
 COMMENT ON COLUMN rule_coverage_limits.until IS 'First day without the vendor''s coverage.';
 COMMENT ON COLUMN rule_coverage_limits.until_phase IS 'Or: the OS release milestone where coverage ends (eoas, eol, eoes).';
+COMMENT ON COLUMN rule_coverage_limits.until_lifecycle IS 'Or: the product''s own lifecycle (the vendor''s statement for these packages) ends the coverage at its end of life.';
 COMMENT ON COLUMN rule_coverage_limits.note IS 'Why, for people.';
 COMMENT ON COLUMN rule_coverage_limits.sources IS 'Vendor pages that give the date.';
 COMMENT ON COLUMN rule_coverage_limits.file IS 'Rule file.';
