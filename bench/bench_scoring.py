@@ -5,7 +5,8 @@ claims (drawn from 5,000 distinct names) and 10 that the rules map (OpenSSL, lib
 kernel images, Perl, PostgreSQL, nginx, Apache, Node.js, OpenJDK) in versions that vary by asset.
 Prints the time of a plain scan of the package rows (reading every asset id, name and version:
 count and summed lengths; min/max alone would come from DuckDB's zone maps), then of
-`score()` (findings.sql + risk.sql: match, status, per-asset and per-system risk), with rows/s,
+`score()` (findings.sql + risk.sql: match, who ships each matched package and the distribution's
+coverage, status, per-asset and per-system risk), with rows/s,
 best of three full rescorings (each replaces all findings and risks).
 
 Usage: python bench/bench_scoring.py [ASSETS [PACKAGES_PER_ASSET]]
@@ -88,13 +89,14 @@ def main(assets: int = ASSETS, per_asset: int = PER_ASSET) -> None:
         findings, risks = con.execute("SELECT (SELECT count(*) FROM findings), (SELECT count(*) FROM asset_risk)"
                                       ).fetchone() or (0, 0)
         statuses = con.execute("SELECT status, count(*) FROM findings GROUP BY ALL ORDER BY ALL").fetchall()
+        coverage = con.execute("SELECT coverage, count(*) FROM findings GROUP BY ALL ORDER BY ALL").fetchall()
         store.close()
     print(f"plain scan of packages:          {scan:.2f} s  ({rows / scan / 1e6:.1f} M rows/s)")
     print(f"plain scan of current_packages:  {scan_current:.2f} s  ({rows / scan_current / 1e6:.1f} M rows/s)")
     best = min(runs)
     print(f"match + score (findings + risk): best of {RUNS} {best:.2f} s  ({rows / best / 1e6:.2f} M rows/s), "
           f"{best / scan_current:.1f}x the current_packages scan; runs: {', '.join(f'{r:.2f}' for r in runs)} s")
-    print(f"findings {findings:,}, asset risks {risks:,}; statuses {dict(statuses)}")
+    print(f"findings {findings:,}, asset risks {risks:,}; statuses {dict(statuses)}; decided by {dict(coverage)}")
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "demand; default 5m)")
     serve.add_argument("--snapshot", type=Path, default=None, metavar="FILE",
                        help="where snapshots go (default: beside DB, e.g. estate.snapshot.duckdb)")
+    rules_cli.rules_dir_option(serve)
 
     ingest = commands.add_parser("ingest", help="load report files written by 'estate-agent scan --output'",
                                  description="Load report files (JSON or binary protobuf) from air-gapped hosts.")
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--db", default=DEFAULT_DB, help=f"DuckDB file (default ./{DEFAULT_DB})")
     ingest.add_argument("--rules", type=Path, default=None, metavar="DIR",
                         help="rules to score with after ingest (default: the rules shipped)")
+    rules_cli.rules_dir_option(ingest)
 
     certs = commands.add_parser("certs", help="create a CA and issue mTLS certificates",
                                 description="Create a certificate authority and issue certificates whose "
@@ -151,7 +153,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # writer's database, the only one that can read the live file.
     snapshots = Snapshotter(store.con.cursor(), args.snapshot or default_snapshot_path(args.db),
                             args.snapshot_every or None)
-    scorer = rules_cli.scorer(store, args.rules)
+    scorer = rules_cli.scorer(store, args.rules, args.rules_dir)
     writer = Writer(store, on_commit=scorer.notify)
     try:
         server, port = build_server(writer, args.listen, tls, insecure=args.insecure, snapshots=snapshots)
@@ -224,7 +226,7 @@ def read_report_file(path: Path) -> pb.Inventory:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     store = Store(args.db)
-    scorer = rules_cli.scorer(store, args.rules)
+    scorer = rules_cli.scorer(store, args.rules, args.rules_dir)
     failures = 0
     accepted: list[str] = []
     try:

@@ -72,7 +72,7 @@ def report(asset_id: str, *, os_id: str = "", version_id: str = "", kernel: str 
     return inv
 
 
-def seeded(db: Path, rules: Path, reports: Iterable[pb.Inventory], as_of: dt.date | None = None) -> Store:
+def seeded(db: Path, rules: Path | list[Path], reports: Iterable[pb.Inventory], as_of: dt.date | None = None) -> Store:
     """A store holding the reports and the rules, scored for as_of."""
     store = Store(db)
     outcomes = store.write_reports(list(reports), via="file")
@@ -84,7 +84,8 @@ def seeded(db: Path, rules: Path, reports: Iterable[pb.Inventory], as_of: dt.dat
 
 def finding(store: Store, asset_id: str, product: str | None = None, kind: str | None = None) -> dict[str, Any]:
     cursor = store.con.execute(
-        "SELECT * FROM findings WHERE asset_id = ? AND (? IS NULL OR product = ?) AND (? IS NULL OR kind = ?)",
+        "SELECT * FROM findings WHERE asset_id = ? AND (? IS NULL OR product = ?) "
+        "AND (? IS NULL OR list_contains(kinds, ?))",
         [asset_id, product, product, kind, kind])
     names = [d[0] for d in cursor.description]
     rows = cursor.fetchall()

@@ -145,6 +145,9 @@ def test_windows_programs_from_both_views_and_user_hives(tmp_path: Path) -> None
         ("Zoom", "5.4.3", "")}
     assert all(p.manager == "windows" and not p.source for p in found.packages)
     assert any(p.evidence.endswith("(publisher Microsoft Corporation)") for p in found.packages)
+    # The publisher is who ships the program (Package.origin); Zoom's key names none.
+    assert {p.name: p.origin for p in found.packages}["Microsoft SQL Server 2012 (64-bit)"] == "Microsoft Corporation"
+    assert {p.name: p.origin for p in found.packages}["Zoom"] == ""
 
 
 def test_macos_sw_vers_real_outputs() -> None:

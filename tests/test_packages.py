@@ -77,7 +77,11 @@ def test_rpmdb_reader_agrees_with_rpm_itself(tmp_path: Path) -> None:
     for name, version, release, epoch, arch in specs:
         (top / "SPECS" / f"{name}.spec").write_text(
             f"Name: {name}\nVersion: {version}\nRelease: {release}\n" + (f"Epoch: {epoch}\n" if epoch else "")
-            + f"Summary: test\nLicense: MIT\nBuildArch: {arch}\n%description\ntest\n%files\n")
+            + f"Summary: test\nLicense: MIT\nBuildArch: {arch}\n"
+            # Who ships it, as Red Hat's packages say (kernel left without, as third-party RPMs often are).
+            + ("" if name == "kernel" else "Vendor: Red Hat, Inc.\nPackager: Red Hat, Inc. "
+               "<http://bugzilla.redhat.com/bugzilla>\nDistribution: Red Hat\n")
+            + "%description\ntest\n%files\n")
         subprocess.run([program("rpmbuild"), "--quiet", "--define", f"_topdir {top}", "--target", arch, "-bb",
                         str(top / "SPECS" / f"{name}.spec")], check=True, capture_output=True, timeout=120)
     rpms = [str(p) for p in (top / "RPMS").rglob("*.rpm")]
@@ -90,8 +94,11 @@ def test_rpmdb_reader_agrees_with_rpm_itself(tmp_path: Path) -> None:
     expected, _ = rpm.parse_rpm_query(query)
     found, problems = rpmdb.read_sqlite_packages(str(db / "rpmdb.sqlite"), "x")
     assert not problems
-    assert sorted((p.name, p.version, p.architecture, p.source) for p in found) == sorted(
-        (p.name, p.version, p.architecture, p.source) for p in expected)
+    fields = ("name", "version", "architecture", "source", "origin", "maintainer", "distribution")
+    assert sorted(tuple(getattr(p, f) for f in fields) for p in found) == sorted(
+        tuple(getattr(p, f) for f in fields) for p in expected)
+    assert {p.name: p.origin for p in found}["glibc"] == "Red Hat, Inc."
+    assert {p.name: p.origin for p in found}["kernel"] == ""
     assert ("java-1.8.0-openjdk", "1:1.8.0.412.b08-1.el7_9") in {(p.name, p.version) for p in found}
 
 

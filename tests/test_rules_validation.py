@@ -109,7 +109,7 @@ def test_duplicates_and_dangling_references(tmp_path: Path) -> None:
     assert "matchers/edge.yaml:2: id: matcher 'edge-pkg' is already defined in matchers/bad.yaml:2" in errors
     assert "matchers/bad.yaml:2: product: no lifecycle for product 'nosuch'" in errors
     assert "matchers/bad.yaml:3: cycle.map: edgeprod has no cycle '77'" in errors
-    assert "matchers/rx.yaml:2: matchers[0].name_regex: bad regular expression" in errors
+    assert "matchers/rx.yaml:2: matchers[0].name_regex: not a regular expression DuckDB (RE2) can run" in errors
     assert "exceptions/bad.yaml:2: scope.cycle: edgeprod has no cycle '42'" in errors
 
 

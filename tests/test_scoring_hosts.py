@@ -60,22 +60,33 @@ def test_debian12_maps_to_the_right_product_and_cycle(debian12, kind: str, produ
     row = finding(debian12, "machine-id:deb12", product, kind)
     assert row["cycle"] == cycle
     source = _snapshot_cycle(product, cycle)
-    for key in ("eoas", "eol", "eoes"):
+    # Upstream's own dates are kept beside the distribution's coverage, whichever decided.
+    for key in ("eol", "eoes"):
         expected = source.get(key)
-        assert row[key] == (expected if isinstance(expected, dt.date) else None), key
+        assert row[f"upstream_{key}"] == (expected if isinstance(expected, dt.date) else None), key
 
 
 def test_debian12_statuses_on_the_snapshot_dates(debian12) -> None:  # type: ignore[no-untyped-def]
-    statuses = dict(debian12.con.execute(
-        "SELECT kind || ':' || product, status FROM findings WHERE asset_id = 'machine-id:deb12'").fetchall())
-    # as of 2026-11-24: Debian 12 security support ended 2026-07-11, LTS runs to 2028-06-30;
-    # OpenSSL 3.0 ended 2026-09-07 with extended (premium) support offered; Python 3.11 ends 2027-10-31
-    assert statuses == {"os:debian": "extended", "kernel:linux-kernel": "supported",
-                        "package:linux-kernel": "supported", "package:openssl": "extended",
-                        "package:python": "supported"}
+    rows = debian12.con.execute(
+        "SELECT kind || ':' || product, status, upstream_status, coverage, covered_by FROM findings "
+        "WHERE asset_id = 'machine-id:deb12'").fetchall()
+    # as of 2026-11-24: Debian 12 security support ended 2026-07-11, LTS runs to 2028-06-30
+    # (https://www.debian.org/releases/bookworm/, https://wiki.debian.org/LTS). Upstream: OpenSSL 3.0
+    # ended 2026-09-07 with extended (premium) support offered; Python 3.11 ends 2027-10-31; Linux 6.1
+    # is an LTS kernel. Debian's packages of all three are patched by Debian LTS: its coverage decides.
+    # The kernel and its package are one finding.
+    assert {r[0]: r[1:] for r in rows} == {
+        "os:debian": ("extended", "extended", "upstream", None),
+        "kernel:linux-kernel": ("extended", "supported", "distribution", "debian 12"),
+        "package:openssl": ("extended", "extended", "distribution", "debian 12"),
+        "package:python": ("extended", "supported", "distribution", "debian 12"),
+    }
     python = finding(debian12, "machine-id:deb12", "python", "package")
-    assert python["observations"] == 4 and python["days_to_eol"] == (dt.date(2027, 10, 31) - AS_OF).days
+    assert python["observations"] == 4 and python["upstream_eol"] == dt.date(2027, 10, 31)
+    assert python["eoes"] == dt.date(2028, 6, 30) and python["coverage_until"] == dt.date(2028, 6, 30)
     assert sorted(python["matchers"]) == ["python-unversioned-name", "python-versioned-name"]
+    kernel = finding(debian12, "machine-id:deb12", "linux-kernel")
+    assert kernel["kinds"] == ["kernel", "package"] and len(kernel["evidence"]) == 2
 
 
 def test_this_machines_scan_is_scored_and_every_finding_explained(tmp_path: Path) -> None:

@@ -52,8 +52,10 @@ def store(tmp_path: Path) -> Iterator[Store]:
     rules = small_rules(tmp_path / "rules", {"assessments/payroll.yaml": ASSESSMENT,
                                              "exceptions/edge.yaml": _exceptions("2030-07-01")})
     reports = [
-        report("hostname:pay1", packages=[("edgeprod", "2.1-1")], labels={"system": "payroll"}, exposed=True),
-        report("hostname:pay2", packages=[("edgeprod", "3.0-1")],
+        # An OS with a lifecycle (edgeos is edgeprod 3, supported): an unidentified OS would be a coverage gap.
+        report("hostname:pay1", os_id="edgeos", version_id="3", packages=[("edgeprod", "2.1-1")],
+               labels={"system": "payroll"}, exposed=True),
+        report("hostname:pay2", os_id="edgeos", version_id="3", packages=[("edgeprod", "3.0-1")],
                labels={"system": "payroll", "criticality": "high"}),
         report("hostname:lone", packages=[("edgeprod", "2.0-1")]),
     ]
@@ -80,7 +82,8 @@ def test_exception_accepts_the_finding_and_says_so(store) -> None:  # type: igno
     assert r["impact"] == pytest.approx(3.5)
     assert r["overall"] == pytest.approx(r["likelihood"] * r["impact"])
     assert r["band"] == "amber"
-    row = store.con.execute("SELECT exception_id FROM findings WHERE asset_id = 'hostname:pay1'").fetchone()
+    row = store.con.execute("SELECT exception_id FROM findings WHERE asset_id = 'hostname:pay1' "
+                            "AND cycle = '2'").fetchone()
     assert row == ("accept-edge-2",)
     # the same cycle outside the exception's system is not accepted
     assert store.con.execute("SELECT exception_id FROM findings WHERE asset_id = 'hostname:lone'"
@@ -125,7 +128,8 @@ def test_partial_rescoring_matches_a_full_one(store) -> None:  # type: ignore[no
     full = snapshot()
     score(store.con, AS_OF, assets=["hostname:pay1"])
     assert snapshot() == full
-    assert store.con.execute("SELECT count(*) FROM findings").fetchone() == (3,)
+    # pay1: OS edgeprod 3 and package edgeprod 2; pay2: OS and package both edgeprod 3 (one finding); lone: 1
+    assert store.con.execute("SELECT count(*) FROM findings").fetchone() == (4,)
 
 
 def _assessment(system: str, likelihood: int, impact: int) -> str:
@@ -133,13 +137,14 @@ def _assessment(system: str, likelihood: int, impact: int) -> str:
             f"likelihood:\n  L2: {{score: {likelihood}}}\nimpact:\n  C1: {{score: {impact}}}\n")
 
 
-# (system, exposed, L2, C1) -> overall and band. No package matches a rule, so L1 is scoring.yaml's
-# l1.unknown (3); likelihood = (mean + max) / 2 of L1 and L2, +1 when exposed; impact likewise of C1.
+# (system, exposed, L2, C1) -> overall and band. No package matches a rule and no OS is reported, so L1
+# is scoring.yaml's l1.unknown (4); likelihood = (mean + max) / 2 of L1 and L2, +1 when exposed; impact
+# likewise of C1.
 BAND_EDGES = {
-    "at-red": (True, 3, 4, 16.0, "red"),  # (3 + 3) / 2 + 1 = 4; 4 x 4 = 16, exactly red's min_score
-    "below-red": (False, 3, 5, 15.0, "amber"),  # 3 x 5
-    "at-amber": (True, 3, 2, 8.0, "amber"),  # 4 x 2 = 8, exactly amber's min_score
-    "below-amber": (False, 3, 2, 6.0, "green"),  # 3 x 2
+    "at-red": (False, 4, 4, 16.0, "red"),  # (4 + 4) / 2 = 4; 4 x 4 = 16, exactly red's min_score
+    "below-red": (True, 4, 3, 15.0, "amber"),  # (4 + 1) x 3
+    "at-amber": (False, 4, 2, 8.0, "amber"),  # 4 x 2 = 8, exactly amber's min_score
+    "below-amber": (True, 4, 1, 5.0, "green"),  # 5 x 1
 }
 
 
@@ -156,7 +161,7 @@ def test_bands_at_exactly_their_thresholds_through_asset_and_system_risk(tmp_pat
         for name, (_, _, _, overall, band) in BAND_EDGES.items():
             asset = _risk(store, "asset_risk", "asset_id", f"hostname:{name}")
             system = _risk(store, "system_risk", "system", name)
-            assert asset["worst_status"] == "unknown" and asset["l1_raw"] == 3, asset
+            assert asset["worst_status"] == "unknown" and asset["l1_raw"] == 4, asset
             assert (asset["overall"], asset["band"]) == (overall, band), (name, asset)
             assert (system["overall"], system["band"]) == (overall, band), (name, system)
     finally:

@@ -78,8 +78,8 @@ def test_unknown_stays_unknown_whatever_the_date(store) -> None:  # type: ignore
         assert finding(store, "hostname:c9")["status"] == "unknown"
         os_row = finding(store, "hostname:plan9", kind="os")
         assert (os_row["status"], os_row["product"], os_row["matcher_id"]) == ("unknown", None, None)
-        # unknown scores the L1 of scoring.yaml's l1.unknown (3), never the supported score (1)
-        assert os_row["l1_score"] == 3
+        # unknown scores the L1 of scoring.yaml's l1.unknown (4: at least any supported finding), never 1
+        assert os_row["l1_score"] == 4
     statuses = {r[0] for r in store.con.execute("SELECT status FROM findings WHERE product IS NULL "
                                                 "OR cycle IS NULL").fetchall()}
     assert statuses == {"unknown"}
@@ -90,7 +90,7 @@ def test_packages_no_matcher_claims_are_not_findings(store) -> None:  # type: ig
     assert store.con.execute("SELECT count(*) FROM findings WHERE asset_id = 'hostname:nomatch'").fetchone() == (0,)
     risk = store.con.execute("SELECT worst_status, l1_raw FROM asset_risk WHERE asset_id = 'hostname:nomatch'"
                              ).fetchone()
-    assert risk == ("unknown", 3)  # nothing known about the asset: never "supported"
+    assert risk == ("unknown", 4)  # nothing known about the asset: never "supported"
 
 
 def test_l1_steps_follow_scoring_yaml(store) -> None:  # type: ignore[no-untyped-def]

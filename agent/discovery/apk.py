@@ -1,7 +1,7 @@
 """Alpine packages from apk's installed database (/lib/apk/db/installed), read directly.
 
 The file is a sequence of blank-line separated stanzas of `X:value` lines: P name, V version,
-A architecture, o origin (the source package).
+A architecture, o origin (the source package), m maintainer.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def parse_apk_installed(text: str, evidence: str = APK_INSTALLED) -> tuple[list[
         if fields.get("P") and fields.get("V"):
             packages.append(pb.Package(name=fields["P"], version=fields["V"], architecture=fields.get("A", ""),
                                        manager="apk", source=fields.get("o", ""), found_by=FOUND_BY,
-                                       evidence=evidence))
+                                       evidence=evidence, maintainer=fields.get("m", "")))
         else:
             problems.append(f"{evidence}:{line}: stanza without P: and V: (truncated file?)")
 

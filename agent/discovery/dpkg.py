@@ -17,7 +17,10 @@ DPKG_STATUS = "/var/lib/dpkg/status"
 # A large server's status file is a few MB; 256 MB is far beyond any real one.
 MAX_STATUS_BYTES = 256 * 1024 * 1024
 INSTALLED_STATES = frozenset({"installed", "triggers-awaited", "triggers-pending"})
-WANTED_FIELDS = frozenset({"package", "status", "version", "architecture", "source"})
+WANTED_FIELDS = frozenset({"package", "status", "version", "architecture", "source", "maintainer", "origin",
+                           "section"})
+# Section prefixes that name an archive area other than main ("universe/python" -> universe).
+COMPONENTS = frozenset({"universe", "multiverse", "restricted", "contrib", "non-free", "non-free-firmware"})
 MAX_ERRORS_LISTED = 20
 FOUND_BY = "dpkg"
 
@@ -62,6 +65,14 @@ def iter_stanzas(text: str) -> Iterator[Stanza]:
         yield stanza
 
 
+def component(section: str) -> str:
+    """The archive area a Section names: "universe/python" -> "universe", "python" -> "main", "" -> ""."""
+    if not section:
+        return ""
+    area, sep, _ = section.partition("/")
+    return area if sep and area in COMPONENTS else "main"
+
+
 def parse_dpkg_status(text: str, evidence: str = DPKG_STATUS) -> tuple[list[pb.Package], list[ParseProblem]]:
     """Parse a dpkg status file into installed packages and the problems met on the way."""
     packages: list[pb.Package] = []
@@ -86,7 +97,10 @@ def parse_dpkg_status(text: str, evidence: str = DPKG_STATUS) -> tuple[list[pb.P
             continue
         source = fields.get("source", "").split(" ", 1)[0] or name
         packages.append(pb.Package(name=name, version=version, architecture=fields.get("architecture", ""),
-                                   manager="dpkg", source=source, found_by=FOUND_BY, evidence=evidence))
+                                   manager="dpkg", source=source, found_by=FOUND_BY, evidence=evidence,
+                                   origin=fields.get("origin", "")[:256],
+                                   maintainer=fields.get("maintainer", "")[:256],
+                                   component=component(fields.get("section", ""))))
     return packages, problems
 
 

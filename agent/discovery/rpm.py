@@ -7,8 +7,13 @@ from estate.agent.hostaccess import CommandsUnavailable, HostAccess, HostAccessE
 from estate.v1 import inventory_pb2 as pb
 
 # Epoch only where set, as rpm -q prints it: [epoch:]version-release.
+# Vendor, Packager and Distribution say who ships the package ("(none)" where unset).
 RPM_QUERY = ["rpm", "-qa", "--queryformat",
-             r"%{NAME}\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\t%{ARCH}\t%{SOURCERPM}\n"]
+             r"%{NAME}\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\t%{ARCH}\t%{SOURCERPM}"
+             r"\t%{VENDOR}\t%{PACKAGER}\t%{DISTRIBUTION}\n"]
+# The fields before Vendor: what older agents (and recordings made with them) print.
+BASE_FIELDS = 4
+ORIGIN_FIELDS = 3
 RPM_TIMEOUT_S = 120.0
 FOUND_BY = "rpm"
 
@@ -21,6 +26,11 @@ def source_name(source_rpm: str) -> str:
     return parts[0] if len(parts) == 3 else ""
 
 
+def unset(value: str) -> str:
+    """rpm prints "(none)" for a tag the package does not set; bounded like every host string."""
+    return "" if value == "(none)" else value[:256]
+
+
 def parse_rpm_query(text: str, evidence: str = " ".join(RPM_QUERY[:2])) -> tuple[list[pb.Package], list[str]]:
     """Parse the output of RPM_QUERY; returns packages and messages for lines that did not parse."""
     packages: list[pb.Package] = []
@@ -29,13 +39,16 @@ def parse_rpm_query(text: str, evidence: str = " ".join(RPM_QUERY[:2])) -> tuple
         if not line.strip():
             continue
         fields = line.split("\t")
-        if len(fields) != 4 or not fields[0] or not fields[1]:
-            problems.append(f"line {number}: expected 4 tab-separated fields, got {line[:80]!r}")
+        if len(fields) not in (BASE_FIELDS, BASE_FIELDS + ORIGIN_FIELDS) or not fields[0] or not fields[1]:
+            problems.append(f"line {number}: expected {BASE_FIELDS + ORIGIN_FIELDS} tab-separated fields, "
+                            f"got {line[:80]!r}")
             continue
-        name, version, arch, source_rpm = fields
-        packages.append(pb.Package(name=name, version=version, architecture="" if arch == "(none)" else arch,
-                                   manager="rpm", source=source_name(source_rpm),
-                                   found_by=FOUND_BY, evidence=evidence))
+        name, version, arch, source_rpm = fields[:BASE_FIELDS]
+        vendor, packager, distribution = (unset(f) for f in fields[BASE_FIELDS:] or ("", "", ""))
+        packages.append(pb.Package(name=name, version=version, architecture=unset(arch),
+                                   manager="rpm", source=source_name(source_rpm), found_by=FOUND_BY,
+                                   evidence=evidence, origin=vendor, maintainer=packager,
+                                   distribution=distribution))
     return packages, problems
 
 

@@ -32,7 +32,10 @@ MAX_PACKAGES = 100_000
 MAX_INDEX_ENTRIES = 0xFFFF
 MAX_DATA_BYTES = 0x0FFFFFFF
 TAG_NAME, TAG_VERSION, TAG_RELEASE, TAG_EPOCH, TAG_ARCH, TAG_SOURCERPM = 1000, 1001, 1002, 1003, 1022, 1044
-WANTED_TAGS = frozenset({TAG_NAME, TAG_VERSION, TAG_RELEASE, TAG_EPOCH, TAG_ARCH, TAG_SOURCERPM})
+# Who ships the package (rpmtag.h): RPMTAG_DISTRIBUTION, RPMTAG_VENDOR, RPMTAG_PACKAGER.
+TAG_DISTRIBUTION, TAG_VENDOR, TAG_PACKAGER = 1010, 1011, 1015
+WANTED_TAGS = frozenset({TAG_NAME, TAG_VERSION, TAG_RELEASE, TAG_EPOCH, TAG_ARCH, TAG_SOURCERPM,
+                         TAG_DISTRIBUTION, TAG_VENDOR, TAG_PACKAGER})
 TYPE_INT32, TYPE_STRING, TYPE_STRING_ARRAY, TYPE_I18NSTRING = 4, 6, 8, 9
 FOUND_BY = "rpm"
 
@@ -49,6 +52,9 @@ class RpmHeader:
     epoch: int | None
     arch: str
     source_rpm: str
+    vendor: str = ""
+    packager: str = ""
+    distribution: str = ""
 
     @property
     def evr(self) -> str:
@@ -95,13 +101,21 @@ def parse_header(blob: bytes) -> RpmHeader:
         raise HeaderError("no NAME or VERSION tag")
     epoch = values.get(TAG_EPOCH)
     return RpmHeader(text(TAG_NAME), text(TAG_VERSION), text(TAG_RELEASE),
-                     epoch if isinstance(epoch, int) else None, text(TAG_ARCH), text(TAG_SOURCERPM))
+                     epoch if isinstance(epoch, int) else None, text(TAG_ARCH), text(TAG_SOURCERPM),
+                     text(TAG_VENDOR)[:256], text(TAG_PACKAGER)[:256], text(TAG_DISTRIBUTION)[:256])
+
+
+def header_package(header: RpmHeader, evidence: str) -> pb.Package:
+    """The Package a header describes, as `rpm -qa` with RPM_QUERY would report it."""
+    from estate.agent.discovery.rpm import source_name
+
+    return pb.Package(name=header.name, version=header.evr, architecture=header.arch, manager="rpm",
+                      source=source_name(header.source_rpm), found_by=FOUND_BY, evidence=evidence,
+                      origin=header.vendor, maintainer=header.packager, distribution=header.distribution)
 
 
 def read_sqlite_packages(db_file: str, evidence: str) -> tuple[list[pb.Package], list[str]]:
     """Every header in an rpmdb.sqlite file; problems name the row (hnum) that failed."""
-    from estate.agent.discovery.rpm import source_name
-
     packages: list[pb.Package] = []
     problems: list[str] = []
     # immutable=1: no locks, no -wal/-shm files written next to a database in a mounted image.
@@ -123,9 +137,7 @@ def read_sqlite_packages(db_file: str, evidence: str) -> tuple[list[pb.Package],
             except (HeaderError, struct.error) as exc:
                 problems.append(f"{evidence}: package row {hnum}: {exc}")
                 continue
-            packages.append(pb.Package(name=header.name, version=header.evr, architecture=header.arch,
-                                       manager="rpm", source=source_name(header.source_rpm), found_by=FOUND_BY,
-                                       evidence=evidence))
+            packages.append(header_package(header, evidence))
     except sqlite3.Error as exc:
         problems.append(f"{evidence}: not an rpm database ({exc})")
     finally:
@@ -179,8 +191,6 @@ PAGE_HEADER = 26
 
 def read_bdb_packages(data: bytes, evidence: str) -> tuple[list[pb.Package], list[str]]:
     """Every header in a Berkeley DB hash Packages file; problems name the page that failed."""
-    from estate.agent.discovery.rpm import source_name
-
     if len(data) < 512:
         return [], [f"{evidence}: {len(data)} bytes: too short for a Berkeley DB file"]
     for order in ("<", ">"):
@@ -220,9 +230,7 @@ def read_bdb_packages(data: bytes, evidence: str) -> tuple[list[pb.Package], lis
                 continue
             if len(packages) >= MAX_PACKAGES:
                 return packages, [*problems, f"{evidence}: more than {MAX_PACKAGES} packages; the rest not read"]
-            packages.append(pb.Package(name=header.name, version=header.evr, architecture=header.arch,
-                                       manager="rpm", source=source_name(header.source_rpm), found_by=FOUND_BY,
-                                       evidence=evidence))
+            packages.append(header_package(header, evidence))
     return packages, problems
 
 

@@ -195,11 +195,14 @@ def programs_from_uninstall(keys: Sequence[RegKey], architecture: str, evidence:
         name = key.get("DisplayName")
         if not name:
             continue
-        publisher = f" (publisher {key.get('Publisher')})" if key.get("Publisher") else ""
-        # No source package on Windows: the publisher goes in the evidence, `source` stays empty.
+        publisher = key.get("Publisher")
+        # No source package on Windows; the publisher is who ships it (origin), and stays in the
+        # evidence too for readers of older reports.
         packages.append(pb.Package(name=name[:256], version=key.get("DisplayVersion")[:128],
                                    architecture=architecture, manager="windows", found_by=PROGRAMS_FOUND_BY,
-                                   evidence=f"{evidence}: {key.path}{publisher}"[:512]))
+                                   origin=publisher[:256],
+                                   evidence=f"{evidence}: {key.path}"
+                                            f"{f' (publisher {publisher})' if publisher else ''}"[:512]))
     return packages
 
 

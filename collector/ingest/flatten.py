@@ -75,7 +75,8 @@ def _device(report: pb.Inventory) -> Sequence[pb.Device]:
 PARTS: tuple[Part, ...] = (
     Part("packages", lambda r: r.packages,
          {"name": STR, "version": STR, "architecture": STR, "manager": STR, "source": STR, "found_by": STR,
-          "evidence": STR}, field_number=pb.Inventory.PACKAGES_FIELD_NUMBER),
+          "evidence": STR, "origin": STR, "maintainer": STR, "distribution": STR, "component": STR},
+         field_number=pb.Inventory.PACKAGES_FIELD_NUMBER),
     Part("software", lambda r: r.software,
          {"name": STR, "version": STR, "vendor": STR, "path": STR, "found_by": STR, "evidence": STR},
          field_number=pb.Inventory.SOFTWARE_FIELD_NUMBER),

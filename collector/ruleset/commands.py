@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from estate.collector.ruleset.rules import RuleErrors, default_rules_dir, load_rules
+from estate.collector.ruleset.rules import LOCAL_RULES_DIR, RuleErrors, default_layers, default_rules_dir, load_rules
 
 COMMANDS = ("rules", "score", "explain")
 DEFAULT_DB = "estate.duckdb"
@@ -21,9 +21,19 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
 
 
-def _rules_option(parser: argparse.ArgumentParser) -> None:
+def _rules_option(parser: argparse.ArgumentParser, layered: bool = True) -> None:
     parser.add_argument("--rules", type=Path, default=None, metavar="DIR",
                         help="rules folder (default: the rules shipped with the collector)")
+    if layered:
+        rules_dir_option(parser)
+
+
+def rules_dir_option(parser: argparse.ArgumentParser) -> None:
+    """--rules-dir: an organisation's own rules layered over --rules (repeatable)."""
+    parser.add_argument("--rules-dir", type=Path, action="append", default=None, metavar="DIR",
+                        help=f"an organisation's own rules (lifecycles, matchers, distributions, assessments, "
+                             f"exceptions, scoring.yaml) layered over --rules, replacing rules with the same id; "
+                             f"repeat for more layers, later ones winning (default: {LOCAL_RULES_DIR} if it exists)")
 
 
 def add_parser(commands: Any) -> None:
@@ -34,7 +44,7 @@ def add_parser(commands: Any) -> None:
     _rules_option(check)
     imp = sub.add_parser("import-endoflife", help="write lifecycles/endoflife/*.yaml from an endoflife.date snapshot")
     imp.add_argument("file", type=Path, metavar="FILE")
-    _rules_option(imp)
+    _rules_option(imp, layered=False)
 
     score = commands.add_parser("score", help="rescore every asset for a date (default today)",
                                 description="Load the rules if they changed, then rescore every current asset.")
@@ -60,25 +70,33 @@ def _rules_dir(args: argparse.Namespace) -> Path:
     return args.rules if args.rules is not None else default_rules_dir()
 
 
-def scorer(store: Any, rules: Path | None) -> Any:
+def rule_layers(args: argparse.Namespace) -> list[Path]:
+    """The rules in force for a command: --rules (or the shipped rules), then the --rules-dir layers."""
+    return default_layers(getattr(args, "rules", None), getattr(args, "rules_dir", None))
+
+
+def scorer(store: Any, rules: Path | None, local: list[Path] | None = None) -> Any:
     """The Scorer the collector runs off the ingest path (ingest and serve), started, on its own connection."""
     from estate.collector.scoring.scorer import Scorer
 
-    return Scorer(store.con.cursor(), rules if rules is not None else default_rules_dir()).start()
+    return Scorer(store.con.cursor(), default_layers(rules, local)).start()
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    root = _rules_dir(args)
+    folders = rule_layers(args)
+    root = folders[0]
     try:
-        ruleset = load_rules(root)
+        ruleset = load_rules(folders)
     except RuleErrors as exc:
         for error in exc.errors:
-            print(f"{root}/{error}", file=sys.stderr)
+            print(error if error.file.startswith("/") else f"{root}/{error}", file=sys.stderr)
         print(f"{len(exc.errors)} error(s) in the rule files", file=sys.stderr)
         return 1
-    print(f"{root}: {len(ruleset.files)} rule files OK: {len(ruleset.lifecycles)} products, "
-          f"{len(ruleset.matchers)} matchers, {len(ruleset.assessments)} assessments, "
-          f"{len(ruleset.exceptions)} exceptions")
+    for override in ruleset.overrides:
+        print(f"override: {override}")
+    print(f"{', '.join(map(str, folders))}: {len(ruleset.files)} rule files OK: {len(ruleset.lifecycles)} products, "
+          f"{len(ruleset.matchers)} matchers, {len(ruleset.distributions)} distributions, "
+          f"{len(ruleset.assessments)} assessments, {len(ruleset.exceptions)} exceptions")
     return 0
 
 
@@ -104,7 +122,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     store = Store(args.db)
     try:
-        sync = sync_rules(store.con, _rules_dir(args))
+        sync = sync_rules(store.con, rule_layers(args))
         if sync.errors is not None:
             print(f"rule files refused, the rules in force stay:\n{sync.errors}", file=sys.stderr)
         if rules_in_force(store.con) is None:
@@ -126,7 +144,10 @@ def print_summary(con: Any) -> None:
 
     cursor = con.execute(
         "SELECT r.hostname AS host, f.kind, coalesce(f.product, f.name) AS product, "
-        "coalesce(f.cycle, '?') AS cycle, f.status, f.eol, f.days_to_eol, f.eoes, f.exception_id AS exception "
+        "coalesce(f.cycle, '?') AS cycle, f.status, "
+        "CASE f.coverage WHEN 'upstream' THEN 'upstream' WHEN 'distribution' THEN f.covered_by "
+        "ELSE 'worse of upstream, ' || f.covered_by END AS decided_by, f.upstream_status AS upstream, "
+        "f.eol, f.days_to_eol, f.eoes, f.observations AS evidence, f.exception_id AS exception "
         "FROM findings f JOIN asset_risk r USING (asset_id) "
         "ORDER BY r.hostname, f.l1_score DESC, f.days_to_eol NULLS LAST, product")
     names = [d[0] for d in cursor.description]
@@ -135,13 +156,31 @@ def print_summary(con: Any) -> None:
     print_rows(rows, names, "table")
     cursor = con.execute(
         "SELECT hostname AS host, system, worst_status, round(likelihood, 2) AS likelihood, "
-        "round(impact, 2) AS impact, round(overall, 2) AS overall, band, "
+        "round(impact, 2) || CASE WHEN impact_assessed THEN '' ELSE ' (unassessed)' END AS impact, "
+        "round(overall, 2) AS overall, band, len(coverage_gaps) AS gaps, "
         "array_to_string(adjustments, ',') AS adjustments, array_to_string(exceptions, ',') AS exceptions "
         "FROM asset_risk ORDER BY overall DESC, hostname")
     names = [d[0] for d in cursor.description]
     rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     print("\nLegacy risk (likelihood 1-6 x impact 1-5, out of 30):")
     print_rows(rows, names, "table")
+    _print_query(con, "Coverage gaps (lifecycle data missing: scored as unknown, never as supported):",
+                 "SELECT hostname AS host, gap FROM coverage_gaps ORDER BY hostname, gap")
+    _print_query(con, "Unassessed systems (impact is scoring.yaml's default, which nobody chose; "
+                      "ask their owners for an assessment):",
+                 "SELECT coalesce(system, '(assets with no system label)') AS system, assets, default_impact, "
+                 "round(overall, 2) AS overall, band FROM unassessed_systems ORDER BY overall DESC, system")
+
+
+def _print_query(con: Any, title: str, sql: str) -> None:
+    from estate.collector.cli import print_rows
+
+    cursor = con.execute(sql)
+    names = [d[0] for d in cursor.description]
+    rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    if rows:
+        print(f"\n{title}")
+        print_rows(rows, names, "table")
 
 
 def cmd_explain(args: argparse.Namespace) -> int:

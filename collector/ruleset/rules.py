@@ -15,7 +15,8 @@ import hashlib
 import itertools
 import re
 import stat
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -348,6 +349,79 @@ class ExceptionFile(Strict):
     exceptions: Annotated[list[RiskException], Field(min_length=1, max_length=5000)]
 
 
+Pattern = Annotated[str, Field(strict=True, min_length=1, max_length=300)]
+Patterns = Annotated[list[Pattern], Field(max_length=50)]
+PhaseEnd = Literal["eoas", "eol", "eoes"]
+
+
+class Signs(Strict):
+    """What marks a package as shipped by one side: regular expressions (RE2) searched in each field."""
+
+    origins: Patterns = []        # Package.origin: dpkg Origin, rpm Vendor, Windows Publisher
+    maintainers: Patterns = []    # Package.maintainer: dpkg Maintainer, rpm Packager, apk maintainer
+    distributions: Patterns = []  # Package.distribution: the rpm DISTRIBUTION tag
+    versions: Patterns = []       # markers in the version: +deb12u1, .el8, ubuntu1, .amzn2, -r0
+
+
+class Phase(Strict):
+    """A phase of the OS release during which the vendor patches its packages, ending at a milestone."""
+
+    name: Text
+    ends: PhaseEnd
+
+
+class CoverageLimit(Strict):
+    """A rule that ends the vendor's coverage of some of its packages earlier than the release's."""
+
+    id: Slug
+    note: Text
+    sources: Annotated[list[Url], Field(min_length=1, max_length=20)]
+    os_cycles: Annotated[list[StrictStr], Field(min_length=1, max_length=100)] | None = None
+    components: Annotated[list[StrictStr], Field(min_length=1, max_length=20)] | None = None
+    product: Slug | None = None
+    cycles: Annotated[list[StrictStr], Field(min_length=1, max_length=200)] | None = None
+    until: IsoDate | None = None
+    until_phase: PhaseEnd | None = None
+    # The product's own lifecycle is the vendor's statement for these packages (Red Hat's build of
+    # OpenJDK, RHEL Application Streams written as lifecycles): its end of life ends the coverage.
+    until_lifecycle: Literal[True] | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> CoverageLimit:
+        if sum(v is not None for v in (self.until, self.until_phase, self.until_lifecycle)) != 1:
+            raise ValueError("give exactly one of until (a date), until_phase (eoas, eol or eoes), "
+                             "until_lifecycle (true)")
+        if self.until_lifecycle and self.product is None:
+            raise ValueError("until_lifecycle needs product")
+        if self.components is None and self.product is None:
+            raise ValueError("give components or product (with cycles): what the limit applies to")
+        if self.cycles is not None and self.product is None:
+            raise ValueError("cycles needs product")
+        return self
+
+
+class Distribution(Strict):
+    """Who maintains a package decides: how long an OS vendor patches the packages it ships."""
+
+    id: Slug
+    title: Text
+    product: Slug                  # lifecycle of the OS release whose phases cover the packages
+    os_ids: Annotated[list[StrictStr], Field(min_length=1, max_length=20)]   # OperatingSystem.id values
+    managers: Annotated[list[StrictStr], Field(min_length=1, max_length=5)]  # Package.manager values
+    sources: Annotated[list[Url], Field(min_length=1, max_length=20)]
+    phases: Annotated[list[Phase], Field(min_length=1, max_length=3)]
+    vendor: Signs
+    third_party: Signs = Signs()
+    # What a package with no sign either way is taken to be.
+    unmarked: Literal["vendor", "third_party"]
+    # Software found outside the package manager under these paths belongs to the OS packages.
+    managed_paths: Pattern | None = None
+    # Kernel releases (uname -r) the vendor builds; a running kernel that does not match is someone else's.
+    kernels: Pattern | None = None
+    limits: Annotated[list[CoverageLimit], Field(max_length=2000)] = []
+    notes: Text | None = None
+
+
 class CriterionDef(Strict):
     title: Text
 
@@ -429,11 +503,14 @@ class RuleSet:
     matchers: list[Located] = field(default_factory=list)
     assessments: list[Located] = field(default_factory=list)
     exceptions: list[Located] = field(default_factory=list)
+    distributions: list[Located] = field(default_factory=list)
     scoring: Located | None = None
     # Rules of kinds registered in RULE_KINDS that scoring does not use itself, by kind.
     other: dict[str, list[Located]] = field(default_factory=dict)
     files: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (kind, sha256)
     digest: str = ""
+    # Rules a local layer replaced, for people: "matchers 'os-debian': /etc/.../x.yaml replaces matchers/os.yaml".
+    overrides: list[str] = field(default_factory=list)
 
 
 # Location parts pydantic adds for the member of a union that failed: not fields of the file.
@@ -546,19 +623,79 @@ def check_matchers(data: Any, lines: dict[Path_, int], name: str) -> list[Locate
         for key, pattern in patterns:
             if pattern is None:
                 continue
-            try:
-                compiled = re.compile(pattern)
-            except re.error as exc:
-                path: Path_ = ("matchers", index, *(int(k) if k.isdigit() else k for k in key.split(".")))
-                errors.append(RuleError(name, _line(lines, path), _field(path), f"bad regular expression: {exc}"))
+            path: Path_ = ("matchers", index, *(int(k) if k.isdigit() else k for k in key.split(".")))
+            problem = re2_problem(pattern)
+            if problem is not None:
+                errors.append(RuleError(name, _line(lines, path), _field(path), problem))
                 continue
-            if key == "cycle.regex" and compiled.groups != 1:
-                path = ("matchers", index, "cycle", "regex")
+            if key == "cycle.regex" and capture_groups(pattern) != 1:
                 errors.append(RuleError(name, _line(lines, path), _field(path),
                                         "needs exactly one capture group: the cycle"))
     if errors:
         raise RuleErrors(errors)
     return [Located(name, _line(lines, ("matchers", i)), m) for i, m in enumerate(rule.matchers)]
+
+
+_RE2 = threading.local()
+
+
+def re2_problem(pattern: str) -> str | None:
+    """Why DuckDB's regular expression engine (RE2), which runs the rules, refuses pattern; None if it compiles.
+
+    Python's `re` accepts what RE2 does not (back-references, look-arounds): a pattern checked with it
+    would pass `rules check` and then fail every scoring run.
+    """
+    import duckdb
+
+    con = getattr(_RE2, "con", None)
+    if con is None:
+        con = _RE2.con = duckdb.connect(":memory:")
+    try:
+        con.execute("SELECT regexp_matches('', ?)", [pattern]).fetchall()
+    except duckdb.Error as exc:
+        reason = str(exc).removeprefix("Invalid Input Error: ")
+        return f"not a regular expression DuckDB (RE2) can run: {reason}"
+    return None
+
+
+def capture_groups(pattern: str) -> int:
+    """Number of capturing groups in a pattern RE2 accepted (Python's parser counts; RE2-only syntax by hand)."""
+    try:
+        return re.compile(pattern).groups
+    except re.error:
+        return len(re.findall(r"(?<!\\)\((?!\?)|\(\?P?<[A-Za-z_]", pattern))
+
+
+def check_distribution(data: Any, lines: dict[Path_, int], name: str) -> list[Located]:
+    rule: Distribution = _validate(Distribution, data, lines, name)
+    errors = []
+    if Path(name).stem != rule.id:
+        errors.append(RuleError(name, _line(lines, ("id",)), "id", f"the file must be named {rule.id}.yaml"))
+    patterns: list[tuple[Path_, str]] = []
+    for side in ("vendor", "third_party"):
+        signs: Signs = getattr(rule, side)
+        for kind in ("origins", "maintainers", "distributions", "versions"):
+            patterns.extend(((side, kind, i), p) for i, p in enumerate(getattr(signs, kind)))
+    for key in ("managed_paths", "kernels"):
+        if getattr(rule, key) is not None:
+            patterns.append(((key,), getattr(rule, key)))
+    for path, pattern in patterns:
+        problem = re2_problem(pattern)
+        if problem is not None:
+            errors.append(RuleError(name, _line(lines, path), _field(path), problem))
+    ends = [phase.ends for phase in rule.phases]
+    if ends != sorted(set(ends), key=DATE_ORDER.index):
+        errors.append(RuleError(name, _line(lines, ("phases",)), "phases",
+                                "each phase ends at a later milestone than the one before (eoas, eol, eoes)"))
+    ids: dict[str, int] = {}
+    for index, limit in enumerate(rule.limits):
+        if limit.id in ids:
+            errors.append(RuleError(name, _line(lines, ("limits", index, "id")), _field(("limits", index, "id")),
+                                    f"limit {limit.id!r} is already given at limits[{ids[limit.id]}]"))
+        ids[limit.id] = index
+    if errors:
+        raise RuleErrors(errors)
+    return [Located(name, _line(lines, ()), rule, lines)]
 
 
 def check_assessment(data: Any, lines: dict[Path_, int], name: str) -> list[Located]:
@@ -588,6 +725,12 @@ def check_scoring(data: Any, lines: dict[Path_, int], name: str) -> list[Located
     if min(thresholds) > 1:  # the lowest possible overall score is 1 x 1
         errors.append(RuleError(name, _line(lines, ("bands",)), "bands",
                                 f"no band for scores below {min(thresholds):g}: the lowest band needs min_score 0"))
+    # Unknown is a gap, not a pass: a finding nobody can date never scores below one still supported.
+    best_known = max([rule.l1.supported, *(step.score for step in rule.l1.steps)])
+    if rule.l1.unknown < best_known:
+        errors.append(RuleError(name, _line(lines, ("l1", "unknown")), "l1.unknown",
+                                f"{rule.l1.unknown} is below {best_known}, the L1 a supported finding can get: "
+                                "an unknown lifecycle must never score as safer than a known one"))
     if "L1" not in rule.likelihood.criteria:
         errors.append(RuleError(name, _line(lines, ("likelihood", "criteria")), "likelihood.criteria",
                                 "must define L1 (filled from the lifecycle dates)"))
@@ -631,6 +774,7 @@ RULE_KINDS: dict[str, RuleKind] = {
     "matchers": RuleKind("matchers", check_matchers),
     "assessments": RuleKind("assessments", check_assessment),
     "exceptions": RuleKind("exceptions", check_exceptions),
+    "distributions": RuleKind("distributions", check_distribution),
     "scoring.yaml": RuleKind("scoring", check_scoring),
     "snmp": RuleKind("snmp", check_snmp_detection),
 }
@@ -671,25 +815,64 @@ def rule_file_sha256(path: Path) -> bytes:
         return b"unreadable"
 
 
-def digest_rules(root: Path) -> str:
+# An organisation's own rules, layered over the shipped ones when the folder exists.
+LOCAL_RULES_DIR = Path("/etc/legacy-estate/rules.d")
+Roots = Path | Sequence[Path]
+
+# How a rule of each kind is known across layers: a later layer's rule with the same key replaces it.
+LAYER_KEYS: dict[str, Callable[[Any], str]] = {
+    "lifecycles": lambda rule: str(rule.product),
+    "matchers": lambda rule: str(rule.id),
+    "assessments": lambda rule: str(rule.system),
+    "exceptions": lambda rule: str(rule.id),
+    "distributions": lambda rule: str(rule.id),
+}
+
+
+def layers(roots: Roots) -> list[Path]:
+    """The rule folders in force, lowest first: one folder, or the shipped rules then local layers."""
+    return [roots] if isinstance(roots, Path) else list(roots)
+
+
+def default_layers(base: Path | None = None, local: Sequence[Path] | None = None) -> list[Path]:
+    """The base rules (shipped unless given), then the local folders given, or LOCAL_RULES_DIR if it exists."""
+    extra = list(local) if local else ([LOCAL_RULES_DIR] if LOCAL_RULES_DIR.is_dir() else [])
+    return [base if base is not None else default_rules_dir(), *extra]
+
+
+def layered_files(roots: Roots) -> Iterator[tuple[str, Path, RuleKind, int]]:
+    """Every rule file of every layer: (name, path, kind, layer). Names in the base are relative to it;
+    names in a local layer carry the layer's folder, so an error says which folder holds the file."""
+    for index, root in enumerate(layers(roots)):
+        for name, path, kind in rule_files(root):
+            yield (name if index == 0 else f"{root}/{name}"), path, kind, index
+
+
+def digest_rules(roots: Roots) -> str:
     """A digest of every rule file's name and bytes: it changes when any rule changes."""
     digest = hashlib.sha256()
-    for name, path, _ in rule_files(root):
+    for name, path, _, _ in layered_files(roots):
         digest.update(name.encode() + b"\0")
         digest.update(rule_file_sha256(path))
     return digest.hexdigest()
 
 
-def load_rules(root: Path) -> RuleSet:
-    """Read and check every rule file under root, then the references between them.
+def load_rules(roots: Roots) -> RuleSet:
+    """Read and check every rule file of every layer, merge the layers, then check references between rules.
 
-    Raises RuleErrors listing every problem found (per file and across files).
+    A rule in a later layer (an organisation's rules.d) replaces the rule with the same id in the
+    layers below it (lifecycles by product, matchers and exceptions by id, assessments by system,
+    distributions by id; a scoring.yaml replaces the whole file). Raises RuleErrors listing every
+    problem found (per file and across files).
     """
-    if not root.is_dir():
-        raise RuleErrors([RuleError(str(root), 0, "", "no such rules directory")])
-    ruleset = RuleSet(digest=digest_rules(root))
+    folders = layers(roots)
+    missing = [RuleError(str(root), 0, "", "no such rules directory") for root in folders if not root.is_dir()]
+    if missing:
+        raise RuleErrors(missing)
+    ruleset = RuleSet(digest=digest_rules(folders))
     errors: list[RuleError] = []
-    for name, path, kind in rule_files(root):
+    by_layer: list[dict[str, list[Located]]] = [{} for _ in folders]
+    for name, path, kind, layer in layered_files(folders):
         try:
             data, lines = read_yaml(path, name)
             located = kind.check(data, lines, name)
@@ -698,14 +881,27 @@ def load_rules(root: Path) -> RuleSet:
             continue
         ruleset.files[name] = (kind.attr, rule_file_sha256(path).hex())
         if kind.attr == "scoring":
+            if ruleset.scoring is not None:
+                ruleset.overrides.append(f"{name}: replaces {ruleset.scoring.file}")
             ruleset.scoring = located[0]
-        elif isinstance(getattr(ruleset, kind.attr, None), list):
-            getattr(ruleset, kind.attr).extend(located)
         else:
-            ruleset.other.setdefault(kind.attr, []).extend(located)
-    if ruleset.scoring is None and not any(e.file == "scoring.yaml" for e in errors):
+            by_layer[layer].setdefault(kind.attr, []).extend(located)
+    for found in by_layer:
+        for attr, located in found.items():
+            key = LAYER_KEYS.get(attr)
+            target = getattr(ruleset, attr) if key is not None else ruleset.other.setdefault(attr, [])
+            if key is not None:
+                replaced = {key(loc.rule) for loc in located}
+                for old in target:
+                    if key(old.rule) in replaced:
+                        ruleset.overrides.append(f"{attr} {key(old.rule)!r}: "
+                                                 f"{next(n.file for n in located if key(n.rule) == key(old.rule))} "
+                                                 f"replaces {old.file}")
+                target[:] = [old for old in target if key(old.rule) not in replaced]
+            target.extend(located)
+    if ruleset.scoring is None and not any(e.file.endswith("scoring.yaml") for e in errors):
         errors.append(RuleError("scoring.yaml", 0, "", "missing: the scoring rules are required"))
-    broken = any(e.file.startswith("lifecycles/") for e in errors)
+    broken = any(e.file.startswith("lifecycles/") or "/lifecycles/" in e.file for e in errors)
     errors.extend(cross_check(ruleset, broken))
     if errors:
         raise RuleErrors(errors)
@@ -809,6 +1005,7 @@ def cross_check(ruleset: RuleSet, lifecycle_errors: bool = False) -> list[RuleEr
                 if not made & cycles[matcher.product]:
                     errors.append(RuleError(loc.file, loc.line, "cycle.edition.cases",
                                             f"{matcher.product} has no cycle for edition {case.then!r}"))
+    errors.extend(_check_distributions(ruleset, products, cycles, maybe))
     systems: dict[str, Located] = {}
     for loc in ruleset.assessments:
         system = loc.rule.system
@@ -831,6 +1028,44 @@ def cross_check(ruleset: RuleSet, lifecycle_errors: bool = False) -> list[RuleEr
         elif exc.scope.cycle is not None and exc.scope.cycle.lower() not in cycles.get(exc.scope.product or "", ()):
             errors.append(RuleError(loc.file, loc.line, "scope.cycle",
                                     f"{exc.scope.product} has no cycle {exc.scope.cycle!r}"))
+    return errors
+
+
+def _check_distributions(ruleset: RuleSet, products: dict[str, Located], cycles: dict[str, set[str]],
+                         maybe: str) -> list[RuleError]:
+    errors: list[RuleError] = []
+    ids: dict[str, Located] = {}
+    claimed: dict[str, str] = {}
+    for loc in ruleset.distributions:
+        dist: Distribution = loc.rule
+        if dist.id in ids:
+            errors.append(RuleError(loc.file, loc.line, "id", f"distribution {dist.id!r} is already defined in "
+                                                                f"{ids[dist.id].file}"))
+        ids[dist.id] = loc
+        for os_id in dist.os_ids:
+            if claimed.setdefault(os_id, dist.id) != dist.id:
+                errors.append(RuleError(loc.file, _line(loc.lines, ("os_ids",)), "os_ids",
+                                        f"OS id {os_id!r} already belongs to distribution {claimed[os_id]!r}"))
+        if dist.product not in products:
+            errors.append(RuleError(loc.file, _line(loc.lines, ("product",)), "product",
+                                    f"no lifecycle for product {dist.product!r}{maybe}"))
+            continue
+        for index, limit in enumerate(dist.limits):
+            where: Path_ = ("limits", index)
+            for cycle in limit.os_cycles or ():
+                if cycle.lower() not in cycles[dist.product]:
+                    errors.append(RuleError(loc.file, _line(loc.lines, (*where, "os_cycles")),
+                                            _field((*where, "os_cycles")), f"{dist.product} has no cycle {cycle!r}"))
+            if limit.product is None:
+                continue
+            if limit.product not in products:
+                errors.append(RuleError(loc.file, _line(loc.lines, (*where, "product")), _field((*where, "product")),
+                                        f"no lifecycle for product {limit.product!r}{maybe}"))
+                continue
+            for cycle in limit.cycles or ():
+                if cycle.lower() not in cycles[limit.product]:
+                    errors.append(RuleError(loc.file, _line(loc.lines, (*where, "cycles")), _field((*where, "cycles")),
+                                            f"{limit.product} has no cycle {cycle!r}"))
     return errors
 
 

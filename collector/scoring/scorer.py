@@ -15,34 +15,39 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from estate.collector.ruleset.rules import (
+    Distribution,
     Lifecycle,
+    Located,
     Matcher,
     Release,
+    Roots,
     RuleError,
     RuleErrors,
     RuleSet,
     Scoring,
+    layered_files,
+    layers,
     load_rules,
     rule_file_sha256,
-    rule_files,
 )
 
 log = logging.getLogger("estate.collector")
 
-SCORING_SQL = ("findings.sql", "risk.sql")
+# A pattern that matches nothing (a word boundary that is not one), for patterns a rule leaves out.
+NEVER = r"\b\B"
 RULE_TABLES = ("rule_files", "rule_products", "rule_identifiers", "rule_cycles", "rule_matchers",
                "rule_matcher_names", "rule_cycle_maps", "rule_edition_cases", "rule_params", "rule_l1_steps",
-               "rule_criteria", "rule_bands", "rule_adjustments", "rule_assessments", "rule_exceptions")
+               "rule_criteria", "rule_bands", "rule_adjustments", "rule_assessments", "rule_exceptions",
+               "rule_distributions", "rule_coverage_limits")
 
 
 def cycle_key(cycle: str) -> str:
@@ -142,7 +147,40 @@ def rule_rows(ruleset: RuleSet) -> dict[str, list[dict[str, Any]]]:
                                         "product": e.scope.product, "cycle": e.scope.cycle, "owner": e.owner,
                                         "reason": e.reason, "expires": e.expires, "file": loc.file,
                                         "line": loc.line})
+    for loc in ruleset.distributions:
+        rows["rule_distributions"].append(distribution_row(loc))
+        dist: Distribution = loc.rule
+        for index, limit in enumerate(dist.limits):
+            rows["rule_coverage_limits"].append({
+                "limit_id": limit.id, "distribution": dist.id,
+                "os_cycles": [cycle_key(c) for c in limit.os_cycles] if limit.os_cycles else None,
+                "components": limit.components, "product": limit.product,
+                "cycles": [cycle_key(c) for c in limit.cycles] if limit.cycles else None,
+                "until": limit.until, "until_phase": limit.until_phase,
+                "until_lifecycle": bool(limit.until_lifecycle), "note": limit.note,
+                "sources": list(limit.sources), "file": loc.file,
+                "line": loc.lines.get(("limits", index), loc.line)})
     return rows
+
+
+def any_of(patterns: Sequence[str]) -> str | None:
+    """One RE2 pattern matching where any of patterns matches (each keeps its own flags); None for none."""
+    return "|".join(f"(?:{p})" for p in patterns) if patterns else None
+
+
+def distribution_row(loc: Located) -> dict[str, Any]:
+    dist: Distribution = loc.rule
+    row: dict[str, Any] = {
+        "distribution": dist.id, "title": dist.title, "product": dist.product, "os_ids": list(dist.os_ids),
+        "managers": list(dist.managers), "phase_names": [p.name for p in dist.phases],
+        "phase_ends": [p.ends for p in dist.phases], "unmarked": dist.unmarked,
+        "managed_paths": dist.managed_paths, "kernels": dist.kernels, "sources": list(dist.sources),
+        "file": loc.file, "line": loc.line}
+    for side, prefix in (("vendor", "vendor"), ("third_party", "third")):
+        signs = getattr(dist, side)
+        for kind in ("origins", "maintainers", "distributions", "versions"):
+            row[f"{prefix}_{kind}"] = any_of(getattr(signs, kind))
+    return row
 
 
 def _arrow(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> pa.Table:
@@ -152,7 +190,7 @@ def _arrow(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]
     return pa.Table.from_pylist([{n: row.get(n) for n in names} for row in rows]) if rows else None
 
 
-def store_rules(con: duckdb.DuckDBPyConnection, ruleset: RuleSet, rules_dir: Path) -> None:
+def store_rules(con: duckdb.DuckDBPyConnection, ruleset: RuleSet, rules_dir: Roots) -> None:
     """Replace the rules in force by ruleset, in one transaction."""
     rows = rule_rows(ruleset)
     con.execute("BEGIN TRANSACTION")
@@ -165,7 +203,7 @@ def store_rules(con: duckdb.DuckDBPyConnection, ruleset: RuleSet, rules_dir: Pat
                 con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming_rules")  # noqa: S608
                 con.unregister("incoming_rules")
         con.execute("INSERT INTO rule_loads VALUES (?, ?, now(), ?)",
-                    [ruleset.digest, str(rules_dir), len(ruleset.files)])
+                    [ruleset.digest, ", ".join(map(str, layers(rules_dir))), len(ruleset.files)])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -185,8 +223,9 @@ class SyncResult:
     errors: RuleErrors | None = None
 
 
-def sync_rules(con: duckdb.DuckDBPyConnection, rules_dir: Path) -> SyncResult:
-    """Load the rule files if they changed; on errors keep the rules in force and say why."""
+def sync_rules(con: duckdb.DuckDBPyConnection, rules_dir: Roots) -> SyncResult:
+    """Load the rule files (one folder, or layers: shipped then local) if they changed; on errors keep
+    the rules in force and say why."""
     digest = RuleWatch(rules_dir).digest()
     if digest and digest == rules_in_force(con):
         return SyncResult(changed=False)
@@ -196,6 +235,44 @@ def sync_rules(con: duckdb.DuckDBPyConnection, rules_dir: Path) -> SyncResult:
         return SyncResult(changed=False, errors=exc)
     store_rules(con, ruleset, rules_dir)
     return SyncResult(changed=True)
+
+
+def match_name_patterns(con: duckdb.DuckDBPyConnection) -> None:
+    """Fill name_regex_match: one query per name_regex matcher, its pattern a parameter.
+
+    DuckDB compiles a regular expression given as a constant once; one read from a column is
+    compiled again for every row, which made pattern matching cost seconds on large estates.
+    """
+    for matcher_id, kind, ns, pattern in con.execute(
+            "SELECT matcher_id, kind, ns, name_regex FROM rule_matchers WHERE name_regex IS NOT NULL "
+            "ORDER BY ord").fetchall():
+        con.execute("INSERT INTO name_regex_match SELECT kind, ns, name, ? FROM obs_names "
+                    "WHERE kind = ? AND (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], ns)) "
+                    "AND regexp_full_match(name, ?)", [matcher_id, kind, ns, ns, pattern])
+
+
+def classify_shipped(con: duckdb.DuckDBPyConnection) -> None:
+    """Fill shipped (who ships each observation) by sql/classify.sql, once per distribution in use."""
+    query = sql_file("classify.sql")
+    cursor = con.execute("SELECT * FROM rule_distributions WHERE distribution IN "
+                         "(SELECT DISTINCT distribution FROM shipped_keys) ORDER BY distribution")
+    names = [d[0] for d in cursor.description or ()]
+    for values in cursor.fetchall():
+        d = dict(zip(names, values, strict=True))
+        params: dict[str, Any] = {"distribution": d["distribution"], "title": d["title"], "managers": d["managers"],
+                                  "unmarked": d["unmarked"], "has_vendor_origins": d["vendor_origins"] is not None,
+                                  "has_kernels": d["kernels"] is not None}
+        for key in ("vendor_origins", "vendor_maintainers", "vendor_distributions", "vendor_versions",
+                    "third_origins", "third_maintainers", "third_distributions", "third_versions",
+                    "managed_paths", "kernels"):
+            params[key] = d[key] if d[key] is not None else NEVER
+        con.execute(query, params)
+
+
+# What score() runs, in order: the named SQL files, and the two steps that give DuckDB each rule
+# pattern as a constant.
+SCORING_STEPS: tuple[str | Callable[[duckdb.DuckDBPyConnection], None], ...] = (
+    "observations.sql", match_name_patterns, "matching.sql", classify_shipped, "findings.sql", "risk.sql")
 
 
 @dataclass(frozen=True)
@@ -221,8 +298,11 @@ def score(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None,
         else:
             con.execute("CREATE OR REPLACE TEMP TABLE scope_assets (asset_id VARCHAR)")
             con.execute("INSERT INTO scope_assets SELECT DISTINCT unnest(?::VARCHAR[])", [list(assets)])
-        for name in SCORING_SQL:
-            con.execute(sql_file(name))
+        for step in SCORING_STEPS:
+            if isinstance(step, str):
+                con.execute(sql_file(step))
+            else:
+                step(con)
         counts = con.execute("SELECT (SELECT count(*) FROM scope_assets), (SELECT count(*) FROM findings "
                              "WHERE asset_id IN (SELECT asset_id FROM scope_assets))").fetchone()
         assert counts is not None
@@ -239,20 +319,20 @@ def score(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None,
 class RuleWatch:
     """Tells cheaply whether the rule files changed: a stat of each, and a hash only of those whose stat moved.
 
-    The digest equals digest_rules(root) (the one rule_loads records), without re-reading files
-    whose size, mtime and inode are unchanged.
+    The digest equals digest_rules(roots) (the one rule_loads records), without re-reading files
+    whose size, mtime and inode are unchanged; "" when a rules folder is missing.
     """
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, roots: Roots) -> None:
+        self.roots = roots
         self._known: dict[str, tuple[tuple[int, ...], bytes]] = {}
 
     def digest(self) -> str:
-        if not self.root.is_dir():
+        if not all(root.is_dir() for root in layers(self.roots)):
             return ""
         digest = hashlib.sha256()
         known: dict[str, tuple[tuple[int, ...], bytes]] = {}
-        for name, path, _ in rule_files(self.root):
+        for name, path, _, _ in layered_files(self.roots):
             try:
                 info = path.stat()
                 key: tuple[int, ...] = (info.st_mode, info.st_size, info.st_mtime_ns, info.st_ino, info.st_dev)
@@ -277,7 +357,7 @@ class Scorer:
     wait for it; whatever fails here is logged and retried on the next run.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, rules_dir: Path, debounce_s: float = 2.0,
+    def __init__(self, con: duckdb.DuckDBPyConnection, rules_dir: Roots, debounce_s: float = 2.0,
                  max_delay_s: float = 30.0, recheck_s: float = 60.0) -> None:
         self.con = con
         self.rules_dir = rules_dir
@@ -414,8 +494,10 @@ def explain(con: duckdb.DuckDBPyConnection, asset: str) -> str | None:
     findings = con.execute(
         "SELECT f.*, m.file AS m_file, m.line AS m_line, m.note AS m_note, c.file AS c_file, c.line AS c_line, "
         "c.eoas_flag, c.eol_flag, c.eoes_flag, "
-        "p.sources AS sources, e.owner AS e_owner, e.reason AS e_reason, e.expires AS e_expires "
+        "p.sources AS sources, e.owner AS e_owner, e.reason AS e_reason, e.expires AS e_expires, "
+        "d.file AS d_file, d.sources AS d_sources, d.product AS d_product, d.phase_names AS d_phases "
         "FROM findings f LEFT JOIN rule_matchers m USING (matcher_id) "
+        "LEFT JOIN rule_distributions d ON d.distribution = split_part(f.covered_by, ' ', 1) "
         "LEFT JOIN rule_cycles c ON c.product = f.product AND c.cycle = f.cycle "
         "LEFT JOIN rule_products p ON p.product = f.product "
         "LEFT JOIN rule_exceptions e USING (exception_id) WHERE f.asset_id = ? "
@@ -425,18 +507,33 @@ def explain(con: duckdb.DuckDBPyConnection, asset: str) -> str | None:
         f = dict(zip(fnames, values, strict=True))
         seen = ", ".join(f["observed"][:5]) + (f" (+{f['observations'] - 5} more)" if f["observations"] > 5 else "")
         product = f"{f['product']} {f['cycle'] or '?'}" if f["product"] else "no product"
-        out.append(f"- [{f['status']}] {product}  <- {f['kind']} {seen}")
+        out.append(f"- [{f['status']}] {product}  <- {f['kind']} {_printable(seen)}")
+        _explain_coverage(out, f)
         if f["matcher_id"]:
             others = [m for m in f["matchers"] if m != f["matcher_id"]]
             out.append(f"    matched by {f['matcher_id']} ({f['m_file']}:{f['m_line']})"
                        + (f" and {', '.join(others)}" if others else "") + f"; cycle read as {f['cycle_key']!r}")
-        else:
+        elif f["status"] == "unknown":
             out.append("    no matcher claims it: status stays unknown")
+        else:
+            out.append("    no matcher claims it: no upstream lifecycle, the distribution's coverage decides")
         if f["product"] and not f["cycle"]:
             out.append(f"    {f['product']} has no cycle {f['cycle_key']!r}: status stays unknown")
-        if f["cycle"]:
+            out.append(f"    missing data: cycle {f['cycle_key']!r} in the {f['product']} lifecycle (a coverage gap; "
+                       "add it in a rules.d/lifecycles/ file with its source)")
+        elif f["status"] == "unknown" and not f["product"]:
+            out.append(f"    missing data: no lifecycle rule matches {f['kind']} {_printable(f['name'])!r} "
+                       "(a coverage gap; add a matcher and lifecycle in rules.d/)")
+        by_distribution = f["coverage"] == "distribution" or (
+            f["coverage"] == "both" and f["status"] == f["coverage_status"])
+        if f["cycle"] and not by_distribution:
             out.append(f"    dates from {f['c_file']}:{f['c_line']} ({', '.join(f['sources'] or [])})")
-            out.append("    " + "; ".join(_milestone_text(label, f[key], f[f"days_to_{key}"], f[f"{key}_flag"])
+        elif by_distribution:
+            out.append(f"    dates from {f['d_file']} ({', '.join(f['d_sources'] or [])}) and the {f['d_product']} "
+                       "lifecycle")
+        if f["cycle"] or by_distribution:
+            out.append("    " + "; ".join(_milestone_text(label, f[key], f[f"days_to_{key}"],
+                                                          None if by_distribution else f[f"{key}_flag"])
                                           for label, key in (("active support", "eoas"), ("security", "eol"),
                                                              ("extended", "eoes"))))
         out.append(f"    L1 score {f['l1_score']}")
@@ -456,11 +553,45 @@ def explain(con: duckdb.DuckDBPyConnection, asset: str) -> str | None:
                    + (f", adjusted by {adjust:+g}" if adjust else "") + f" -> {final:.2f}")
     if r["adjustments"]:
         out.append(f"  adjustments (scoring.yaml): {', '.join(r['adjustments'])}")
+    if not r["impact_assessed"]:
+        owner = f"the owner of system {system!r}" if system else "an owner (the asset has no system label)"
+        out.append(f"  impact UNASSESSED: the impact {r['impact']:g} is scoring.yaml's impact.default_score, "
+                   f"which nobody chose; ask {owner} for an assessment (rules.d/assessments/)")
     out.append(f"  overall: {r['likelihood']:.2f} x {r['impact']:.2f} = {r['overall']:.2f} -> {r['band']}")
+    if r["coverage_gaps"]:
+        out.append(f"  coverage gaps ({len(r['coverage_gaps'])}): lifecycle data missing, scored as "
+                   "scoring.yaml l1.unknown, never as supported:")
+        out.extend(f"    - {_printable(gap)}" for gap in r["coverage_gaps"])
     if r["exceptions"]:
         changed = "lowered L1 from " + str(r["l1_raw"]) if r["exception_changed"] else "did not change L1"
         out.append(f"  exceptions: {', '.join(r['exceptions'])} ({changed})")
     return "\n".join(out)
+
+
+def _explain_coverage(out: list[str], f: dict[str, Any]) -> None:
+    """Which of upstream's dates and the distribution's coverage decided a finding, and every piece of evidence."""
+    if f["kind"] in ("package", "kernel", "software") or f["coverage"] != "upstream":
+        phases = f" and patches it through {', '.join(f['d_phases'])}" if f["d_phases"] else ""
+        out.append(f"    decided: {_printable(f['decided_by'] or '')}"
+                   + (phases if f["coverage"] == "distribution" else ""))
+        upstream = f"upstream {f['upstream_status']}" + (f" (end of life {f['upstream_eol']})" if f["upstream_eol"]
+                                                        else "")
+        covered = (f"; distribution {f['coverage_status']} ({f['covered_by']} covers it until {f['coverage_until']}"
+                   + (f", limited by {f['coverage_limit']}" if f["coverage_limit"] else "") + ")"
+                   if f["coverage_status"] else "; no distribution coverage")
+        out.append(f"    {upstream}{covered}")
+    evidence = f["evidence"] or []
+    if len(evidence) > 1 or f["coverage"] != "upstream":
+        out.append(f"    evidence ({f['observations']}):")
+        out.extend(f"      {_printable(item)}" for item in evidence)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    """Text that came from a host, safe for a terminal: control characters become '?'."""
+    return _CONTROL.sub("?", text)
 
 
 def _milestone_text(label: str, date: dt.date | None, days: int | None, flag: bool | None) -> str:

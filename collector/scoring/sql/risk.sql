@@ -34,6 +34,28 @@ SELECT rm.scope, rm.subject,
 FROM risk_members rm JOIN member_info mi USING (asset_id)
 GROUP BY rm.scope, rm.subject;
 
+-- Coverage gaps: what lifecycle data is missing on each member asset. Unknown is a gap, not a pass:
+-- every unknown finding, and an asset whose report names no OS at all.
+CREATE OR REPLACE TEMP TABLE member_gaps AS
+WITH unknown AS (
+    SELECT f.asset_id, list(DISTINCT CASE
+           WHEN f.product IS NULL THEN f.kind || ' ' || f.name || ' ' || coalesce(f.version, '')
+                                       || ': no lifecycle rule matches it'
+           ELSE f.kind || ' ' || f.product || ' ' || coalesce(f.cycle_key, '?') || ': the ' || f.product
+                || ' lifecycle has no cycle ' || coalesce(f.cycle_key, '(none read from the version)') END) AS gaps
+    FROM findings f SEMI JOIN member_info mi USING (asset_id)
+    WHERE f.status = 'unknown'
+    GROUP BY f.asset_id
+), identified AS (
+    SELECT DISTINCT f.asset_id FROM findings f SEMI JOIN member_info mi USING (asset_id)
+    WHERE f.kind IN ('os', 'device')
+)
+SELECT mi.asset_id,
+       coalesce(u.gaps, [])
+       || CASE WHEN i.asset_id IS NULL THEN ['os: not identified (the report names no OS)'] ELSE [] END AS gaps,
+       i.asset_id IS NULL AS no_os
+FROM member_info mi LEFT JOIN unknown u USING (asset_id) LEFT JOIN identified i USING (asset_id);
+
 -- L1: the worst finding that no exception accepts. The order of statuses is for naming the worst
 -- one; the scores themselves are findings.l1_score.
 CREATE OR REPLACE TEMP TABLE risk_l1 AS
@@ -51,16 +73,24 @@ WITH per AS (
            list(DISTINCT f.exception_id ORDER BY f.exception_id) FILTER (WHERE f.exception_id IS NOT NULL) AS exceptions
     FROM risk_members rm LEFT JOIN findings f USING (asset_id)
     GROUP BY rm.scope, rm.subject
+), unidentified AS (
+    SELECT rm.scope, rm.subject, bool_or(g.no_os) AS no_os
+    FROM risk_members rm JOIN member_gaps g USING (asset_id)
+    GROUP BY rm.scope, rm.subject
 )
 SELECT per.scope, per.subject,
-       coalesce(per.l1_counted, CASE WHEN per.n_findings = 0 THEN p.l1_unknown ELSE p.l1_all_accepted END) AS l1,
+       -- An unidentified OS is a gap: L1 at least scoring.yaml's l1.unknown, whatever else was found.
+       greatest(coalesce(per.l1_counted, CASE WHEN per.n_findings = 0 THEN p.l1_unknown ELSE p.l1_all_accepted END),
+                CASE WHEN unidentified.no_os THEN p.l1_unknown END) AS l1,
        coalesce(per.l1_found, p.l1_unknown)::INTEGER AS l1_raw,
-       CASE WHEN per.l1_counted IS NOT NULL THEN 'worst finding: ' || per.l1_source
+       CASE WHEN unidentified.no_os AND p.l1_unknown >= coalesce(per.l1_counted, 0)
+                THEN 'OS not identified (a coverage gap): scoring.yaml l1.unknown'
+            WHEN per.l1_counted IS NOT NULL THEN 'worst finding: ' || per.l1_source
             WHEN per.n_findings = 0 THEN 'no findings: scoring.yaml l1.unknown'
             ELSE 'every finding accepted by an exception: scoring.yaml l1.all_accepted' END AS source,
        coalesce(per.worst_status, CASE WHEN per.n_findings = 0 THEN 'unknown' ELSE 'accepted' END) AS worst_status,
        coalesce(per.exceptions, []) AS exceptions
-FROM per CROSS JOIN risk_params p;
+FROM per JOIN unidentified USING (scope, subject) CROSS JOIN risk_params p;
 
 CREATE OR REPLACE TEMP TABLE risk_scores AS
 SELECT scope, subject, 'likelihood' AS side, 'L1' AS criterion, l1::DOUBLE AS score, source FROM risk_l1
@@ -106,6 +136,12 @@ WITH sided AS (
     CROSS JOIN risk_params p
 )
 SELECT d.*, d.likelihood * d.impact AS overall,
+       NOT EXISTS (SELECT 1 FROM risk_scores c WHERE c.scope = d.scope AND c.subject = d.subject
+                   AND c.side = 'impact' AND c.criterion = 'default') AS impact_assessed,
+       coalesce((SELECT list(DISTINCT CASE WHEN d.scope = 'asset' THEN g.gap ELSE rm.asset_id || ': ' || g.gap END
+                             ORDER BY 1)[1:200]
+                 FROM risk_members rm JOIN member_gaps mg USING (asset_id), unnest(mg.gaps) AS g(gap)
+                 WHERE rm.scope = d.scope AND rm.subject = d.subject), []) AS coverage_gaps,
        (SELECT arg_max(b.band, b.min_score) FROM rule_bands b WHERE b.min_score <= d.likelihood * d.impact) AS band,
        coalesce((SELECT list(a.name ORDER BY a.name) FROM risk_applied a
                  WHERE a.scope = d.scope AND a.subject = d.subject), []) AS adjustments
@@ -119,12 +155,12 @@ DELETE FROM asset_risk WHERE asset_id IN (SELECT asset_id FROM scope_assets);
 INSERT INTO asset_risk
 SELECT subject, hostname, system, worst_status, l1_raw, l_mean, l_max, l_adjust, likelihood,
        i_mean, i_max, i_adjust, impact, overall, coalesce(band, 'none'), exposed, adjustments, exceptions,
-       l1 < l1_raw, getvariable('as_of')::DATE
+       l1 < l1_raw, getvariable('as_of')::DATE, coverage_gaps, impact_assessed
 FROM risk_result WHERE scope = 'asset';
 
 DELETE FROM system_risk;
 INSERT INTO system_risk
 SELECT subject, assets, worst_status, l1_raw, l_mean, l_max, l_adjust, likelihood,
        i_mean, i_max, i_adjust, impact, overall, coalesce(band, 'none'), exposed, adjustments, exceptions,
-       l1 < l1_raw, getvariable('as_of')::DATE
+       l1 < l1_raw, getvariable('as_of')::DATE, coverage_gaps, impact_assessed
 FROM risk_result WHERE scope = 'system';

@@ -60,6 +60,10 @@ CREATE TABLE packages_current (
     source VARCHAR,
     found_by VARCHAR,
     evidence VARCHAR,
+    origin VARCHAR,
+    maintainer VARCHAR,
+    distribution VARCHAR,
+    component VARCHAR,
     first_report_id VARCHAR NOT NULL,
     first_seen TIMESTAMPTZ NOT NULL
 );
@@ -72,6 +76,10 @@ CREATE TABLE packages_history (
     source VARCHAR,
     found_by VARCHAR,
     evidence VARCHAR,
+    origin VARCHAR,
+    maintainer VARCHAR,
+    distribution VARCHAR,
+    component VARCHAR,
     first_report_id VARCHAR NOT NULL,
     first_seen TIMESTAMPTZ NOT NULL,
     last_report_id VARCHAR NOT NULL,
@@ -100,8 +108,9 @@ JOIN report_order f ON f.asset_id = s.asset_id AND f.rn = s.first_rn
 JOIN report_order l ON l.asset_id = s.asset_id AND l.rn = s.last_rn
 LEFT JOIN report_order n ON n.asset_id = s.asset_id AND n.rn = s.last_rn + 1
 ORDER BY s.asset_id, s.first_rn;
-INSERT INTO packages_current SELECT * EXCLUDE (last_report_id, last_seen, ended_at, open) FROM packages_spans WHERE open;
-INSERT INTO packages_history SELECT * EXCLUDE (open) FROM packages_spans WHERE NOT open;
+-- BY NAME: the columns issue 12 added (origin, maintainer, distribution, component) were not kept before.
+INSERT INTO packages_current BY NAME SELECT * EXCLUDE (last_report_id, last_seen, ended_at, open) FROM packages_spans WHERE open;
+INSERT INTO packages_history BY NAME SELECT * EXCLUDE (open) FROM packages_spans WHERE NOT open;
 DROP TABLE packages_spans;
 DROP TABLE packages_0002;
 CREATE VIEW packages AS

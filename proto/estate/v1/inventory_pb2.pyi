@@ -167,7 +167,7 @@ class OperatingSystem(_message.Message):
     def __init__(self, family: _Optional[str] = ..., id: _Optional[str] = ..., name: _Optional[str] = ..., version: _Optional[str] = ..., version_id: _Optional[str] = ..., major: _Optional[str] = ..., codename: _Optional[str] = ..., pretty_name: _Optional[str] = ..., id_like: _Optional[_Iterable[str]] = ..., kernel: _Optional[str] = ..., architecture: _Optional[str] = ..., edition: _Optional[str] = ..., build: _Optional[str] = ..., found_by: _Optional[str] = ..., evidence: _Optional[str] = ...) -> None: ...
 
 class Package(_message.Message):
-    __slots__ = ("name", "version", "architecture", "manager", "source", "found_by", "evidence")
+    __slots__ = ("name", "version", "architecture", "manager", "source", "found_by", "evidence", "origin", "maintainer", "distribution", "component")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     ARCHITECTURE_FIELD_NUMBER: _ClassVar[int]
@@ -175,6 +175,10 @@ class Package(_message.Message):
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     FOUND_BY_FIELD_NUMBER: _ClassVar[int]
     EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    MAINTAINER_FIELD_NUMBER: _ClassVar[int]
+    DISTRIBUTION_FIELD_NUMBER: _ClassVar[int]
+    COMPONENT_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: str
     architecture: str
@@ -182,7 +186,11 @@ class Package(_message.Message):
     source: str
     found_by: str
     evidence: str
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., architecture: _Optional[str] = ..., manager: _Optional[str] = ..., source: _Optional[str] = ..., found_by: _Optional[str] = ..., evidence: _Optional[str] = ...) -> None: ...
+    origin: str
+    maintainer: str
+    distribution: str
+    component: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., architecture: _Optional[str] = ..., manager: _Optional[str] = ..., source: _Optional[str] = ..., found_by: _Optional[str] = ..., evidence: _Optional[str] = ..., origin: _Optional[str] = ..., maintainer: _Optional[str] = ..., distribution: _Optional[str] = ..., component: _Optional[str] = ...) -> None: ...
 
 class Software(_message.Message):
     __slots__ = ("name", "version", "vendor", "path", "found_by", "evidence")
