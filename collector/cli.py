@@ -18,6 +18,7 @@ from google.protobuf import json_format
 
 from estate.agent import __version__
 from estate.collector.ingest.validate import MAX_REPORT_BYTES, Rejected, decode_report
+from estate.collector.read import commands as read_cli
 from estate.collector.ruleset import commands as rules_cli
 from estate.collector.store.database import Outcome, Store, StoreError
 from estate.v1 import inventory_pb2 as pb
@@ -25,6 +26,12 @@ from estate.v1 import inventory_pb2 as pb
 DEFAULT_DB = "estate.duckdb"
 DEFAULT_LISTEN = "127.0.0.1:50051"
 INGEST_BATCH = 64
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number of at least 1: {text!r}")
+    return int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="allow plaintext on an address that is not loopback")
     serve.add_argument("--rules", type=Path, default=None, metavar="DIR",
                        help="rules to score with after each ingest (default: the rules shipped)")
+    serve.add_argument("--summary-threshold", type=_positive, default=5, metavar="N",
+                       help="the Summary RPC (for role gds) withholds counts from 1 to N-1 (default 5)")
+    serve.add_argument("--stale-days", type=_positive, default=30, metavar="DAYS",
+                       help="an asset not seen for more than DAYS is stale in the summary (default 30)")
 
     ingest = commands.add_parser("ingest", help="load report files written by 'estate-agent scan --output'",
                                  description="Load report files (JSON or binary protobuf) from air-gapped hosts.")
@@ -70,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     assets.add_argument("--db", default=DEFAULT_DB, help=f"DuckDB file (default ./{DEFAULT_DB})")
     assets.add_argument("--format", choices=("table", "json", "csv"), default="table")
     rules_cli.add_parser(commands)
+    read_cli.add_parser(commands)
     return parser
 
 
@@ -99,12 +111,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_certs(args)
     if args.command in rules_cli.COMMANDS:
         return rules_cli.run(args)
+    if args.command in read_cli.COMMANDS:
+        return read_cli.run(args)
     return cmd_assets(args)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from estate.collector.ingest.writer import Writer
-    from estate.collector.server import ServerTls, build_server
+    from estate.collector.server import ServerTls, SummarySettings, build_server
 
     tls = None
     if args.tls_cert or args.tls_key or args.tls_ca:
@@ -114,8 +128,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         tls = ServerTls(args.tls_cert, args.tls_key, args.tls_ca)
     store = Store(args.db)
     writer = Writer(store, on_commit=rules_cli.scorer(store, args.rules).after_ingest)
+    summary = SummarySettings(store, args.summary_threshold, args.stale_days)
     try:
-        server, port = build_server(writer, args.listen, tls, insecure=args.insecure)
+        server, port = build_server(writer, args.listen, tls, insecure=args.insecure, summary=summary)
     except (ValueError, OSError) as exc:
         print(f"estate-collector: {exc}", file=sys.stderr)
         writer.close()

@@ -7,6 +7,8 @@ import grpc
 from estate.collector.security.certs import role_of
 
 INGEST_ROLES = frozenset({"agent"})
+# Summary gives aggregates only, and only GDS asks for them.
+SUMMARY_ROLES = frozenset({"gds"})
 
 
 def caller_role(context: grpc.ServicerContext) -> str:

@@ -1,0 +1,1 @@
+"""The read side: the estate report (HTML, CSV, JSON), the GDS Summary and the pull that merges them."""
