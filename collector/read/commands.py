@@ -34,7 +34,8 @@ def add_parser(commands: Any) -> None:
         description="Write the estate report from a collector's store or snapshot, or, from a GDS aggregator's "
                     "database (gds pull), the same report across government by organisation.")
     report.add_argument("--db", default=DEFAULT_DB,
-                        help=f"DuckDB file: a collector's store or snapshot, or a GDS database (default ./{DEFAULT_DB})")
+                        help="DuckDB file: a collector's store or snapshot, or a GDS database "
+                             f"(default ./{DEFAULT_DB})")
     report.add_argument("--format", choices=FORMATS, default="html")
     report.add_argument("--as-of", type=_date, default=None, metavar="DATE",
                         help="report the scoring runs for this date (default: today's results)")

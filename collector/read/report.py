@@ -263,7 +263,7 @@ _NAMESPACES = re.compile(r'\s+xmlns(:\w+)?="[^"]*"')
 
 
 CHART_CONFIG = {"font": "arial", "axis": {"labelFontSize": 13, "titleFontSize": 13},
-                "legend": {"labelFontSize": 13, "columns": 4, "symbolType": "square"},
+                "legend": {"labelFontSize": 13, "columns": 4, "symbolType": "square", "labelLimit": 0},
                 "title": {"fontSize": 16, "anchor": "start"}, "view": {"stroke": None}}
 
 

@@ -145,11 +145,13 @@ def prepare(con: duckdb.DuckDBPyConnection, by: str, as_of: dt.date | None = Non
                 "SEMI JOIN rep_runs USING (asset_id, run_id)")
     con.execute("CREATE OR REPLACE TEMP VIEW rep_asset_risk AS SELECT * EXCLUDE (run_id) FROM run_asset_risk "
                 "SEMI JOIN rep_runs USING (asset_id, run_id)")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW rep_system_risk AS SELECT * EXCLUDE (run_id) FROM run_system_risk "
-                f"WHERE run_id = {int(last)}")  # noqa: S608
-    con.execute(f"CREATE OR REPLACE TEMP VIEW rep_risk_criteria AS SELECT * EXCLUDE (run_id) FROM run_risk_criteria c "
-                f"WHERE (c.scope = 'system' AND c.run_id = {int(last)}) OR (c.scope = 'asset' AND EXISTS "
-                f"(SELECT 1 FROM rep_runs r WHERE r.asset_id = c.subject AND r.run_id = c.run_id))")  # noqa: S608
+    # Views cannot take parameters: the run number is an integer from score_runs.
+    con.execute("CREATE OR REPLACE TEMP VIEW rep_system_risk AS SELECT * EXCLUDE (run_id) FROM run_system_risk "  # noqa: S608
+                f"WHERE run_id = {int(last)}")
+    con.execute("CREATE OR REPLACE TEMP VIEW rep_risk_criteria AS SELECT * EXCLUDE (run_id) "  # noqa: S608
+                f"FROM run_risk_criteria c WHERE (c.scope = 'system' AND c.run_id = {int(last)}) OR "
+                "(c.scope = 'asset' AND EXISTS (SELECT 1 FROM rep_runs r WHERE r.asset_id = c.subject "
+                "AND r.run_id = c.run_id))")
     return as_of
 
 
