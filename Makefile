@@ -9,8 +9,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Real servers the integration tests start on 127.0.0.1: OpenSSH sshd, net-snmp snmpd (and its
 # command-line tools to cross-check); rpm and db5.3-util, whose rpmbuild, rpm and db5.3_load write real
-# rpm databases (SQLite and Berkeley DB) that the agent's direct readers are checked against.
-SYSTEM_PACKAGES := openssh-server openssh-client snmpd snmp rpm db5.3-util
+# rpm databases (SQLite and Berkeley DB) that the agent's direct readers are checked against;
+# chromium opens the HTML report headless (charts and tables drawn, no network request, a screenshot).
+SYSTEM_PACKAGES := openssh-server openssh-client snmpd snmp rpm db5.3-util chromium
 
 .PHONY: demo test setup system-packages lint typecheck unit proto bench clean
 

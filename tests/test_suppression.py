@@ -13,7 +13,9 @@ from .disclosure import matrix_of, recoverable
 
 def random_cube(seed: int, rows: int, cols: int) -> Cube:
     rng = random.Random(seed)
-    table = {(f"org{r}",): [rng.choice((0, 0, 1, 2, 3, 4, 5, 7, 12, 40)) for _ in range(cols)] for r in range(rows)}
+    values = (0, 0, 1, 2, 3, 4, 5, 7, 12, 40)
+    table: dict[tuple[str, ...], list[int]] = {(f"org{r}",): [rng.choice(values) for _ in range(cols)]
+                                               for r in range(rows)}
     return cube_from_counts("t", "assets", ("group",), tuple(f"c{j}" for j in range(cols)), table)
 
 

@@ -23,7 +23,7 @@ import grpc
 import pyarrow as pa
 
 from estate.agent.transport import TlsFiles, TransportError, open_channel
-from estate.collector.read.summary import Cube, Summary, clean_key, merge
+from estate.collector.read.summary import Count, Cube, Summary, clean_key, merge
 from estate.collector.read.wire import BadSummary, from_proto
 from estate.v1 import summary_pb2 as pb
 
@@ -120,14 +120,18 @@ def store_pull(con: duckdb.DuckDBPyConnection, pulled: Sequence[Pulled], as_of: 
         if answer.summary is None:
             continue
         for cube in answer.summary.cubes.values():
-            for key, value in (("source", answer.source.name), ("table_name", cube.name), ("unit", cube.unit),
-                               ("row_dims", list(cube.row_dims)), ("columns", list(cube.columns))):
+            layout: dict[str, Any] = {"source": answer.source.name, "table_name": cube.name, "unit": cube.unit,
+                                      "row_dims": list(cube.row_dims), "columns": list(cube.columns)}
+            for key, value in layout.items():
                 tables[key].append(value)
-            for row in [*cube.rows, cube.totals]:
-                for category, count in [*zip(cube.columns, row.cells, strict=True), (None, row.total)]:
-                    for key, value in (("source", answer.source.name), ("table_name", cube.name),
-                                       ("row_key", list(row.key)), ("category", category),
-                                       ("count", count.value), ("withheld", count.withheld)):
+            for cube_row in [*cube.rows, cube.totals]:
+                counts: list[tuple[str | None, Count]] = [*zip(cube.columns, cube_row.cells, strict=True),
+                                                          (None, cube_row.total)]
+                for category, count in counts:
+                    cell: dict[str, Any] = {"source": answer.source.name, "table_name": cube.name,
+                                            "row_key": list(cube_row.key), "category": category,
+                                            "count": count.value, "withheld": count.withheld}
+                    for key, value in cell.items():
                         cells[key].append(value)
     con.execute("BEGIN TRANSACTION")
     try:
@@ -171,7 +175,7 @@ class MergedView:
 
 def load_merged(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> MergedView:
     """The latest pull (for as_of: the latest whose collectors answered for that date), merged."""
-    from estate.collector.read.summary import Count, NoData, Row
+    from estate.collector.read.summary import NoData, Row
 
     where = "" if as_of is None else "WHERE pull_id IN (SELECT pull_id FROM gds_sources WHERE ok AND as_of = $day)"
     found = con.execute(f"SELECT pull_id, pulled_at FROM gds_pulls {where} ORDER BY pull_id DESC LIMIT 1",  # noqa: S608
