@@ -132,6 +132,7 @@ class Table:
     rows: list[tuple[list[str], list[Count], Count]]
     totals: tuple[list[Count], Count] | None
     unit: str
+    chart_note: str = ""
 
 
 def regroup(cube: Cube, key: Callable[[tuple[str, ...]], tuple[str, ...]], name: str | None = None) -> Cube:
@@ -221,7 +222,8 @@ def bar_spec(t: Table, title: str, label: Callable[[list[str]], str] = " ".join)
         "mark": {"type": "bar"},
         "encoding": {
             "y": {"field": "row", "type": "nominal", "title": None, "sort": None},
-            "x": {"field": "count", "type": "quantitative", "title": t.unit.capitalize(), "stack": "zero"},
+            "x": {"field": "count", "type": "quantitative", "title": t.unit.capitalize(), "stack": "zero",
+                  "axis": {"tickMinStep": 1, "format": "d"}},
             "color": {"field": "category", "type": "nominal", "title": None,
                       "scale": _colour_scale(t.columns, t.column_labels), "legend": {"orient": "bottom"}},
             "order": {"field": "order", "type": "quantitative"},
@@ -238,7 +240,8 @@ def grouped_spec(t: Table, title: str) -> dict[str, Any]:
         "encoding": {
             "x": {"field": "row", "type": "ordinal", "title": None, "sort": None},
             "xOffset": {"field": "category", "sort": list(t.column_labels)},
-            "y": {"field": "count", "type": "quantitative", "title": t.unit.capitalize()},
+            "y": {"field": "count", "type": "quantitative", "title": t.unit.capitalize(),
+                  "axis": {"tickMinStep": 1, "format": "d"}},
             "color": {"field": "category", "type": "nominal", "title": None,
                       "scale": _colour_scale(t.columns, t.column_labels), "legend": {"orient": "bottom"}},
         },
@@ -252,7 +255,8 @@ def line_spec(t: Table, title: str) -> dict[str, Any]:
         "mark": {"type": "line", "point": True},
         "encoding": {
             "x": {"field": "row", "type": "ordinal", "title": None, "sort": None},
-            "y": {"field": "count", "type": "quantitative", "title": t.unit.capitalize()},
+            "y": {"field": "count", "type": "quantitative", "title": t.unit.capitalize(),
+                  "axis": {"tickMinStep": 1, "format": "d"}},
             "color": {"field": "category", "type": "nominal", "title": None,
                       "scale": _colour_scale(t.columns, t.column_labels), "legend": {"orient": "bottom"}},
         },
@@ -277,11 +281,27 @@ def svg(spec: dict[str, Any]) -> str:
     return drawn.replace("<svg ", '<svg aria-hidden="true" focusable="false" ', 1)
 
 
+# A bar per group stops being readable (and drawable in good time) long before 500 groups: a chart
+# shows the largest groups, its table all of them.
+MAX_CHART_ROWS = 25
+
+
+def largest(t: Table) -> Table:
+    """The table cut to its MAX_CHART_ROWS largest rows (by total), in their order, for a chart."""
+    if len(t.rows) <= MAX_CHART_ROWS:
+        return t
+    keep = sorted(range(len(t.rows)), key=lambda i: -t.rows[i][2].value)[:MAX_CHART_ROWS]
+    t.chart_note = f" The chart shows the {MAX_CHART_ROWS} largest of {len(t.rows)}; the table has them all."
+    return Table(t.id, t.caption, t.key_headers, t.columns, t.column_labels, [t.rows[i] for i in sorted(keep)],
+                 t.totals, t.unit)
+
+
 def charts(data: ReportData, tables: dict[str, Any]) -> dict[str, str]:
-    out = {"status": svg(bar_spec(tables["status"], "Assets by support status")),
-           "systems": svg(bar_spec(tables["systems"], "Systems by risk band")),
+    out = {"status": svg(bar_spec(largest(tables["status"]), "Assets by support status")),
            "roadmap": svg(grouped_spec(tables["roadmap"], "Assets leaving a support phase, per quarter")),
-           "methods": svg(bar_spec(tables["methods"], "Assets by discovery method"))}
+           "methods": svg(bar_spec(largest(tables["methods"]), "Assets by discovery method"))}
+    if tables["systems"].rows:
+        out["systems"] = svg(bar_spec(largest(tables["systems"]), "Systems by risk band"))
     if tables["products"].rows:
         out["products"] = svg(bar_spec(tables["products"], "Top legacy products and versions"))
     if tables["trend"].rows:

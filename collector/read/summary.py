@@ -34,7 +34,7 @@ DEFAULT_THRESHOLD = 5
 DEFAULT_STALE_DAYS = 30
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: reports make hundreds of thousands, and frozen init is slow
 class Count:
     """A count; when withheld, `value` is only what is known of it (0 from a collector, a partial sum once merged)."""
 
