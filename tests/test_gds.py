@@ -187,3 +187,18 @@ def test_a_failed_collector_is_named_and_the_rest_are_merged(government: Governm
     assert "3 of 4 collectors merged" in result.stdout
     report = cli("report", "--db", str(government.work / "partial.duckdb"), "--format", "json")
     assert report.returncode == 0 and '"ok": false' in report.stdout
+
+
+def test_bad_requests_are_named(government: Government) -> None:
+    no_port = cli("gds", "pull", "--db", str(government.work / "bad.duckdb"), "--from", "hmrc")
+    assert no_port.returncode == 2 and "give ADDR (host:port) or NAME=ADDR" in no_port.stderr
+    address = government.collectors["hmrc"].address
+    twice = cli("gds", "pull", "--db", str(government.work / "bad.duckdb"), "--from", f"x={address}",
+                "--from", f"x={address}")
+    assert twice.returncode == 2 and "x given twice" in twice.stderr
+    no_run = government.pull("gds1", "--as-of", "2031-01-01", db="no-run.duckdb")
+    assert no_run.returncode == 1
+    for org in government.collectors:
+        assert f"{org}: FAILED: NOT_FOUND: no scoring run for 2031-01-01" in no_run.stderr
+    by_dept = cli("report", "--db", str(government.work / "gds.duckdb"), "--by", "department")
+    assert by_dept.returncode == 2 and "by organisation only" in by_dept.stderr
