@@ -13,7 +13,7 @@ STAMP  := $(VENV)/.installed
 # chromium opens the HTML report headless (charts and tables drawn, no network request, a screenshot).
 SYSTEM_PACKAGES := openssh-server openssh-client snmpd snmp rpm db5.3-util chromium
 
-.PHONY: demo test setup system-packages lint typecheck unit proto bench clean
+.PHONY: demo test setup system-packages lint typecheck unit proto bench dist clean
 
 demo: setup
 	$(BIN)/python deploy/demo.py
@@ -26,7 +26,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[collector,snmp,ssh,dev]'
+	$(BIN)/pip install --quiet -e '.[collector,dev]'
 	touch $@
 
 # Installs only what is missing, so it is quick when everything is there (needs root, as CI has).
@@ -52,8 +52,13 @@ typecheck: setup
 proto: setup
 	$(BIN)/python -m grpc_tools.protoc -I proto --python_out=proto --pyi_out=proto --grpc_python_out=proto proto/estate/v1/*.proto
 
+# A wheel and an sdist in dist/, for installing with pip from the file or an internal index.
+dist: setup
+	rm -rf dist build
+	$(BIN)/python -m build --outdir dist .
+
 bench: setup
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from google.protobuf import json_format
 
-from estate.agent import __version__, capture
+from estate.agent import __version__, capture, config
 from estate.agent.hostaccess import HostAccessError, LocalHost
 from estate.agent.scan import LabelError, build_report, parse_labels
 from estate.agent.snmp import command as snmp_command
@@ -49,6 +49,7 @@ def _add_transport_options(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="estate-agent", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    config.add_config_option(parser, "agent")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     scan = commands.add_parser("scan", help="discover this host's OS and software",
@@ -67,11 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
     snmp_command.add_parser(commands)
     capture.add_parser(commands)
     ssh_cli.add_parser(commands)
+    config.add_check_command(commands, "agent")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = config.parse_args("agent", parser, argv)
+    if args.command == "config":
+        return config.run_check("agent", parser, args.file)
     if args.command == "scan":
         return cmd_scan(args)
     if args.command == "snmp":

@@ -16,7 +16,7 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from estate.agent import __version__
+from estate.agent import __version__, config
 from estate.collector.ingest.validate import MAX_REPORT_BYTES, Rejected, decode_report
 from estate.collector.read import commands as read_cli
 from estate.collector.ruleset import commands as rules_cli
@@ -37,6 +37,7 @@ def _positive(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="estate-collector", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    config.add_config_option(parser, "collector")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the gRPC collector",
@@ -82,11 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
     assets.add_argument("--format", choices=("table", "json", "csv"), default="table")
     rules_cli.add_parser(commands)
     read_cli.add_parser(commands)
+    config.add_check_command(commands, "collector")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = config.parse_args("collector", parser, argv)
+    if args.command == "config":
+        return config.run_check("collector", parser, args.file)
     logging.basicConfig(level=logging.INFO, format="estate-collector: %(message)s")
     try:
         code = _dispatch(args)

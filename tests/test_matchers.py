@@ -60,7 +60,42 @@ CASES: dict[str, tuple[pb.Inventory, str, str | None, str | None, str]] = {
     "fortios": (report("d:8", device=("fortinet", "fortios", "v7.2.5,build1517")), "device", "fortios", "7.2",
                 "eol"),
     "panos": (report("d:9", device=("paloalto", "panos", "10.2.4-h4")), "device", "pan-os", "10.2", "eol"),
-    "nxos": (report("d:10", device=("cisco", "nxos", "9.3(10)")), "device", None, None, "unknown"),
+    "nxos": (report("d:10", device=("cisco", "nxos", "9.3(10)")), "device", "cisco-nx-os", None, "unknown"),
+    # Lifecycle gaps filled by hand (rules/lifecycles/own, rules/lifecycle-supplements), each file
+    # citing its vendor source.
+    "nxos-7.0": (report("g:1", device=("cisco", "nxos", "7.0(3)I7(5a)")), "device", "cisco-nx-os", "7.0", "eol"),
+    "nxos-6.2": (report("g:2", device=("cisco", "nxos", "6.2(20)")), "device", "cisco-nx-os", "6", "eol"),
+    "asa-9.1": (report("g:3", device=("cisco", "asa", "9.1(7)32")), "device", "cisco-asa", "9.1", "eol"),
+    "asa-9.16": (report("g:4", device=("cisco", "asa", "9.16(4)")), "device", "cisco-asa", None, "unknown"),
+    "iosxr-5": (report("g:5", device=("cisco", "iosxr", "5.3.4")), "device", "cisco-ios-xr", "5", "eol"),
+    "ftd-6.2": (report("g:6", device=("cisco", "ftd", "6.2.3.18")), "device", "cisco-ftd", "6.2", "eol"),
+    "iosxe-16.9": (report("g:7", device=("cisco", "iosxe", "16.9.8")), "device", "cisco-ios-xe", "16", "eol"),
+    "iosxe-3.6": (report("g:8", device=("cisco", "iosxe", "03.06.05E")), "device", "cisco-ios-xe", "3", "eol"),
+    "junos-22.4": (report("g:9", device=("juniper", "junos", "22.4R3-S2")), "device", "junos", "22.4", "eol"),
+    "fortios-5.6": (report("g:10", device=("fortinet", "fortios", "v5.6.14,build1727")), "device", "fortios",
+                    "5.6", "eol"),
+    "esxi-4.1": (report("g:11", device=("vmware", "esxi", "4.1.0")), "device", "vmware-esxi", "4", "eol"),
+    "aix-6.1-tl9": (report("g:12", os_id="aix", version_id="6.1", os_version="6.1.9.0"), "os", "ibm-aix", "6.1.9",
+                    "eol"),
+    "aix-6.1-tl8": (report("g:20", os_id="aix", version_id="6.1", os_version="6.1.8.2"), "os", "ibm-aix", "6.1",
+                    "eol"),
+    "aix-7.1-tl4": (report("g:13", os_id="aix", version_id="7.1", os_version="7.1.4.3"), "os", "ibm-aix", "7.1",
+                    "eol"),
+    "aix-7.1-tl5": (report("g:14", os_id="aix", version_id="7.1", os_version="7.1.5.10"), "os", "ibm-aix",
+                    "7.1.5", "eol"),
+    "aix-5.3": (report("g:15", os_id="aix", version_id="5.3", os_version="5.3.12.9"), "os", "ibm-aix", "5.3",
+                "eol"),
+    # Windows LTSC is an Enterprise edition with its own lifecycle: LTSC 2019 (build 17763) is
+    # supported to 2029-01-09, where Enterprise 1809 ended on 2021-05-11.
+    "win10-ltsc2019": (report("g:16", os_id="windows", version_id="10", build="17763.5936", edition="EnterpriseS"),
+                       "os", "windows", "10-1809-e-lts", "supported"),
+    "win10-ent1809": (report("g:17", os_id="windows", version_id="10", build="17763.5936", edition="Enterprise"),
+                      "os", "windows", "10-1809-e", "eol"),
+    "win10-iot-ltsc2021": (report("g:18", os_id="windows", version_id="10", build="19044.4529",
+                                  edition="IoTEnterpriseS"), "os", "windows", "10-21h2-iot-lts", "supported"),
+    # IoT Enterprise LTSC 2019 has no cycle of its own in the data: unknown, never a guess.
+    "win10-iot-ltsc2019": (report("g:19", os_id="windows", version_id="10", build="17763.5936",
+                                  edition="IoTEnterpriseS"), "os", "windows", None, "unknown"),
 }
 
 
