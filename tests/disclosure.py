@@ -14,8 +14,8 @@ def matrix_of(cube: Cube) -> list[list[Count]]:
     return rows
 
 
-def rank(matrix: list[list[int]]) -> int:
-    """Rank by exact Gaussian elimination (fractions: no rounding decides the answer)."""
+def reduced_rows(matrix: list[list[int]]) -> list[list[Fraction]]:
+    """Reduced row echelon form by exact Gaussian elimination (fractions: no rounding decides)."""
     rows = [[Fraction(v) for v in row] for row in matrix]
     found = 0
     width = len(rows[0]) if rows else 0
@@ -24,12 +24,14 @@ def rank(matrix: list[list[int]]) -> int:
         if pivot is None:
             continue
         rows[found], rows[pivot] = rows[pivot], rows[found]
+        lead = rows[found][col]
+        rows[found] = [v / lead for v in rows[found]]
         for r in range(len(rows)):
             if r != found and rows[r][col] != 0:
-                factor = rows[r][col] / rows[found][col]
+                factor = rows[r][col]
                 rows[r] = [a - factor * b for a, b in zip(rows[r], rows[found], strict=True)]
         found += 1
-    return found
+    return rows[:found]
 
 
 def recoverable(cells: list[list[Count]]) -> list[tuple[int, int]]:
@@ -58,11 +60,10 @@ def recoverable(cells: list[list[Count]]) -> list[tuple[int, int]]:
             if (i, j) in index:
                 eq[index[(i, j)]] = -1 if i == n_rows - 1 else 1
         equations.append(eq)
-    base = rank(equations)
+    # A unit vector lies in the row space exactly when the reduced form has it as one of its rows.
     found = []
-    for cell, k in index.items():
-        unit = [0] * len(hidden)
-        unit[k] = 1
-        if rank([*equations, unit]) == base:
-            found.append(cell)
-    return found
+    for row in reduced_rows(equations):
+        nonzero = [k for k, v in enumerate(row) if v != 0]
+        if len(nonzero) == 1:
+            found.append(hidden[nonzero[0]])
+    return sorted(found)

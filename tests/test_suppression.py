@@ -37,6 +37,15 @@ def test_no_withheld_count_can_be_worked_out(seed: int) -> None:
     assert recoverable(cells) == []
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_large_tables_too(seed: int) -> None:
+    """Many withheld counts at once: several bridges get their complements in one pass."""
+    cube = random_cube(100 + seed, 30, 10)
+    cells = matrix_of(suppress(cube, 5))
+    assert sum(c.withheld for row in cells for c in row) > 60
+    assert recoverable(cells) == []
+
+
 def test_one_small_count_in_a_row_takes_a_partner_with_it() -> None:
     """3 next to 100 with the row total shown would give the 3 away: something else goes too."""
     cube = cube_from_counts("t", "assets", ("group",), ("eol", "supported"), {("a",): [3, 100], ("b",): [20, 30]})

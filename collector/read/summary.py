@@ -330,21 +330,27 @@ def suppression_pattern(matrix: list[list[int]], threshold: int) -> set[tuple[in
         bridges = _bridges(sorted(hidden), n_rows)
         if not bridges:
             return hidden
-        i, j = min(bridges)
-        best: tuple[tuple[int, int], list[tuple[int, int]]] | None = None
-        for i2 in nonzero_in_col[j]:
-            if i2 == i:
+        # Every bridge found gets its rectangle in this pass (one that an earlier rectangle of the pass
+        # already touched is left for the next pass): far fewer passes on large tables.
+        touched: set[tuple[int, int]] = set()
+        for i, j in sorted(bridges):
+            if any(cell[0] == i or cell[1] == j for cell in touched):
                 continue
-            for j2 in nonzero_in_row[i]:
-                if j2 == j or matrix[i2][j2] <= 0:
+            best: tuple[tuple[int, int], list[tuple[int, int]]] | None = None
+            for i2 in nonzero_in_col[j]:
+                if i2 == i:
                     continue
-                new = [cell for cell in ((i, j2), (i2, j), (i2, j2)) if cell not in hidden]
-                cost = (sum(matrix[a][b] for a, b in new), len(new))
-                if best is None or cost < best[0]:
-                    best = (cost, new)
-        if best is None:  # cannot happen with consistent totals; withhold everything rather than leak
-            return {(a, b) for a in range(n_rows) for b in range(n_cols) if matrix[a][b] > 0}
-        hidden.update(best[1])
+                for j2 in nonzero_in_row[i]:
+                    if j2 == j or matrix[i2][j2] <= 0:
+                        continue
+                    new = [cell for cell in ((i, j2), (i2, j), (i2, j2)) if cell not in hidden]
+                    cost = (sum(matrix[a][b] for a, b in new), len(new))
+                    if best is None or cost < best[0]:
+                        best = (cost, new)
+            if best is None:  # cannot happen with consistent totals; withhold everything rather than leak
+                return {(a, b) for a in range(n_rows) for b in range(n_cols) if matrix[a][b] > 0}
+            hidden.update(best[1])
+            touched.update([(i, j), *best[1]])
 
 
 def suppress(cube: Cube, threshold: int) -> Cube:
