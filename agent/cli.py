@@ -11,9 +11,10 @@ from google.protobuf import json_format
 
 from estate.agent import __version__, capture, config
 from estate.agent.hostaccess import HostAccessError, LocalHost
-from estate.agent.scan import LabelError, build_report, parse_labels
+from estate.agent.scan import AssetIdError, LabelError, build_report, check_asset_id, parse_labels
 from estate.agent.snmp import command as snmp_command
 from estate.agent.ssh import cli as ssh_cli
+from estate.agent.winrm import command as winrm_command
 from estate.v1 import inventory_pb2 as pb
 
 EXIT_USAGE = 2
@@ -64,11 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--label", action="append", default=[], metavar="KEY=VALUE",
                       help="label the asset: org, department, environment, owner, criticality, system "
                            "(repeatable)")
+    scan.add_argument("--asset-id", metavar="ID", default="",
+                      help="the asset's id in the register (e.g. a CMDB key); default: machine-id/DMI UUID, "
+                           "else host name, else SSH host key, else (with --root) file-tree:SCANNER:PATH")
     _add_transport_options(scan)
     snmp_command.add_parser(commands)
     capture.add_parser(commands)
     ssh_cli.add_parser(commands)
     config.add_check_command(commands, "agent")
+    winrm_command.add_parser(commands)
     return parser
 
 
@@ -85,14 +90,17 @@ def main(argv: list[str] | None = None) -> int:
         return capture.run(args)
     if args.command == "ssh":
         return ssh_cli.run(args)
+    if args.command == "winrm":
+        return winrm_command.run(args)
     return EXIT_USAGE  # argparse rejects unknown commands before this
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
     try:
         labels = parse_labels(args.label)
+        asset_id = check_asset_id(args.asset_id) if args.asset_id else ""
         host = LocalHost(args.root)
-    except (LabelError, HostAccessError) as exc:
+    except (LabelError, AssetIdError, HostAccessError) as exc:
         print(f"estate-agent: {exc}", file=sys.stderr)
         return EXIT_USAGE
     method = pb.METHOD_FILE if args.root else pb.METHOD_LOCAL
@@ -100,7 +108,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     # made (they live as long as the process) and let it run less often; cyclic garbage is rare here.
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
-    report = build_report(host, method, labels)
+    report = build_report(host, method, labels, asset_id=asset_id)
     output = args.output if args.output is not None else (None if args.collector else "-")
     written = True
     if output is not None:

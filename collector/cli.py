@@ -19,6 +19,7 @@ from google.protobuf import json_format
 from estate.agent import __version__, config
 from estate.collector.ingest.validate import MAX_REPORT_BYTES, Rejected, decode_report
 from estate.collector.read import commands as read_cli
+from estate.collector.read import report_commands as report_cli
 from estate.collector.ruleset import commands as rules_cli
 from estate.collector.store.database import Outcome, Store, StoreError
 from estate.v1 import inventory_pb2 as pb
@@ -52,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="allow plaintext on an address that is not loopback")
     serve.add_argument("--rules", type=Path, default=None, metavar="DIR",
                        help="rules to score with after each ingest (default: the rules shipped)")
+    serve.add_argument("--snapshot-every", type=duration, default="5m", metavar="DURATION",
+                       help="take a read-only snapshot for analysts this often (e.g. 30s, 5m, 1h; 0: only on "
+                            "demand; default 5m)")
+    serve.add_argument("--snapshot", type=Path, default=None, metavar="FILE",
+                       help="where snapshots go (default: beside DB, e.g. estate.snapshot.duckdb)")
     serve.add_argument("--summary-threshold", type=_positive, default=5, metavar="N",
                        help="the Summary RPC (for role gds) withholds counts from 1 to N-1 (default 5)")
     serve.add_argument("--stale-days", type=_positive, default=30, metavar="DAYS",
@@ -82,9 +88,23 @@ def build_parser() -> argparse.ArgumentParser:
     assets.add_argument("--db", default=DEFAULT_DB, help=f"DuckDB file (default ./{DEFAULT_DB})")
     assets.add_argument("--format", choices=("table", "json", "csv"), default="table")
     rules_cli.add_parser(commands)
-    read_cli.add_parser(commands)
     config.add_check_command(commands, "collector")
+    read_cli.add_parser(commands)
+    report_cli.add_parser(commands)
     return parser
+
+
+def duration(text: str) -> float:
+    """Seconds from '90', '30s', '5m' or '1h'; 0 turns the schedule off."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    number, unit = (text[:-1], text[-1]) if text[-1:] in units else (text, "s")
+    try:
+        seconds = float(number) * units[unit]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a duration (like 30s, 5m, 1h): {text!r}") from exc
+    if seconds < 0 or seconds != seconds:
+        raise argparse.ArgumentTypeError(f"not a duration (like 30s, 5m, 1h): {text!r}")
+    return seconds
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -118,12 +138,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         return rules_cli.run(args)
     if args.command in read_cli.COMMANDS:
         return read_cli.run(args)
+    if args.command in report_cli.COMMANDS:
+        return report_cli.run(args)
     return cmd_assets(args)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from estate.collector.ingest.writer import Writer
     from estate.collector.server import ServerTls, SummarySettings, build_server
+    from estate.collector.store.snapshot import Snapshotter, default_snapshot_path
 
     tls = None
     if args.tls_cert or args.tls_key or args.tls_ca:
@@ -132,13 +155,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return 2
         tls = ServerTls(args.tls_cert, args.tls_key, args.tls_ca)
     store = Store(args.db)
+    # A cursor made here, before the writer thread starts: the snapshot thread's own connection to the
+    # writer's database, the only one that can read the live file.
+    snapshots = Snapshotter(store.con.cursor(), args.snapshot or default_snapshot_path(args.db),
+                            args.snapshot_every or None)
+    # Summary (for GDS) reads through its own connection too, made here for the same reason.
+    summary = SummarySettings(store.con.cursor(), args.summary_threshold, args.stale_days)
     writer = Writer(store, on_commit=rules_cli.scorer(store, args.rules).after_ingest)
-    summary = SummarySettings(store, args.summary_threshold, args.stale_days)
     try:
-        server, port = build_server(writer, args.listen, tls, insecure=args.insecure, summary=summary)
+        server, port = build_server(writer, args.listen, tls, insecure=args.insecure, snapshots=snapshots,
+                                    summary=summary)
     except (ValueError, OSError) as exc:
         print(f"estate-collector: {exc}", file=sys.stderr)
         writer.close()
+        snapshots.stop()
         store.close()
         return 2
     stopping = threading.Event()
@@ -146,10 +176,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stopping.set())
     server.start()
     host = args.listen.rsplit(":", 1)[0]
+    # Tells 'estate-collector snapshot --db' which collector holds the file.
+    serve_file = Path(f"{args.db}.serve.json")
+    local = "127.0.0.1" if host in ("0.0.0.0", "[::]", "") else host  # noqa: S104 (a wildcard: reach it on loopback)
+    serve_file.write_text(json.dumps({"address": f"{local}:{port}", "pid": os.getpid(), "tls": tls is not None}))
+    if args.snapshot_every:
+        snapshots.start()
     logging.info("listening on %s:%d (%s), storing in %s", host, port, "mTLS" if tls else "plaintext", args.db)
     stopping.wait()
     logging.info("stopping: finishing streams in progress")
     server.stop(grace=10).wait()
+    serve_file.unlink(missing_ok=True)
+    snapshots.stop()
     writer.close()
     store.close()
     return 0

@@ -10,21 +10,26 @@ would abort the whole stream, receipts and all.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import queue
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 
 from estate.agent.transport import MAX_MESSAGE_BYTES, is_loopback
 from estate.collector.ingest.validate import Rejected, decode_report
 from estate.collector.ingest.writer import Writer
-from estate.collector.security.roles import INGEST_ROLES, SUMMARY_ROLES, caller_role
-from estate.collector.store.database import Outcome, Store, StoreError
+from estate.collector.read.sandbox import LimitReached, Limits, Refused, SandboxedQuery
+from estate.collector.security.roles import ADMIN_ROLES, INGEST_ROLES, QUERY_ROLES, SUMMARY_ROLES, caller_role
+from estate.collector.store.database import Outcome, StoreError
+from estate.collector.store.snapshot import SnapshotError, Snapshotter
 from estate.v1 import ingest_pb2 as ingest_pb
+from estate.v1 import query_pb2 as query_pb
 from estate.v1 import summary_pb2 as summary_pb
 
 # How far the stream reader may run ahead of the store: bounds memory per stream.
@@ -106,11 +111,96 @@ class IngestService:
             context.abort(grpc.StatusCode.UNAVAILABLE, f"store unavailable, report not stored: {exc}")
 
 
+# Sandboxed queries running at once (each bounded in time, memory and threads); more wait for none.
+MAX_CONCURRENT_QUERIES = 2
+SNAPSHOT_CHUNK_BYTES = 1 << 20
+
+
+def _peer_is_loopback(context: grpc.ServicerContext) -> bool:
+    peer: str = context.peer()  # "ipv4:127.0.0.1:5555", "ipv6:[::1]:5555", "unix:..."
+    return bool(peer.startswith(("ipv4:127.", "ipv6:[::1]", "unix:")))
+
+
+class QueryService:
+    """Query.Run: one sandboxed SELECT on the latest snapshot, for callers with role `analyst` over mTLS."""
+
+    def __init__(self, snapshots: Snapshotter, check_roles: bool, limits: Limits | None = None) -> None:
+        self.snapshots = snapshots
+        self.check_roles = check_roles
+        self.limits = limits or Limits()
+        self._slots = threading.BoundedSemaphore(MAX_CONCURRENT_QUERIES)
+
+    def run(self, request: query_pb.QueryRequest, context: grpc.ServicerContext) -> Iterator[query_pb.QueryReply]:
+        role = caller_role(context) if self.check_roles else ""
+        if role not in QUERY_ROLES:
+            context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                          f"a caller with role {role or '(none: no client certificate)'!r} may not query; "
+                          "Query needs a client certificate with role 'analyst' over mTLS")
+        if not self._slots.acquire(blocking=False):
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                          f"refused: {MAX_CONCURRENT_QUERIES} queries are running already; try again shortly")
+        try:
+            yield from self._answer(request, context)
+        finally:
+            self._slots.release()
+
+    def _answer(self, request: query_pb.QueryRequest, context: grpc.ServicerContext
+                ) -> Iterator[query_pb.QueryReply]:
+        limits = self.limits
+        if request.max_rows:
+            limits = Limits(limits.seconds, min(request.max_rows, limits.max_rows), limits.memory_limit,
+                            limits.threads)
+        latest = self.snapshots.latest
+        try:
+            query = SandboxedQuery(self.snapshots.path, request.sql, limits)
+            taken = latest.taken_at.isoformat().replace("+00:00", "Z") if latest else ""
+            yield query_pb.QueryReply(arrow_schema=query.schema.serialize().to_pybytes(), snapshot_taken_at=taken)
+            for batch in query.batches():
+                yield query_pb.QueryReply(arrow_batch=batch.serialize().to_pybytes())
+        except LimitReached as exc:
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+        except Refused as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+
+
+class AdminService:
+    """Admin.Snapshot: a fresh snapshot streamed to the caller (loopback plaintext, or role `collector`)."""
+
+    def __init__(self, snapshots: Snapshotter, check_roles: bool) -> None:
+        self.snapshots = snapshots
+        self.check_roles = check_roles
+
+    def snapshot(self, request: query_pb.SnapshotRequest, context: grpc.ServicerContext
+                 ) -> Iterator[query_pb.SnapshotChunk]:
+        if self.check_roles:
+            role = caller_role(context)
+            if role not in ADMIN_ROLES:
+                context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                              f"a certificate with role {role or '(none)'!r} may not take snapshots; "
+                              "that needs role 'collector'")
+        elif not _peer_is_loopback(context):
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, "snapshots in plaintext are for loopback callers only")
+        try:
+            info, fd = self.snapshots.open_latest()
+        except SnapshotError as exc:
+            context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+        with os.fdopen(fd, "rb") as handle:
+            meta = query_pb.SnapshotInfo(taken_at=info.taken_at.isoformat().replace("+00:00", "Z"),
+                                         size_bytes=info.size_bytes, seconds=info.seconds, reports=info.reports)
+            first = True
+            while True:
+                data = handle.read(SNAPSHOT_CHUNK_BYTES)
+                if not data and not first:
+                    return
+                yield query_pb.SnapshotChunk(data=data, info=meta if first else None)
+                first = False
+
+
 @dataclass(frozen=True)
 class SummarySettings:
-    """What the Summary RPC reads and how it withholds small counts."""
+    """What the Summary RPC reads (a connection made before the writer starts) and how it withholds counts."""
 
-    store: Store
+    reader: Any  # a duckdb connection (a cursor of the store's)
     threshold: int = 5
     stale_days: int = 30
 
@@ -120,13 +210,11 @@ MAX_CONCURRENT_SUMMARIES = 2
 
 
 class SummaryService:
-    """Summary.Get: the estate's aggregates for certificates with role gds (and the operator on loopback)."""
+    """Summary.Get: the estate's aggregates, for callers with role `gds` over mTLS only."""
 
     def __init__(self, settings: SummarySettings, check_roles: bool) -> None:
         self.settings = settings
         self.check_roles = check_roles
-        # Each call reads through its own connection to the same database, made from this one.
-        self._base = settings.store.con.cursor()
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(MAX_CONCURRENT_SUMMARIES)
 
@@ -134,12 +222,11 @@ class SummaryService:
         from estate.collector.read.summary import NoData, summarise
         from estate.collector.read.wire import to_proto
 
-        if self.check_roles:
-            role = caller_role(context)
-            if role not in SUMMARY_ROLES:
-                context.abort(grpc.StatusCode.PERMISSION_DENIED,
-                              f"a certificate with role {role or '(none)'!r} may not read the summary; "
-                              "it is for role 'gds'")
+        role = caller_role(context) if self.check_roles else ""
+        if role not in SUMMARY_ROLES:
+            context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                          f"a caller with role {role or '(none: no client certificate)'!r} may not read the "
+                          "summary; Summary needs a client certificate with role 'gds' over mTLS")
         as_of = None
         if request.as_of:
             try:
@@ -149,8 +236,8 @@ class SummaryService:
         if not self._slots.acquire(timeout=30):
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many summaries at once; try again later")
         try:
-            with self._lock:
-                cursor = self._base.cursor()
+            with self._lock:  # one connection per call, each made from the reader
+                cursor = self.settings.reader.cursor()
             try:
                 summary = summarise(cursor, as_of, self.settings.threshold, self.settings.stale_days)
             finally:
@@ -163,8 +250,10 @@ class SummaryService:
 
 
 def build_server(writer: Writer, listen: str, tls: ServerTls | None, insecure: bool = False,
-                 max_workers: int = 16, summary: SummarySettings | None = None) -> tuple[grpc.Server, int]:
-    """A gRPC server with Ingest bound to `listen`; returns it (not started) and the bound port."""
+                 max_workers: int = 16, snapshots: Snapshotter | None = None,
+                 summary: SummarySettings | None = None) -> tuple[grpc.Server, int]:
+    """A gRPC server with Ingest (and, given snapshots, Query and Admin; given summary settings,
+    Summary) bound to `listen`; returns it (not started) and the bound port."""
     if tls is None and not (insecure or is_loopback(listen)):
         raise ValueError(f"refusing to listen in plaintext on {listen}: give --tls-cert/--tls-key/--tls-ca "
                          "(or --insecure on a network you trust)")
@@ -178,6 +267,19 @@ def build_server(writer: Writer, listen: str, tls: ServerTls | None, insecure: b
             response_serializer=ingest_pb.Receipt.SerializeToString),
     })
     server.add_generic_rpc_handlers((handler,))
+    if snapshots is not None:
+        query = QueryService(snapshots, check_roles=tls is not None)
+        admin = AdminService(snapshots, check_roles=tls is not None)
+        server.add_generic_rpc_handlers((
+            grpc.method_handlers_generic_handler("estate.v1.Query", {
+                "Run": grpc.unary_stream_rpc_method_handler(
+                    query.run, request_deserializer=query_pb.QueryRequest.FromString,
+                    response_serializer=query_pb.QueryReply.SerializeToString)}),
+            grpc.method_handlers_generic_handler("estate.v1.Admin", {
+                "Snapshot": grpc.unary_stream_rpc_method_handler(
+                    admin.snapshot, request_deserializer=query_pb.SnapshotRequest.FromString,
+                    response_serializer=query_pb.SnapshotChunk.SerializeToString)}),
+        ))
     if summary is not None:
         summary_service = SummaryService(summary, check_roles=tls is not None)
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("estate.v1.Summary", {

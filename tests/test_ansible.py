@@ -90,7 +90,8 @@ def _recap(output: str) -> dict[str, int]:
 
 
 def test_roles_converge_and_the_second_run_changes_nothing(installed: dict[str, object]) -> None:
-    first, second = installed["runs"]  # type: ignore[misc]
+    runs: list[subprocess.CompletedProcess[str]] = installed["runs"]  # type: ignore[assignment]
+    first, second = runs
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
     assert _recap(first.stdout)["changed"] > 0
     assert second.returncode == 0, second.stdout[-4000:]

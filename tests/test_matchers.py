@@ -85,6 +85,15 @@ CASES: dict[str, tuple[pb.Inventory, str, str | None, str | None, str]] = {
                     "7.1.5", "eol"),
     "aix-5.3": (report("g:15", os_id="aix", version_id="5.3", os_version="5.3.12.9"), "os", "ibm-aix", "5.3",
                 "eol"),
+    "snmp-solaris10": (report("g:21", device=("oracle", "solaris", "10")), "device", "oracle-solaris", "10",
+                       "extended"),
+    "snmp-solaris11": (report("g:22", device=("oracle", "solaris", "11")), "device", "oracle-solaris", None,
+                       "unknown"),
+    "snmp-ontap": (report("g:23", device=("netapp", "ontap", "9.7P5")), "device", "netapp-ontap", "9.7", "eol"),
+    "snmp-vcenter": (report("g:24", device=("vmware", "vcenter", "6.7.0")), "device", "vmware-vcenter", "6.7",
+                     "eol"),
+    "snmp-win2008r2": (report("g:25", device=("microsoft", "windows", "2008-r2")), "device", "windows-server",
+                       "2008-r2-sp1", "eol"),
     # Windows LTSC is an Enterprise edition with its own lifecycle: LTSC 2019 (build 17763) is
     # supported to 2029-01-09, where Enterprise 1809 ended on 2021-05-11.
     "win10-ltsc2019": (report("g:16", os_id="windows", version_id="10", build="17763.5936", edition="EnterpriseS"),
