@@ -9,11 +9,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Real servers the integration tests start on 127.0.0.1: OpenSSH sshd, net-snmp snmpd (and its
 # command-line tools to cross-check); rpm and db5.3-util, whose rpmbuild, rpm and db5.3_load write real
-# rpm databases (SQLite and Berkeley DB) that the agent's direct readers are checked against.
-SYSTEM_PACKAGES := openssh-server openssh-client snmpd snmp rpm db5.3-util
+# rpm databases (SQLite and Berkeley DB) that the agent's direct readers are checked against;
+# chromium opens the HTML report headless (charts and tables drawn, no network request, a screenshot).
+SYSTEM_PACKAGES := openssh-server openssh-client snmpd snmp rpm db5.3-util chromium
 # What the tests run from those packages. A missing one fails `make test` here, by name, rather than
 # letting tests skip (tests/programs.py searches the same places and fails the same way).
-REQUIRED_PROGRAMS := sshd ssh-keygen snmpd snmpget rpmbuild rpm db5.3_load
+REQUIRED_PROGRAMS := sshd ssh-keygen snmpd snmpget rpmbuild rpm db5.3_load chromium
 
 .PHONY: demo test setup system-packages check-system lint typecheck unit proto bench mutants dist clean
 

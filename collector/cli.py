@@ -19,6 +19,7 @@ from google.protobuf import json_format
 from estate.agent import __version__, config
 from estate.collector.ingest.validate import MAX_REPORT_BYTES, Rejected, decode_report
 from estate.collector.read import commands as read_cli
+from estate.collector.read import report_commands as report_cli
 from estate.collector.ruleset import commands as rules_cli
 from estate.collector.store.database import Incoming, Outcome, Store, StoreError
 from estate.v1 import inventory_pb2 as pb
@@ -28,6 +29,12 @@ DEFAULT_LISTEN = "127.0.0.1:50051"
 INGEST_BATCH = 64
 # On SIGTERM, how long serve lets the scorer finish what is pending before interrupting it.
 SCORER_GRACE_S = 5.0
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number of at least 1: {text!r}")
+    return int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--snapshot", type=Path, default=None, metavar="FILE",
                        help="where snapshots go (default: beside DB, e.g. estate.snapshot.duckdb)")
     rules_cli.rules_dir_option(serve)
+    serve.add_argument("--summary-threshold", type=_positive, default=5, metavar="N",
+                       help="the Summary RPC (for role gds) withholds counts from 1 to N-1 (default 5)")
+    serve.add_argument("--stale-days", type=_positive, default=30, metavar="DAYS",
+                       help="an asset not seen for more than DAYS is stale in the summary (default 30)")
 
     ingest = commands.add_parser("ingest", help="load report files written by 'estate-agent scan --output'",
                                  description="Load report files (JSON or binary protobuf) from air-gapped hosts.")
@@ -83,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     rules_cli.add_parser(commands)
     config.add_check_command(commands, "collector")
     read_cli.add_parser(commands)
+    report_cli.add_parser(commands)
     return parser
 
 
@@ -130,12 +142,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         return rules_cli.run(args)
     if args.command in read_cli.COMMANDS:
         return read_cli.run(args)
+    if args.command in report_cli.COMMANDS:
+        return report_cli.run(args)
     return cmd_assets(args)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from estate.collector.ingest.writer import Writer
-    from estate.collector.server import ServerTls, build_server
+    from estate.collector.server import ServerTls, SummarySettings, build_server
     from estate.collector.store.snapshot import Snapshotter, default_snapshot_path
 
     tls = None
@@ -153,10 +167,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # writer's database, the only one that can read the live file.
     snapshots = Snapshotter(store.con.cursor(), args.snapshot or default_snapshot_path(args.db),
                             args.snapshot_every or None)
+    # Summary (for GDS) reads through its own connection too, made here for the same reason.
+    summary = SummarySettings(store.con.cursor(), args.summary_threshold, args.stale_days)
     scorer = rules_cli.scorer(store, args.rules, args.rules_dir)
     writer = Writer(store, on_commit=scorer.notify)
     try:
-        server, port = build_server(writer, args.listen, tls, insecure=args.insecure, snapshots=snapshots)
+        server, port = build_server(writer, args.listen, tls, insecure=args.insecure, snapshots=snapshots,
+                                    summary=summary)
     except (ValueError, OSError) as exc:
         print(f"estate-collector: {exc}", file=sys.stderr)
         writer.close()

@@ -9,6 +9,7 @@ would abort the whole stream, receipts and all.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import queue
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -24,11 +26,12 @@ from estate.agent.transport import MAX_MESSAGE_BYTES, is_loopback
 from estate.collector.ingest.validate import Rejected, decode_report
 from estate.collector.ingest.writer import Writer
 from estate.collector.read.sandbox import LimitReached, Limits, Refused, SandboxedQuery
-from estate.collector.security.roles import ADMIN_ROLES, INGEST_ROLES, QUERY_ROLES, caller_role
+from estate.collector.security.roles import ADMIN_ROLES, INGEST_ROLES, QUERY_ROLES, SUMMARY_ROLES, caller_role
 from estate.collector.store.database import Outcome, StoreError
 from estate.collector.store.snapshot import SnapshotError, Snapshotter
 from estate.v1 import ingest_pb2 as ingest_pb
 from estate.v1 import query_pb2 as query_pb
+from estate.v1 import summary_pb2 as summary_pb
 
 # How far the stream reader may run ahead of the store: bounds memory per stream.
 MAX_PENDING_PER_STREAM = 128
@@ -203,10 +206,64 @@ class AdminService:
                 first = False
 
 
+@dataclass(frozen=True)
+class SummarySettings:
+    """What the Summary RPC reads (a connection made before the writer starts) and how it withholds counts."""
+
+    reader: Any  # a duckdb connection (a cursor of the store's)
+    threshold: int = 5
+    stale_days: int = 30
+
+
+# Summaries are whole-estate queries: at most this many at once, so they never starve ingest.
+MAX_CONCURRENT_SUMMARIES = 2
+
+
+class SummaryService:
+    """Summary.Get: the estate's aggregates, for callers with role `gds` over mTLS only."""
+
+    def __init__(self, settings: SummarySettings, check_roles: bool) -> None:
+        self.settings = settings
+        self.check_roles = check_roles
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(MAX_CONCURRENT_SUMMARIES)
+
+    def get(self, request: summary_pb.SummaryRequest, context: grpc.ServicerContext) -> summary_pb.SummaryReply:
+        from estate.collector.read.summary import NoData, summarise
+        from estate.collector.read.wire import to_proto
+
+        role = caller_role(context) if self.check_roles else ""
+        if role not in SUMMARY_ROLES:
+            context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                          f"a caller with role {role or '(none: no client certificate)'!r} may not read the "
+                          "summary; Summary needs a client certificate with role 'gds' over mTLS")
+        as_of = None
+        if request.as_of:
+            try:
+                as_of = dt.date.fromisoformat(request.as_of)
+            except ValueError:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"as_of {request.as_of[:40]!r} is not a date")
+        if not self._slots.acquire(timeout=30):
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many summaries at once; try again later")
+        try:
+            with self._lock:  # one connection per call, each made from the reader
+                cursor = self.settings.reader.cursor()
+            try:
+                summary = summarise(cursor, as_of, self.settings.threshold, self.settings.stale_days)
+            finally:
+                cursor.close()
+        except NoData as exc:
+            context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+        finally:
+            self._slots.release()
+        return to_proto(summary)
+
+
 def build_server(writer: Writer, listen: str, tls: ServerTls | None, insecure: bool = False,
-                 max_workers: int = 16, snapshots: Snapshotter | None = None) -> tuple[grpc.Server, int]:
-    """A gRPC server with Ingest (and, given snapshots, Query and Admin) bound to `listen`; returns it
-    (not started) and the bound port."""
+                 max_workers: int = 16, snapshots: Snapshotter | None = None,
+                 summary: SummarySettings | None = None) -> tuple[grpc.Server, int]:
+    """A gRPC server with Ingest (and, given snapshots, Query and Admin; given summary settings,
+    Summary) bound to `listen`; returns it (not started) and the bound port."""
     if tls is None and not (insecure or is_loopback(listen)):
         raise ValueError(f"refusing to listen in plaintext on {listen}: give --tls-cert/--tls-key/--tls-ca "
                          "(or --insecure on a network you trust)")
@@ -233,6 +290,13 @@ def build_server(writer: Writer, listen: str, tls: ServerTls | None, insecure: b
                     admin.snapshot, request_deserializer=query_pb.SnapshotRequest.FromString,
                     response_serializer=query_pb.SnapshotChunk.SerializeToString)}),
         ))
+    if summary is not None:
+        summary_service = SummaryService(summary, check_roles=tls is not None)
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("estate.v1.Summary", {
+            "Get": grpc.unary_unary_rpc_method_handler(
+                summary_service.get, request_deserializer=summary_pb.SummaryRequest.FromString,
+                response_serializer=summary_pb.SummaryReply.SerializeToString),
+        }),))
     _, _, port_text = listen.rpartition(":")
     if not (port_text.isdigit() and int(port_text) <= 65535):
         # gRPC takes 99999 modulo 65536 and would listen on a port nobody asked for.

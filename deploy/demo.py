@@ -3,7 +3,8 @@
 Starts a collector on loopback with its DuckDB file in ./demo/, scans this host with the real
 agent and sends the report over gRPC, stops the collector, then reads back from DuckDB what is
 now known about this host, ending with its end-of-life findings and legacy risk (the collector
-scored the report when it stored it, with the rules shipped in rules/).
+scored the report when it stored it, with the rules shipped in rules/), and writes the HTML estate
+report of this host's estate to demo/report.html.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ def main() -> int:
         print(f"collector stopped (exit {code})")
     run(str(bin_dir / "estate-collector"), "assets", "--db", str(db))
     run(str(bin_dir / "estate-collector"), "score", "--db", str(db))
+    report = DEMO_DIR / "report.html"
+    run(str(bin_dir / "estate-collector"), "report", "--db", str(db), "--out", str(report),
+        "--title", "Legacy technology estate: this host")
+    print(f"\nThe estate report is in {report.resolve()} (open it in a browser; it needs no network)")
     return 0
 
 

@@ -149,17 +149,31 @@ def test_the_collector_rescores_on_ingest(collector: CollectorProcess, tmp_path:
 
 
 def test_score_command_for_a_roadmap_date(tmp_path: Path) -> None:
+    """A run for another date is kept as a run of its own: today's results stay as they were."""
     db = tmp_path / "cli.duckdb"
     store = Store(db)
     store.write_reports([report("machine-id:deb12", os_id="debian", version_id="12", packages=DEBIAN12_PACKAGES)],
                         via="file")
     store.close()
+    today = subprocess.run([sys.executable, "-m", "estate.collector.cli", "score", "--db", str(db)],
+                           capture_output=True, text=True, timeout=120)
+    assert today.returncode == 0, today.stderr
+    with duckdb.connect(str(db), read_only=True) as con:
+        before = con.execute("SELECT * FROM findings ORDER BY ALL").fetchall()
+        risk_before = con.execute("SELECT * FROM asset_risk ORDER BY ALL").fetchall()
     result = subprocess.run([sys.executable, "-m", "estate.collector.cli", "score", "--db", str(db),
                              "--as-of", "2028-07-01"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert "scored 1 assets as of 2028-07-01" in result.stdout
+    assert "scored 1 assets as of 2028-07-01" in result.stdout and "today's results are unchanged" in result.stdout
     with duckdb.connect(str(db), read_only=True) as con:
-        assert con.execute("SELECT status FROM findings WHERE product = 'debian'").fetchone() == ("eol",)
+        assert con.execute("SELECT * FROM findings ORDER BY ALL").fetchall() == before
+        assert con.execute("SELECT * FROM asset_risk ORDER BY ALL").fetchall() == risk_before
+        runs = con.execute("SELECT run_id, as_of, live, scope FROM score_runs ORDER BY run_id").fetchall()
+        assert [(r[1].isoformat(), r[2], r[3]) for r in runs] == [(dt.date.today().isoformat(), True, "all"),
+                                                                  ("2028-07-01", False, "all")]
+        assert con.execute("SELECT status FROM run_findings WHERE product = 'debian' AND run_id = ?",
+                           [runs[1][0]]).fetchone() == ("eol",)
+        assert con.execute("SELECT count(*) FROM run_asset_risk WHERE run_id = ?", [runs[1][0]]).fetchone() == (1,)
     bad = subprocess.run([sys.executable, "-m", "estate.collector.cli", "score", "--db", str(db),
                           "--as-of", "someday"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "not a date" in bad.stderr

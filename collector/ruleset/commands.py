@@ -129,10 +129,16 @@ def cmd_score(args: argparse.Namespace) -> int:
             print("estate-collector: no rules in force: fix the rule files ('estate-collector rules check')",
                   file=sys.stderr)
             return 1
-        result = score(store.con, args.as_of)
+        # Only a run for today replaces today's results; any other date is kept as a run of its own.
+        live = args.as_of is None or args.as_of == dt.date.today()
+        result = score(store.con, args.as_of, live=live)
         print(f"scored {result.assets} assets as of {result.as_of}: {result.findings} findings "
-              f"in {result.seconds:.2f} s" + (" (rules reloaded)" if sync.changed else ""))
-        print_summary(store.con)
+              f"in {result.seconds:.2f} s (run {result.run_id})" + (" (rules reloaded)" if sync.changed else ""))
+        if live:
+            print_summary(store.con)
+        else:
+            print(f"kept as run {result.run_id} only: today's results are unchanged "
+                  f"(see it with 'estate-collector report --as-of {result.as_of}')")
     finally:
         store.close()
     return 1 if sync.errors is not None else 0

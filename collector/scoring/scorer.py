@@ -281,18 +281,64 @@ class ScoreRun:
     assets: int
     findings: int
     seconds: float
+    run_id: int = 0
+    live: bool = True
+
+
+# Today's results live in these tables (readers rely on them); every run also keeps its rows in run_<table>.
+RESULT_TABLES = ("findings", "asset_risk", "system_risk", "risk_criteria")
+
+
+def _shadow_results(con: duckdb.DuckDBPyConnection) -> None:
+    """Empty temporary tables named like the result tables: the scoring SQL then writes into them.
+
+    DuckDB resolves an unqualified name to the temporary table first, so a run for another date
+    fills these and today's results in the database stay untouched.
+    """
+    database = con.execute("SELECT current_database()").fetchone()
+    assert database is not None
+    for table in RESULT_TABLES:
+        con.execute(f'CREATE OR REPLACE TEMP TABLE {table} AS '  # noqa: S608  (names from RESULT_TABLES)
+                    f'SELECT * FROM "{database[0]}".main.{table} LIMIT 0')
+
+
+def _keep_run(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
+    """Copy this run's rows (the assets in scope, every system) into the run_* tables."""
+    scoped = {"findings": "asset_id IN (SELECT asset_id FROM scope_assets)",
+              "asset_risk": "asset_id IN (SELECT asset_id FROM scope_assets)",
+              "system_risk": "true",
+              "risk_criteria": "scope = 'system' OR subject IN (SELECT asset_id FROM scope_assets)"}
+    for table, where in scoped.items():
+        # Only the columns both tables have: a column added to a result table later is simply not kept.
+        columns = [row[0] for row in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND database_name = current_database() "
+            "AND column_name IN (SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
+            "AND database_name = current_database()) ORDER BY column_index", [f"run_{table}", table]).fetchall()]
+        names = ", ".join(f'"{c}"' for c in columns if c != "run_id")
+        con.execute(f"INSERT INTO run_{table} (run_id, {names}) SELECT ?, {names} FROM {table} "  # noqa: S608
+                    f"WHERE {where}", [run_id])
 
 
 def score(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None,
-          assets: Iterable[str] | None = None) -> ScoreRun:
-    """Score the current assets (or only those given) for as_of (today by default), in one transaction."""
+          assets: Iterable[str] | None = None, *, live: bool = True) -> ScoreRun:
+    """Score the current assets (or only those given) for as_of (today by default), in one transaction.
+
+    A live run replaces the results readers see (findings, asset_risk, system_risk, risk_criteria);
+    a run with live=False (`score --as-of` for a date other than today: a roadmap, a look back)
+    scores every asset and is kept only in the run_* tables. Every run is recorded in score_runs
+    under its run_id, and its rows are kept in run_*.
+    """
     as_of = as_of or dt.date.today()
+    if not live:
+        assets = None  # a what-if date has no today's rows to complete: score everything
     if rules_in_force(con) is None:
         raise RuleErrors([RuleError("", 0, "", "no rules loaded: load them first (sync_rules)")])
     started = time.perf_counter()
     con.execute(f"SET VARIABLE as_of = DATE '{as_of.isoformat()}'")
     con.execute("BEGIN TRANSACTION")
     try:
+        if not live:
+            _shadow_results(con)
         if assets is None:
             con.execute("CREATE OR REPLACE TEMP TABLE scope_assets AS SELECT asset_id FROM current_reports")
         else:
@@ -307,13 +353,21 @@ def score(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None,
                              "WHERE asset_id IN (SELECT asset_id FROM scope_assets))").fetchone()
         assert counts is not None
         seconds = time.perf_counter() - started
-        con.execute("INSERT INTO score_runs VALUES (?, now(), ?, ?, ?, ?)",
-                    [as_of, rules_in_force(con), counts[0], counts[1], seconds])
+        row = con.execute("INSERT INTO score_runs (as_of, scored_at, rules_digest, assets, findings, seconds, live, "
+                          "scope) VALUES (?, now(), ?, ?, ?, ?, ?, ?) RETURNING run_id",
+                          [as_of, rules_in_force(con), counts[0], counts[1], seconds, live,
+                           "all" if assets is None else "assets"]).fetchone()
+        assert row is not None
+        _keep_run(con, int(row[0]))
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return ScoreRun(as_of, int(counts[0]), int(counts[1]), seconds)
+    finally:
+        if not live:
+            for table in RESULT_TABLES:
+                con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
+    return ScoreRun(as_of, int(counts[0]), int(counts[1]), seconds, int(row[0]), live)
 
 
 class RuleWatch:

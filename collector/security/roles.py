@@ -7,6 +7,8 @@ import grpc
 from estate.collector.security.certs import role_of
 
 INGEST_ROLES = frozenset({"agent"})
+# Summary gives aggregates only, and only GDS asks for them.
+SUMMARY_ROLES = frozenset({"gds"})
 # Sandboxed SQL on the snapshot: analysts only (never agents or GDS, which sees aggregates only).
 QUERY_ROLES = frozenset({"analyst"})
 # Taking snapshots on demand: the collector's own certificate (its operators).
