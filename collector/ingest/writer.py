@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
+from estate.collector.security.senders import Sender
 from estate.collector.store.database import Outcome, Store, StoreError
 from estate.v1 import inventory_pb2 as pb
 
@@ -28,13 +29,14 @@ class Writer:
         self.max_batch = max_batch
         # Called in this thread with the asset ids just stored, after their receipts are released.
         self.on_commit = on_commit
-        self._queue: queue.Queue[tuple[pb.Inventory, Future[Outcome]] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[pb.Inventory, Sender | None, Future[Outcome]] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, report: pb.Inventory) -> Future[Outcome]:
+    def submit(self, report: pb.Inventory, sender: Sender | None = None) -> Future[Outcome]:
+        """Queue a report (and who sent it: security/senders.py) for the next group commit."""
         future: Future[Outcome] = Future()
-        self._queue.put((report, future))
+        self._queue.put((report, sender, future))
         return future
 
     def close(self) -> None:
@@ -59,15 +61,16 @@ class Writer:
                     break
                 work.append(more)
             try:
-                outcomes = self.store.write_reports([report for report, _ in work], via="grpc")
+                outcomes = self.store.write_reports([report for report, _, _ in work], via="grpc",
+                                                    senders=[sender for _, sender, _ in work])
             except StoreError as exc:
                 log.error("store failed, %d reports not stored: %s", len(work), exc)
-                for _, future in work:
+                for _, _, future in work:
                     future.set_exception(exc)
             else:
-                for (_, future), outcome in zip(work, outcomes, strict=True):
+                for (_, _, future), outcome in zip(work, outcomes, strict=True):
                     future.set_result(outcome)
-                stored = [report.asset_id for (report, _), o in zip(work, outcomes, strict=True)
+                stored = [report.asset_id for (report, _, _), o in zip(work, outcomes, strict=True)
                           if o.status == "ACCEPTED"]
                 if stored and self.on_commit is not None:
                     self.on_commit(stored)

@@ -18,6 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from estate.collector.ingest.validate import MAX_STRING_CHARS, Rejected, check_report
+from estate.collector.security.senders import AUDIT_COLUMNS, Sender
 from estate.v1 import inventory_pb2 as pb
 
 STR = pa.string()
@@ -38,6 +39,8 @@ TABLE_COLUMNS: dict[str, dict[str, pa.DataType]] = {
         "os_evidence": STR, "hw_cpu_model": STR, "hw_cpu_count": pa.int32(), "hw_memory_bytes": pa.uint64(),
         "hw_vendor": STR, "hw_product": STR, "hw_serial": STR, "virtualization": STR, "container": STR,
         "cloud": STR, "labels": STR_MAP, "package_count": pa.int32(), "error_count": pa.int32(),
+        # Who sent the report and where a sweep found it (issue 16, security/senders.py).
+        **{name: STR for name in AUDIT_COLUMNS},
     },
     "packages": {"report_id": STR, "asset_id": STR, "name": STR, "version": STR, "architecture": STR,
                  "manager": STR, "source": STR, "found_by": STR, "evidence": STR},
@@ -97,7 +100,8 @@ def _check_strings(table: str, column: str, values: Sequence[Any]) -> None:
                            f"over the limit of {MAX_STRING_CHARS}")
 
 
-def report_rows(report: pb.Inventory, report_id: str, received_at: dt.datetime, via: str) -> Batch:
+def report_rows(report: pb.Inventory, report_id: str, received_at: dt.datetime, via: str,
+                sender: Sender | None = None) -> Batch:
     """Flatten one checked report into column lists; raises Rejected if a string is over the bound."""
     batch = Batch()
     cols = batch.columns
@@ -119,6 +123,7 @@ def report_rows(report: pb.Inventory, report_id: str, received_at: dt.datetime, 
         "container": hw.container, "cloud": hw.cloud, "labels": list(report.labels.items()),
         "package_count": len(report.packages), "error_count": len(report.errors),
     }
+    row.update((sender or Sender(kind=via)).columns(report))
     for name, value in row.items():
         if isinstance(value, str) and len(value) > MAX_STRING_CHARS:
             raise Rejected(f"reports.{name} is over the limit of {MAX_STRING_CHARS} characters")
@@ -220,11 +225,13 @@ class Store:
         row = self.con.execute("SELECT max(version) FROM schema_migrations").fetchone()
         return int(row[0]) if row and row[0] is not None else 0
 
-    def write_reports(self, reports: Iterable[pb.Inventory], via: str) -> list[Outcome]:
+    def write_reports(self, reports: Iterable[pb.Inventory], via: str,
+                      senders: Sequence[Sender | None] | None = None) -> list[Outcome]:
         """Store new reports in one transaction; duplicates and invalid reports are not stored.
 
         Returns one outcome per report, in order. Raises StoreError if the database fails, in
-        which case nothing from this call was stored.
+        which case nothing from this call was stored. `senders` (one per report) are recorded, and
+        each must be allowed to speak for its report's asset (security/senders.py).
         """
         received_at = dt.datetime.now(dt.timezone.utc)
         outcomes: list[Outcome] = []
@@ -232,10 +239,15 @@ class Store:
         for index, report in enumerate(reports):
             try:
                 report_id = check_report(report)
-                candidates.append((index, report_id, report_rows(report, report_id, received_at, via)))
+                sender = senders[index] if senders is not None else None
+                if sender is not None:
+                    sender.admit(self.con, report)  # issue 16: may this sender speak for this asset?
+                candidates.append((index, report_id, report_rows(report, report_id, received_at, via, sender)))
                 outcomes.append(Outcome(report_id, "PENDING"))
             except Rejected as exc:
                 outcomes.append(Outcome(report.report_id[:64], "REJECTED", str(exc)))
+            except duckdb.Error as exc:
+                raise StoreError(f"{self.path}: {exc}") from exc
         if not candidates:
             return outcomes
         try:

@@ -1,0 +1,232 @@
+"""Who sent a report, and whether that sender may speak for the report's asset.
+
+Every report is stored with its Sender (the audit columns of `reports`). The writer calls
+`Sender.admit` for each report before storing it, in its own thread and on the store's connection:
+
+- an `agent` certificate may report one asset: the one enrolled for it (estate-collector enrol), or
+  else the first it reports (trust on first use, recorded in asset_bindings). A first contact for an
+  asset already bound to another certificate is refused unless both have the same subject (a
+  renewed certificate);
+- a `scanner` certificate may report SSH and SNMP sweeps of many assets, within the scopes its
+  certificate and the collector's --scanner-scopes file give (organisation, address ranges, methods);
+- a revoked certificate is refused, also in the middle of a stream;
+- reports loaded from files (ingest) and plaintext reports on loopback come from the operator.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.x509.oid import NameOID
+
+from estate.collector.ingest.validate import Rejected
+from estate.collector.security.certs import CertError, Scopes, fingerprint, load_certificate, parse_scopes, role_of
+from estate.collector.security.certs import scopes_of as certificate_scopes
+from estate.collector.security.trust import Trust, who
+from estate.v1 import inventory_pb2 as pb
+
+# reports columns this module fills (migration 0007); all VARCHAR.
+AUDIT_COLUMNS = ("sender_kind", "sender_subject", "sender_fingerprint", "sender_role", "sender_user", "sender_file",
+                 "sweep_scanner", "sweep_inventory", "sweep_entry", "sweep_target")
+SCANNER_METHODS = frozenset({"ssh", "snmp"})
+MAX_SCOPES_FILE_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Sender:
+    """The sender of a report: a verified certificate, a plaintext loopback peer, or a file loaded by a user."""
+
+    kind: str  # certificate, plaintext or file
+    subject: str = ""
+    fingerprint: str = ""
+    role: str = ""
+    user: str = ""
+    file: str = ""
+    # Each source of scanner scopes (the certificate, the collector's file) with what it allows.
+    scopes: tuple[tuple[str, Scopes], ...] = ()
+    trust: Trust | None = field(default=None, compare=False, repr=False)
+
+    def name(self) -> str:
+        """The certificate as people know it: its subject and the start of its fingerprint."""
+        return f"certificate {self.subject} (sha256 {self.fingerprint[:16]}...)"
+
+    def columns(self, report: pb.Inventory) -> dict[str, Any]:
+        """The audit columns of `reports` for one report from this sender."""
+        sweep = report.sweep
+        return {"sender_kind": self.kind, "sender_subject": self.subject or None,
+                "sender_fingerprint": self.fingerprint or None, "sender_role": self.role or None,
+                "sender_user": self.user or None, "sender_file": self.file or None,
+                "sweep_scanner": sweep.scanner or None, "sweep_inventory": sweep.inventory or None,
+                "sweep_entry": sweep.entry or None, "sweep_target": sweep.target or None}
+
+    def admit(self, con: Any, report: pb.Inventory) -> None:
+        """Raise Rejected (naming the certificate and the asset) unless this sender may store `report`."""
+        if self.kind != "certificate":
+            return
+        if self.trust is not None:
+            revoked = self.trust.revocation(self.fingerprint)
+            if revoked is not None:
+                raise Rejected(f"{self.name()} was revoked on {revoked.at:%Y-%m-%d %H:%M} UTC"
+                               + (f" ({revoked.reason})" if revoked.reason else ""))
+            sync_trust(con, self.trust)
+        if self.role == "agent":
+            self._admit_agent(con, report)
+        elif self.role == "scanner":
+            self._admit_scanner(report)
+        else:
+            raise Rejected(f"{self.name()} has role {self.role!r}, which may not ingest")
+
+    def _admit_agent(self, con: Any, report: pb.Inventory) -> None:
+        row = con.execute("SELECT asset_id, how FROM asset_bindings WHERE fingerprint = ?",
+                          [self.fingerprint]).fetchone()
+        if row is not None:
+            if row[0] != report.asset_id:
+                raise Rejected(f"{self.name()} is bound to asset {row[0]!r} ({row[1]}); it may not report "
+                               f"asset {report.asset_id!r}")
+            return
+        other = con.execute(
+            "SELECT fingerprint, subject FROM asset_bindings b WHERE asset_id = ? AND NOT EXISTS "
+            "(SELECT 1 FROM certificate_revocations r WHERE r.fingerprint = b.fingerprint) "
+            "ORDER BY bound_at DESC LIMIT 1", [report.asset_id]).fetchone()
+        if other is not None and other[1] != self.subject:
+            raise Rejected(f"asset {report.asset_id!r} is bound to another certificate {other[1]} (sha256 "
+                           f"{other[0][:16]}...); {self.name()} may not report it (enrol it with "
+                           "'estate-collector enrol' if it replaces that one)")
+        con.execute("INSERT INTO asset_bindings VALUES (?, ?, ?, 'first-contact', ?, NULL)",
+                    [self.fingerprint, report.asset_id, self.subject, dt.datetime.now(dt.timezone.utc)])
+
+    def _admit_scanner(self, report: pb.Inventory) -> None:
+        method = pb.Method.Name(report.method).removeprefix("METHOD_").lower()
+        if method not in SCANNER_METHODS:
+            raise Rejected(f"{self.name()} is a scanner: it may send SSH and SNMP sweeps, not {method.upper()} "
+                           f"reports (asset {report.asset_id!r})")
+        for source, scopes in self.scopes:
+            if scopes.methods and method not in scopes.methods:
+                raise Rejected(f"{self.name()} may not report asset {report.asset_id!r} over {method.upper()}: "
+                               f"its {source} allows method {','.join(sorted(scopes.methods))}")
+            org = report.labels.get("org", "")
+            if scopes.orgs and org not in scopes.orgs:
+                raise Rejected(f"{self.name()} may not report asset {report.asset_id!r} of org {org or '(none)'!r}: "
+                               f"its {source} allows org {','.join(sorted(scopes.orgs))}")
+            if scopes.cidrs:
+                addresses = report_addresses(report)
+                outside = [a for a in addresses if not any(a in net for net in scopes.cidrs)]
+                if not addresses or outside:
+                    shown = ", ".join(map(str, outside or addresses)) or "no address"
+                    raise Rejected(f"{self.name()} may not report asset {report.asset_id!r} at {shown}: its {source} "
+                                   f"allows cidr {','.join(map(str, scopes.cidrs))}")
+
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def report_addresses(report: pb.Inventory) -> list[Address]:
+    """The addresses a scanner's scope is checked on: the address it reached, else the host's own."""
+    host, _, _ = report.sweep.target.rpartition(":") if ":" in report.sweep.target else (report.sweep.target, "", "")
+    try:
+        return [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        pass
+    found: list[Address] = []
+    for nic in report.host.interfaces:
+        for text in nic.addresses:
+            try:
+                address = ipaddress.ip_address(text.split("/")[0].split("%")[0])
+            except ValueError:
+                continue
+            if not (address.is_loopback or address.is_link_local):
+                found.append(address)
+    return found
+
+
+def file_sender(path: Path) -> Sender:
+    """The sender of a report file loaded by `estate-collector ingest`: the local user running it."""
+    return Sender(kind="file", user=who(), file=str(path))
+
+
+def plaintext_sender(peer: str) -> Sender:
+    return Sender(kind="plaintext", user=peer[:200])
+
+
+def certificate_sender(pem: bytes, trust: Trust | None, configured: dict[str, Scopes] | None = None) -> Sender:
+    """The sender behind a verified client certificate, with its scopes from the certificate and configuration."""
+    cert = load_certificate(pem)
+    role = role_of(pem)
+    common_names = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    scopes: list[tuple[str, Scopes]] = []
+    if role == "scanner":
+        from_cert = certificate_scopes(cert)
+        if not from_cert.empty():
+            scopes.append(("certificate", from_cert))
+        for cn in common_names:
+            if configured and cn in configured:
+                scopes.append(("collector's --scanner-scopes entry", configured[cn]))
+    return Sender(kind="certificate", subject=cert.subject.rfc4514_string(), fingerprint=fingerprint(cert),
+                  role=role, scopes=tuple(scopes), trust=trust)
+
+
+def load_scanner_scopes(path: Path) -> dict[str, Scopes]:
+    """The --scanner-scopes file: `scanners: {COMMON_NAME: {orgs: [...], cidrs: [...], methods: [...]}}`."""
+    import yaml
+    from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+    class Entry(BaseModel):
+        model_config = ConfigDict(extra="forbid", strict=True)
+        orgs: list[str] = Field(default=[], max_length=1000)
+        cidrs: list[str] = Field(default=[], max_length=1000)
+        methods: list[str] = Field(default=[], max_length=2)
+
+    class ScopesFile(BaseModel):
+        model_config = ConfigDict(extra="forbid", strict=True)
+        scanners: dict[str, Entry] = Field(max_length=10_000)
+
+    try:
+        data = path.read_bytes()[:MAX_SCOPES_FILE_BYTES + 1]
+        if len(data) > MAX_SCOPES_FILE_BYTES:
+            raise CertError(f"{path}: over {MAX_SCOPES_FILE_BYTES} bytes")
+        parsed = ScopesFile.model_validate(yaml.safe_load(data))
+    except OSError as exc:
+        raise CertError(f"{path}: cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise CertError(f"{path}: not valid YAML: {exc}") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise CertError(f"{path}: {where}: {first['msg']}") from exc
+    out = {}
+    for name, entry in parsed.scanners.items():
+        try:
+            out[name] = parse_scopes(tuple(entry.orgs), tuple(entry.cidrs), tuple(entry.methods))
+        except CertError as exc:
+            raise CertError(f"{path}: scanners.{name}: {exc}") from exc
+    return out
+
+
+# Per store connection: which trust files (and which generation of them) it has copied.
+_GENERATIONS: dict[int, tuple[int, int]] = {}
+
+
+def sync_trust(con: Any, trust: Trust) -> None:
+    """Copy new enrolments and revocations from the trust files into the store (writer thread only).
+
+    An enrolment replaces the binding of its certificate unless that binding is newer.
+    """
+    generation, enrolments, revocations = trust.snapshot()
+    if _GENERATIONS.get(id(con)) == (id(trust), generation):
+        return
+    for entry in enrolments:
+        con.execute("INSERT INTO asset_bindings VALUES (?, ?, ?, 'enrolled', ?, ?) ON CONFLICT (fingerprint) DO "
+                    "UPDATE SET asset_id = excluded.asset_id, subject = excluded.subject, how = 'enrolled', "
+                    "bound_at = excluded.bound_at, bound_by = excluded.bound_by "
+                    "WHERE asset_bindings.bound_at < excluded.bound_at",
+                    [entry.fingerprint, entry.asset_id, entry.subject or None, entry.at, entry.by])
+    for item in revocations:
+        con.execute("INSERT INTO certificate_revocations VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    [item.fingerprint, item.subject or None, item.at, item.reason or None, item.by])
+    _GENERATIONS[id(con)] = (id(trust), generation)
+
+
