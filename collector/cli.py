@@ -161,7 +161,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return 2
         tls = ServerTls(args.tls_cert, args.tls_key, args.tls_ca)
     from estate.collector.security.certs import CertError
-    from estate.collector.security.senders import load_scanner_scopes
+    from estate.collector.security.senders import load_scanner_scopes, sync_trust
     from estate.collector.security.trust import Trust, default_trust_dir
 
     try:
@@ -171,6 +171,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     trust = Trust(args.trust_dir or default_trust_dir(args.db))
     store = Store(args.db)
+    sync_trust(store.con, trust)  # enrolments and revocations made while the collector was stopped
     writer = Writer(store, on_commit=rules_cli.scorer(store, args.rules).after_ingest)
     try:
         server, port = build_server(writer, args.listen, tls, insecure=args.insecure, trust=trust,
@@ -190,6 +191,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.info("stopping: finishing streams in progress")
     server.stop(grace=10).wait()
     writer.close()
+    sync_trust(store.con, trust)  # and those made since the last report, for the audit tables
     store.close()
     return 0
 
