@@ -78,7 +78,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 1
     print(f"{root}: {len(ruleset.files)} rule files OK: {len(ruleset.lifecycles)} products, "
           f"{len(ruleset.matchers)} matchers, {len(ruleset.assessments)} assessments, "
-          f"{len(ruleset.exceptions)} exceptions")
+          f"{len(ruleset.exceptions)} exceptions, {len(ruleset.other.get('ownership', []))} ownership rules, "
+          f"{'a' if ruleset.other.get('vocabulary') else 'no'} label vocabulary")
     return 0
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from estate.collector.ruleset import ownership
 from estate.collector.ruleset.rules import (
     Lifecycle,
     Matcher,
@@ -31,13 +32,22 @@ from estate.collector.ruleset.rules import (
     digest_rules,
     load_rules,
 )
+from estate.collector.store.labels import refresh_labels
 
 log = logging.getLogger("estate.collector")
 
 SCORING_SQL = ("findings.sql", "risk.sql")
 RULE_TABLES = ("rule_files", "rule_products", "rule_identifiers", "rule_cycles", "rule_matchers",
                "rule_matcher_names", "rule_cycle_maps", "rule_params", "rule_l1_steps", "rule_criteria",
-               "rule_bands", "rule_adjustments", "rule_assessments", "rule_exceptions")
+               "rule_bands", "rule_adjustments", "rule_assessments", "rule_exceptions",
+               "rule_vocabulary", "rule_ownership")
+
+
+# Rows of assets no longer in risk (stale, retired): removed after each score run.
+OUT_OF_RISK = tuple(
+    f"DELETE FROM {table} WHERE {column} NOT IN (SELECT asset_id FROM current_scored_reports){extra}"  # noqa: S608
+    for table, column, extra in (("findings", "asset_id", ""), ("asset_risk", "asset_id", ""),
+                                 ("risk_criteria", "subject", " AND scope = 'asset'")))
 
 
 def cycle_key(cycle: str) -> str:
@@ -98,7 +108,8 @@ def rule_rows(ruleset: RuleSet) -> dict[str, list[dict[str, Any]]]:
             rows["rule_cycle_maps"].append({"matcher_id": m.id, "key": key.lower(), "cycle": cycle_key(cycle)})
     assert ruleset.scoring is not None
     scoring: Scoring = ruleset.scoring.rule
-    params = {"eol_soon_days": scoring.status.eol_soon_days, "l1_eol": scoring.l1.eol,
+    params = {"eol_soon_days": scoring.status.eol_soon_days, "stale_after_days": scoring.status.stale_after_days,
+              "l1_eol": scoring.l1.eol,
               "l1_extended": scoring.l1.extended, "l1_supported": scoring.l1.supported,
               "l1_unknown": scoring.l1.unknown, "l1_all_accepted": scoring.l1.all_accepted,
               "likelihood_max": scoring.likelihood.max_score, "impact_max": scoring.impact.max_score,
@@ -125,6 +136,7 @@ def rule_rows(ruleset: RuleSet) -> dict[str, list[dict[str, Any]]]:
                                         "product": e.scope.product, "cycle": e.scope.cycle, "owner": e.owner,
                                         "reason": e.reason, "expires": e.expires, "file": loc.file,
                                         "line": loc.line})
+    rows.update(ownership.rule_rows(ruleset))
     return rows
 
 
@@ -196,16 +208,23 @@ def score(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None,
     if rules_in_force(con) is None:
         raise RuleErrors([RuleError("", 0, "", "no rules loaded: load them first (sync_rules)")])
     started = time.perf_counter()
+    assets = None if assets is None else list(assets)
+    refresh_labels(con, assets)  # issue 16: effective labels (ownership, vocabulary) before scoring reads them
     con.execute(f"SET VARIABLE as_of = DATE '{as_of.isoformat()}'")
     con.execute("BEGIN TRANSACTION")
     try:
+        # Scoring reads current_scored_reports: assets in risk (not stale, not retired), effective labels.
         if assets is None:
-            con.execute("CREATE OR REPLACE TEMP TABLE scope_assets AS SELECT asset_id FROM current_reports")
+            con.execute("CREATE OR REPLACE TEMP TABLE scope_assets AS SELECT asset_id FROM current_scored_reports")
         else:
             con.execute("CREATE OR REPLACE TEMP TABLE scope_assets (asset_id VARCHAR)")
-            con.execute("INSERT INTO scope_assets SELECT DISTINCT unnest(?::VARCHAR[])", [list(assets)])
+            con.execute("INSERT INTO scope_assets SELECT DISTINCT unnest(?::VARCHAR[]) "
+                        "INTERSECT SELECT asset_id FROM current_scored_reports", [assets])
         for name in SCORING_SQL:
             con.execute(sql_file(name))
+        # Assets that went stale or were retired leave current risk (they stay in the store and asset_status).
+        for statement in OUT_OF_RISK:
+            con.execute(statement)
         counts = con.execute("SELECT (SELECT count(*) FROM scope_assets), (SELECT count(*) FROM findings "
                              "WHERE asset_id IN (SELECT asset_id FROM scope_assets))").fetchone()
         assert counts is not None

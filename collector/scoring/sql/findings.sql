@@ -8,11 +8,11 @@ CREATE OR REPLACE TEMP TABLE obs_small AS
 SELECT r.asset_id, r.report_id, 'os' AS kind, coalesce(r.os_family, '') AS ns, r.os_id AS name,
        coalesce(r.os_version_id, '') AS version, r.os_build AS build, r.os_edition AS edition,
        r.os_version AS full_version
-FROM current_reports r SEMI JOIN scope_assets s USING (asset_id)
+FROM current_scored_reports r SEMI JOIN scope_assets s USING (asset_id)
 WHERE coalesce(r.os_id, '') <> ''
 UNION ALL
 SELECT r.asset_id, r.report_id, 'kernel', '', coalesce(nullif(r.os_family, ''), 'unknown'), r.kernel, NULL, NULL, NULL
-FROM current_reports r SEMI JOIN scope_assets s USING (asset_id)
+FROM current_scored_reports r SEMI JOIN scope_assets s USING (asset_id)
 WHERE coalesce(r.kernel, '') <> ''
 UNION ALL
 SELECT t.asset_id, t.report_id, 'software', coalesce(t.vendor, ''), t.name, coalesce(t.version, ''), NULL, NULL, NULL
@@ -101,7 +101,7 @@ QUALIFY row_number() OVER (PARTITION BY mp.matcher_id, mp.source, mp.edition
 
 CREATE OR REPLACE TEMP TABLE asset_systems AS
 SELECT r.asset_id, element_at(r.labels, 'system')[1] AS system
-FROM current_reports r SEMI JOIN scope_assets s USING (asset_id);
+FROM current_scored_reports r SEMI JOIN scope_assets s USING (asset_id);
 
 DELETE FROM findings WHERE asset_id IN (SELECT asset_id FROM scope_assets);
 
