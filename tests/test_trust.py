@@ -57,7 +57,7 @@ def collector(tmp_path: Path, pki: Path) -> Iterator[CollectorProcess]:
         proc.stop()
 
 
-def report(asset_id: str, method: int = pb.METHOD_LOCAL, target: str = "", org: str = "") -> pb.Inventory:
+def report(asset_id: str, method: pb.Method = pb.METHOD_LOCAL, target: str = "", org: str = "") -> pb.Inventory:
     message = pb.Inventory(report_id=str(uuid.uuid4()), asset_id=asset_id, method=method, agent_version="test")
     message.collected_at.FromDatetime(dt.datetime.now(dt.timezone.utc))
     message.host.hostname = asset_id.rsplit(":", 1)[-1]

@@ -203,8 +203,9 @@ def rule_rows(ruleset: RuleSet) -> dict[str, list[dict[str, Any]]]:
                                             "file": loc.file, "line": loc.lines.get(("labels", key), loc.line)})
     for ord_, loc in enumerate(ruleset.other.get("ownership", [])):
         kind, value = loc.rule.rule.match()
-        rows["rule_ownership"].append({"ord": ord_, "match_kind": kind, "match_value": value,
-                                       "labels": dict(loc.rule.rule.set), "file": loc.file, "line": loc.line})
+        for label, text in loc.rule.rule.set.items():
+            rows["rule_ownership"].append({"ord": ord_, "match_kind": kind, "match_value": value, "label": label,
+                                           "value": text, "file": loc.file, "line": loc.line})
     return rows
 
 

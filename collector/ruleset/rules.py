@@ -544,7 +544,7 @@ def check_scoring(data: Any, lines: dict[Path_, int], name: str) -> list[Located
                                 "must define L1 (filled from the lifecycle dates)"))
     if errors:
         raise RuleErrors(errors)
-    return [Located(name, 1, rule)]
+    return [Located(name, 1, rule, lines)]
 
 
 _SNMP_ERROR = re.compile(r"^(?P<file>.*?):(?P<line>\d+): (?P<field>[^:]*): (?P<message>.*)$", re.DOTALL)

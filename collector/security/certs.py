@@ -194,10 +194,11 @@ def scopes_of(cert: x509.Certificate) -> Scopes:
         names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return Scopes()
-    orgs, cidrs, methods = [], [], []
+    found: dict[str, list[str]] = {kind: [] for kind in SCOPE_KINDS}
     for uri in names.get_values_for_type(x509.UniformResourceIdentifier):
         if not uri.startswith(SCOPE_URN):
             continue
         kind, _, value = uri[len(SCOPE_URN):].partition(":")
-        {"org": orgs, "cidr": cidrs, "method": methods}.get(kind, []).append(value)
-    return parse_scopes(tuple(orgs), tuple(cidrs), tuple(methods))
+        if kind in found:
+            found[kind].append(value)
+    return parse_scopes(tuple(found["org"]), tuple(found["cidr"]), tuple(found["method"]))

@@ -42,7 +42,9 @@ def _vocabulary(con: duckdb.DuckDBPyConnection) -> LabelVocabulary | None:
 
 
 def _rules(con: duckdb.DuckDBPyConnection) -> list[Rule]:
-    rows = con.execute("SELECT ord, match_kind, match_value, labels, file, line FROM rule_ownership").fetchall()
+    rows = con.execute("SELECT ord, any_value(match_kind), any_value(match_value), "
+                       "map_from_entries(list((label, value))), any_value(file), any_value(line) "
+                       "FROM rule_ownership GROUP BY ord").fetchall()
     return ordered(Rule(o, kind, value, dict(labels), f"{file}:{line}") for o, kind, value, labels, file, line in rows)
 
 

@@ -71,15 +71,17 @@ CREATE TABLE rule_ownership (
     ord INTEGER NOT NULL,
     match_kind VARCHAR NOT NULL,
     match_value VARCHAR NOT NULL,
-    labels MAP(VARCHAR, VARCHAR) NOT NULL,
+    label VARCHAR NOT NULL,
+    value VARCHAR NOT NULL,
     file VARCHAR NOT NULL,
     line INTEGER NOT NULL
 );
-COMMENT ON TABLE rule_ownership IS 'Central ownership rules: labels given to the assets a rule matches, over what agents send.';
+COMMENT ON TABLE rule_ownership IS 'Central ownership rules: labels given to the assets a rule matches, over what agents send (one row per label a rule sets).';
 COMMENT ON COLUMN rule_ownership.ord IS 'Order of the rule in the rule files (first wins among rules of one kind).';
 COMMENT ON COLUMN rule_ownership.match_kind IS 'What the rule matches, in precedence order: asset, hostname (glob), cidr, label.';
 COMMENT ON COLUMN rule_ownership.match_value IS 'Asset id, host name pattern, CIDR range, or key=value of an agent label.';
-COMMENT ON COLUMN rule_ownership.labels IS 'Labels the rule sets (org, department, system, owner, criticality, environment).';
+COMMENT ON COLUMN rule_ownership.label IS 'Label key the rule sets (org, department, system, owner, criticality, environment, ...).';
+COMMENT ON COLUMN rule_ownership.value IS 'Value it sets.';
 COMMENT ON COLUMN rule_ownership.file IS 'Rule file.';
 COMMENT ON COLUMN rule_ownership.line IS 'Line of the rule in that file.';
 
