@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
 
+from estate.agent import sweepinfo
 from estate.agent.snmp import client, detect
 from estate.agent.snmp.client import SnmpFailure, Target
 from estate.agent.snmp.rules import OsRule
@@ -41,6 +42,8 @@ async def query_one(engine: SnmpEngine, target: Target, rules: Sequence[OsRule],
     try:
         facts = await asyncio.wait_for(client.read_device(engine, target, rules), deadline_s)
         report = detect.build_report(facts, rules, dict(target.labels))
+        inventory, _, entry = target.source.rpartition(": ")
+        sweepinfo.stamp(report, inventory, entry or target.address, sweepinfo.host_port(target.address, target.port))
         device = report.device
         summary = " ".join(x for x in (device.vendor, device.os, device.version, device.model) if x) or "unknown device"
         return Result(target, "ok", summary, report, time.monotonic() - started)
