@@ -25,6 +25,7 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import re
+import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -211,15 +212,38 @@ def rule_rows(ruleset: RuleSet) -> dict[str, list[dict[str, Any]]]:
 
 # --- resolving an asset's effective labels ---------------------------------------------------------
 
+Address = tuple[int, int]  # (IP version, address as an integer): quick to test against a network
+
+
+def parse_address(text: str) -> Address | None:
+    """An IPv4 or IPv6 address (a /prefix or %zone after it is ignored), or None for anything else."""
+    text = text.split("/", 1)[0].split("%", 1)[0].strip("[]")
+    for family, version in ((socket.AF_INET, 4), (socket.AF_INET6, 6)):
+        try:
+            return version, int.from_bytes(socket.inet_pton(family, text), "big")
+        except OSError:
+            continue
+    return None
+
+
 @dataclass(frozen=True)
 class Rule:
-    """One stored ownership rule (a rule_ownership row), ready to match."""
+    """One stored ownership rule (its rule_ownership rows), ready to match."""
 
     ord: int
     kind: str
     value: str
     labels: Mapping[str, str]
     where: str  # ownership FILE:LINE
+    network: tuple[int, int, int] | None = None  # cidr rules: (version, network, mask)
+
+    @classmethod
+    def of(cls, ord_: int, kind: str, value: str, labels: Mapping[str, str], where: str) -> Rule:
+        network = None
+        if kind == "cidr":
+            net = ipaddress.ip_network(value, strict=False)
+            network = (net.version, int(net.network_address), int(net.netmask))
+        return cls(ord_, kind, value, labels, where, network)
 
 
 @dataclass(frozen=True)
@@ -228,7 +252,7 @@ class AssetFacts:
 
     asset_id: str
     hostnames: tuple[str, ...]
-    addresses: tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...]
+    addresses: tuple[Address, ...]
     agent_labels: Mapping[str, str]
 
 
@@ -245,9 +269,9 @@ def _matches(rule: Rule, facts: AssetFacts) -> bool:
     if rule.kind == "hostname":
         pattern = rule.value.lower()
         return any(fnmatch.fnmatchcase(name.lower(), pattern) for name in facts.hostnames if name)
-    if rule.kind == "cidr":
-        network = ipaddress.ip_network(rule.value, strict=False)
-        return any(address in network for address in facts.addresses)
+    if rule.network is not None:
+        version, network, mask = rule.network
+        return any(v == version and a & mask == network for v, a in facts.addresses)
     wanted = dict(pair.split("=", 1) for pair in rule.value.split(","))
     return all(facts.agent_labels.get(k) == v for k, v in wanted.items())
 

@@ -1,7 +1,7 @@
 """Who sent a report, and whether that sender may speak for the report's asset.
 
-Every report is stored with its Sender (the audit columns of `reports`). The writer calls
-`Sender.admit` for each report before storing it, in its own thread and on the store's connection:
+Every report is stored with its Sender (the audit columns of `reports`). The writer calls `admit`
+for each group of reports before storing them, in its own thread and on the store's connection:
 
 - an `agent` certificate may report one asset: the one enrolled for it (estate-collector enrol), or
   else the first it reports (trust on first use, recorded in asset_bindings). A first contact for an
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,41 +64,23 @@ class Sender:
                 "sweep_scanner": sweep.scanner or None, "sweep_inventory": sweep.inventory or None,
                 "sweep_entry": sweep.entry or None, "sweep_target": sweep.target or None}
 
-    def admit(self, con: Any, report: pb.Inventory) -> None:
-        """Raise Rejected (naming the certificate and the asset) unless this sender may store `report`."""
+    def refusal(self, report: pb.Inventory) -> str | None:
+        """Why this sender may not store `report`, checks that need no store; None when they pass."""
         if self.kind != "certificate":
-            return
+            return None
         if self.trust is not None:
             revoked = self.trust.revocation(self.fingerprint)
             if revoked is not None:
-                raise Rejected(f"{self.name()} was revoked on {revoked.at:%Y-%m-%d %H:%M} UTC"
-                               + (f" ({revoked.reason})" if revoked.reason else ""))
-            sync_trust(con, self.trust)
-        if self.role == "agent":
-            self._admit_agent(con, report)
-        elif self.role == "scanner":
-            self._admit_scanner(report)
-        else:
-            raise Rejected(f"{self.name()} has role {self.role!r}, which may not ingest")
-
-    def _admit_agent(self, con: Any, report: pb.Inventory) -> None:
-        row = con.execute("SELECT asset_id, how FROM asset_bindings WHERE fingerprint = ?",
-                          [self.fingerprint]).fetchone()
-        if row is not None:
-            if row[0] != report.asset_id:
-                raise Rejected(f"{self.name()} is bound to asset {row[0]!r} ({row[1]}); it may not report "
-                               f"asset {report.asset_id!r}")
-            return
-        other = con.execute(
-            "SELECT fingerprint, subject FROM asset_bindings b WHERE asset_id = ? AND NOT EXISTS "
-            "(SELECT 1 FROM certificate_revocations r WHERE r.fingerprint = b.fingerprint) "
-            "ORDER BY bound_at DESC LIMIT 1", [report.asset_id]).fetchone()
-        if other is not None and other[1] != self.subject:
-            raise Rejected(f"asset {report.asset_id!r} is bound to another certificate {other[1]} (sha256 "
-                           f"{other[0][:16]}...); {self.name()} may not report it (enrol it with "
-                           "'estate-collector enrol' if it replaces that one)")
-        con.execute("INSERT INTO asset_bindings VALUES (?, ?, ?, 'first-contact', ?, NULL)",
-                    [self.fingerprint, report.asset_id, self.subject, dt.datetime.now(dt.timezone.utc)])
+                return (f"{self.name()} was revoked on {revoked.at:%Y-%m-%d %H:%M} UTC"
+                        + (f" ({revoked.reason})" if revoked.reason else ""))
+        if self.role == "scanner":
+            try:
+                self._admit_scanner(report)
+            except Rejected as exc:
+                return str(exc)
+        elif self.role != "agent":
+            return f"{self.name()} has role {self.role!r}, which may not ingest"
+        return None
 
     def _admit_scanner(self, report: pb.Inventory) -> None:
         method = pb.Method.Name(report.method).removeprefix("METHOD_").lower()
@@ -122,6 +105,58 @@ class Sender:
 
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def admit(con: Any, items: Sequence[tuple[Sender | None, pb.Inventory]]) -> list[str | None]:
+    """For each (sender, report) of one group commit, why it may not be stored (None: it may).
+
+    Runs in the writer thread on the store's connection, with one lookup of asset_bindings for the
+    whole group: the agents' bindings are checked in order, so two reports of one new certificate
+    in one group bind it once (to the first asset) and the second is judged against that binding.
+    """
+    reasons = [sender.refusal(report) if sender is not None else None for sender, report in items]
+    trusts = {id(s.trust): s.trust for s, _ in items if s is not None and s.trust is not None}
+    for trust in trusts.values():
+        sync_trust(con, trust)
+    agents = [(i, sender, report) for i, (sender, report) in enumerate(items)
+              if reasons[i] is None and sender is not None and sender.kind == "certificate" and sender.role == "agent"]
+    if not agents:
+        return reasons
+    fingerprints = sorted({sender.fingerprint for _, sender, _ in agents})
+    assets = sorted({report.asset_id for _, _, report in agents})
+    by_fingerprint: dict[str, tuple[str, str]] = {}
+    by_asset: dict[str, tuple[str, str]] = {}  # asset -> (fingerprint, subject) of its latest live binding
+    for fingerprint_, asset_id, how, subject, revoked in con.execute(
+            "SELECT b.fingerprint, b.asset_id, b.how, coalesce(b.subject, ''), r.fingerprint IS NOT NULL "
+            "FROM asset_bindings b LEFT JOIN certificate_revocations r USING (fingerprint) "
+            "WHERE b.fingerprint IN (SELECT unnest(?::VARCHAR[])) OR b.asset_id IN (SELECT unnest(?::VARCHAR[])) "
+            "ORDER BY b.bound_at", [fingerprints, assets]).fetchall():
+        by_fingerprint[fingerprint_] = (asset_id, how)
+        if not revoked:
+            by_asset[asset_id] = (fingerprint_, subject)
+    new: list[tuple[str, str, str]] = []
+    for i, sender, report in agents:
+        bound = by_fingerprint.get(sender.fingerprint)
+        if bound is not None:
+            if bound[0] != report.asset_id:
+                reasons[i] = (f"{sender.name()} is bound to asset {bound[0]!r} ({bound[1]}); it may not report "
+                              f"asset {report.asset_id!r}")
+            continue
+        other = by_asset.get(report.asset_id)
+        if other is not None and other[1] != sender.subject:
+            reasons[i] = (f"asset {report.asset_id!r} is bound to another certificate {other[1]} (sha256 "
+                          f"{other[0][:16]}...); {sender.name()} may not report it (enrol it with "
+                          "'estate-collector enrol' if it replaces that one)")
+            continue
+        by_fingerprint[sender.fingerprint] = (report.asset_id, "first-contact")
+        by_asset[report.asset_id] = (sender.fingerprint, sender.subject)
+        new.append((sender.fingerprint, report.asset_id, sender.subject))
+    if new:
+        fps, ids, subjects = (list(column) for column in zip(*new, strict=True))
+        con.execute("INSERT INTO asset_bindings SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
+                    "unnest(?::VARCHAR[]), 'first-contact', ?, NULL", [fps, ids, subjects,
+                                                                       dt.datetime.now(dt.timezone.utc)])
+    return reasons
 
 
 def report_addresses(report: pb.Inventory) -> list[Address]:

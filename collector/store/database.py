@@ -18,7 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from estate.collector.ingest.validate import MAX_STRING_CHARS, Rejected, check_report
-from estate.collector.security.senders import AUDIT_COLUMNS, Sender
+from estate.collector.security.senders import AUDIT_COLUMNS, Sender, admit
 from estate.v1 import inventory_pb2 as pb
 
 STR = pa.string()
@@ -234,20 +234,26 @@ class Store:
         each must be allowed to speak for its report's asset (security/senders.py).
         """
         received_at = dt.datetime.now(dt.timezone.utc)
+        reports = list(reports)
         outcomes: list[Outcome] = []
         candidates: list[tuple[int, str, Batch]] = []
         for index, report in enumerate(reports):
             try:
                 report_id = check_report(report)
                 sender = senders[index] if senders is not None else None
-                if sender is not None:
-                    sender.admit(self.con, report)  # issue 16: may this sender speak for this asset?
                 candidates.append((index, report_id, report_rows(report, report_id, received_at, via, sender)))
                 outcomes.append(Outcome(report_id, "PENDING"))
             except Rejected as exc:
                 outcomes.append(Outcome(report.report_id[:64], "REJECTED", str(exc)))
+        if senders is not None and candidates:  # issue 16: may each sender speak for its report's asset?
+            try:
+                refusals = admit(self.con, [(senders[index], reports[index]) for index, _, _ in candidates])
             except duckdb.Error as exc:
                 raise StoreError(f"{self.path}: {exc}") from exc
+            for (index, report_id, _), reason in zip(candidates, refusals, strict=True):
+                if reason is not None:
+                    outcomes[index] = Outcome(report_id, "REJECTED", reason)
+            candidates = [c for c, reason in zip(candidates, refusals, strict=True) if reason is None]
         if not candidates:
             return outcomes
         try:
