@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+import logging
 import subprocess
 import sys
 import uuid
@@ -16,6 +19,9 @@ from cryptography import x509
 from estate.agent import transport
 from estate.collector.process import CollectorProcess, start_collector
 from estate.collector.security import certs
+from estate.collector.security.senders import Sender
+from estate.collector.security.trust import Trust, revoke
+from estate.collector.store.database import Store
 from estate.v1 import ingest_pb2 as ingest_pb
 from estate.v1 import inventory_pb2 as pb
 
@@ -232,3 +238,60 @@ def test_ingest_records_who_loaded_each_file(tmp_path: Path) -> None:
     assert row is not None and row[0] == "file" and row[2] == str(path.resolve()) and row[3] is None
     user, _, host = row[1].partition("@")
     assert user and host
+
+
+def test_scanner_without_any_scope_is_refused_when_it_connects(collector: CollectorProcess, pki: Path) -> None:
+    # `certs issue` refuses a scanner without scopes; a CA used by hand could still make one.
+    certs.issue(pki, "scanner-bare", "scanner")
+    with pytest.raises(transport.TransportError, match=r"PERMISSION_DENIED: scanner certificate OU=scanner,"
+                                                       r"CN=scanner-bare .* has no scopes"):
+        send(collector, pki, "scanner-bare", report("ssh:10.1.1.1:22", pb.METHOD_SSH, "10.1.1.1:22", org="hmrc"))
+
+
+# --- the same checks on the store directly: group commits, revocation mid-stream, damaged trust files ---------
+
+def _agent(name: str, trust: Trust | None = None) -> Sender:
+    return Sender(kind="certificate", subject=f"OU=agent,CN={name}", role="agent",
+                  fingerprint=hashlib.sha256(name.encode()).hexdigest(), trust=trust)
+
+
+def test_one_group_binds_a_new_certificate_once(tmp_path: Path) -> None:
+    store = Store(tmp_path / "estate.duckdb")
+    try:
+        sender = _agent("web01")
+        outcomes = store.write_reports([report("a:1"), report("a:2"), report("a:1")], via="grpc",
+                                       senders=[sender, sender, sender])
+        assert [o.status for o in outcomes] == ["ACCEPTED", "REJECTED", "ACCEPTED"]
+        assert "bound to asset 'a:1' (first-contact); it may not report asset 'a:2'" in outcomes[1].reason
+        assert store.con.execute("SELECT count(*) FROM asset_bindings").fetchone() == (1,)
+    finally:
+        store.close()
+
+
+def test_revocation_applies_to_a_stream_already_open(tmp_path: Path) -> None:
+    store = Store(tmp_path / "estate.duckdb")
+    try:
+        sender = _agent("web01", Trust(tmp_path))
+        assert store.write_reports([report("a:1")], via="grpc", senders=[sender])[0].status == "ACCEPTED"
+        revoke(tmp_path, sender.fingerprint, sender.subject, "key leaked")
+        outcome = store.write_reports([report("a:1")], via="grpc", senders=[sender])[0]
+        assert outcome.status == "REJECTED" and "was revoked on" in outcome.reason and "(key leaked)" in outcome.reason
+        assert store.con.execute("SELECT reason FROM certificate_revocations").fetchall() == [("key leaked",)]
+    finally:
+        store.close()
+
+
+def test_damaged_trust_file_lines_are_named_and_the_rest_used(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    good = _agent("good")
+    revoked = _agent("bad")
+    lines = ["{not json", json.dumps({"fingerprint": "xyz", "at": "2026-01-01T00:00:00+00:00"}), "[1, 2]",
+             json.dumps({"fingerprint": revoked.fingerprint, "at": "2026-01-01T00:00:00+00:00", "reason": "r"})]
+    (tmp_path / "revoked.jsonl").write_text("\n".join(lines) + "\n")
+    trust = Trust(tmp_path)
+    with caplog.at_level(logging.ERROR, logger="estate.collector"):
+        assert trust.revocation(revoked.fingerprint) is not None
+    assert trust.revocation(good.fingerprint) is None
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("revoked.jsonl:1: entry skipped" in m for m in messages), messages
+    assert any("revoked.jsonl:2: entry skipped: fingerprint 'xyz'" in m for m in messages), messages
+    assert any("revoked.jsonl:3: entry skipped: not a JSON object" in m for m in messages), messages
