@@ -256,6 +256,10 @@ def test_stale_asset_leaves_current_risk_but_is_listed(tmp_path: Path, rules: Pa
     store.close()
     statuses = {row["asset_id"]: row["status"] for row in assets_cli(db)}
     assert statuses == {"hostname:fresh": "active", "hostname:old": "stale"}
+    explained = subprocess.run([*COLLECTOR_CLI, "explain", "hostname:old", "--db", str(db)], capture_output=True,
+                               text=True, timeout=60)
+    assert explained.returncode == 0, explained.stderr
+    assert "status: stale (last report collected " in explained.stdout and "not in current risk" in explained.stdout
 
 
 def test_threshold_comes_from_scoring_yaml(tmp_path: Path, rules: Path) -> None:

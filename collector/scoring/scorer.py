@@ -265,9 +265,11 @@ class Scorer:
 
 def explain(con: duckdb.DuckDBPyConnection, asset: str) -> str | None:
     """How an asset's findings and risk were reached, for people; None if no such asset."""
-    rows = con.execute("SELECT asset_id, hostname, os_pretty_name, kernel, element_at(labels, 'system')[1] "
-                       "FROM current_reports WHERE asset_id = ? OR hostname = ? "
-                       "ORDER BY asset_id = ? DESC, asset_id LIMIT 11", [asset, asset, asset]).fetchall()
+    rows = con.execute("SELECT r.asset_id, hostname, os_pretty_name, kernel, "
+                       "element_at(coalesce(l.labels, r.labels), 'system')[1], s.status, s.last_seen "
+                       "FROM current_reports r LEFT JOIN current_asset_labels l USING (asset_id) "
+                       "LEFT JOIN asset_status s USING (asset_id) WHERE r.asset_id = ? OR hostname = ? "
+                       "ORDER BY r.asset_id = ? DESC, r.asset_id LIMIT 11", [asset, asset, asset]).fetchall()
     if not rows:
         return None
     # Host names repeat (clones, "localhost", devices all called "switch"): never pick one silently.
@@ -275,8 +277,11 @@ def explain(con: duckdb.DuckDBPyConnection, asset: str) -> str | None:
         ids = ", ".join(r[0] for r in rows[:10]) + (", ..." if len(rows) > 10 else "")
         raise ValueError(f"host name {asset!r} is shared by several assets ({ids}): give an asset id")
     row = rows[0]
-    asset_id, hostname, pretty, kernel, system = row
+    asset_id, hostname, pretty, kernel, system, status, last_seen = row
     out = [f"asset {asset_id} ({hostname})", f"  os: {pretty}  kernel: {kernel}  system: {system or '-'}"]
+    if status in ("stale", "retired"):  # issue 16: out of current risk, kept in the store
+        out.append(f"  status: {status} (last report collected {last_seen:%Y-%m-%d}): not in current risk")
+        return "\n".join(out)
     risk = con.execute("SELECT * FROM asset_risk WHERE asset_id = ?", [asset_id]).fetchone()
     if risk is None:
         out.append("  not scored yet: run 'estate-collector score'")
