@@ -24,7 +24,6 @@ from typing import Any
 
 from cryptography.x509.oid import NameOID
 
-from estate.collector.ingest.validate import Rejected
 from estate.collector.security.certs import CertError, Scopes, fingerprint, load_certificate, parse_scopes, role_of
 from estate.collector.security.certs import scopes_of as certificate_scopes
 from estate.collector.security.trust import Trust, who
@@ -74,34 +73,32 @@ class Sender:
                 return (f"{self.name()} was revoked on {revoked.at:%Y-%m-%d %H:%M} UTC"
                         + (f" ({revoked.reason})" if revoked.reason else ""))
         if self.role == "scanner":
-            try:
-                self._admit_scanner(report)
-            except Rejected as exc:
-                return str(exc)
-        elif self.role != "agent":
+            return self._scanner_refusal(report)
+        if self.role != "agent":
             return f"{self.name()} has role {self.role!r}, which may not ingest"
         return None
 
-    def _admit_scanner(self, report: pb.Inventory) -> None:
+    def _scanner_refusal(self, report: pb.Inventory) -> str | None:
         method = pb.Method.Name(report.method).removeprefix("METHOD_").lower()
         if method not in SCANNER_METHODS:
-            raise Rejected(f"{self.name()} is a scanner: it may send SSH and SNMP sweeps, not {method.upper()} "
-                           f"reports (asset {report.asset_id!r})")
+            return (f"{self.name()} is a scanner: it may send SSH and SNMP sweeps, not {method.upper()} "
+                    f"reports (asset {report.asset_id!r})")
         for source, scopes in self.scopes:
             if scopes.methods and method not in scopes.methods:
-                raise Rejected(f"{self.name()} may not report asset {report.asset_id!r} over {method.upper()}: "
-                               f"its {source} allows method {','.join(sorted(scopes.methods))}")
+                return (f"{self.name()} may not report asset {report.asset_id!r} over {method.upper()}: "
+                        f"its {source} allows method {','.join(sorted(scopes.methods))}")
             org = report.labels.get("org", "")
             if scopes.orgs and org not in scopes.orgs:
-                raise Rejected(f"{self.name()} may not report asset {report.asset_id!r} of org {org or '(none)'!r}: "
-                               f"its {source} allows org {','.join(sorted(scopes.orgs))}")
+                return (f"{self.name()} may not report asset {report.asset_id!r} of org {org or '(none)'!r}: "
+                        f"its {source} allows org {','.join(sorted(scopes.orgs))}")
             if scopes.cidrs:
                 addresses = report_addresses(report)
                 outside = [a for a in addresses if not any(a in net for net in scopes.cidrs)]
                 if not addresses or outside:
                     shown = ", ".join(map(str, outside or addresses)) or "no address"
-                    raise Rejected(f"{self.name()} may not report asset {report.asset_id!r} at {shown}: its {source} "
-                                   f"allows cidr {','.join(map(str, scopes.cidrs))}")
+                    return (f"{self.name()} may not report asset {report.asset_id!r} at {shown}: its {source} "
+                            f"allows cidr {','.join(map(str, scopes.cidrs))}")
+        return None
 
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
