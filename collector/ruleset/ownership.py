@@ -35,6 +35,8 @@ from pydantic import Field, StrictStr, model_validator
 from estate.collector.ruleset.rules import Located, Path_, RuleError, RuleErrors, RuleSet, Strict, _line, _validate
 
 MATCH_KINDS = ("asset", "hostname", "cidr", "label")  # in precedence order
+# Agents' label keys and values are bounded only by the report limits: flags quote at most this much.
+MAX_SHOWN = 100
 LabelKey = Annotated[str, Field(strict=True, pattern=r"^[a-z][a-z0-9_.-]{0,63}$")]
 LabelValue = Annotated[str, Field(strict=True, min_length=1, max_length=200)]
 
@@ -149,12 +151,15 @@ class LabelVocabulary:
                 return None
             near = [v for v in self.closed[key] if v.lower() == value.lower()]
             hint = f" (did you mean {near[0]!r}?)" if near else ""
-            return f"{value!r} is not in the vocabulary for {key}{hint}; allowed: {', '.join(sorted(self.closed[key]))}"
+            return (f"{value[:MAX_SHOWN]!r} is not in the vocabulary for {key}{hint}; "
+                    f"allowed: {', '.join(sorted(self.closed[key]))}")
         if key in self.patterns:
             if self.patterns[key].fullmatch(value):
                 return None
-            return f"{value!r} does not match the vocabulary pattern for {key} ({self.patterns[key].pattern})"
-        return f"key {key!r} is not in the vocabulary (keys: {', '.join(sorted([*self.closed, *self.patterns]))})"
+            return (f"{value[:MAX_SHOWN]!r} does not match the vocabulary pattern for {key} "
+                    f"({self.patterns[key].pattern})")
+        keys = ", ".join(sorted([*self.closed, *self.patterns]))
+        return f"key {key[:MAX_SHOWN]!r} is not in the vocabulary (keys: {keys})"
 
 
 def vocabulary_of(rule: Vocabulary) -> LabelVocabulary:
@@ -298,11 +303,11 @@ def resolve(facts: AssetFacts, rules: list[Rule], vocabulary: LabelVocabulary | 
     for key, value in sorted(facts.agent_labels.items()):
         if key in labels:
             if labels[key] != value:
-                flags.append(f"{key}={value} from the agent: overridden by {sources[key]}")
+                flags.append(f"{key}={value[:MAX_SHOWN]} from the agent: overridden by {sources[key]}")
             continue
         problem = vocabulary.problem(key, value) if vocabulary is not None else None
         if problem:
-            flags.append(f"{key}={value} from the agent: refused: {problem}")
+            flags.append(f"{key[:MAX_SHOWN]}={value[:MAX_SHOWN]} from the agent: refused: {problem}")
             continue
         labels[key], sources[key] = value, "agent"
     return Resolved(labels, sources, flags)
