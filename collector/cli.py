@@ -356,12 +356,13 @@ def _print_outcome(path: Path, outcome: Outcome) -> None:
     print(f"{path}: {outcome.status}{reason}", file=sys.stderr if outcome.status == "REJECTED" else sys.stdout)
 
 
-# Labels shown are the effective ones (ownership rules over the agent's, vocabulary-checked) once resolved.
+# Labels shown are the effective ones (ownership rules over the agent's, vocabulary-checked) once resolved;
+# label_flags counts the agent's labels refused or overridden (current_asset_labels.flags says which).
 ASSET_QUERY = """
 SELECT r.asset_id, hostname, coalesce(nullif(os_pretty_name, ''), trim(os_id || ' ' || os_version_id)) AS os,
        kernel, method, package_count, error_count,
        strftime(collected_at AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ') AS collected_at,
-       s.status, coalesce(l.labels, r.labels) AS labels
+       s.status, coalesce(l.labels, r.labels) AS labels, len(coalesce(l.flags, [])) AS label_flags
 FROM current_reports r JOIN asset_status s USING (asset_id) LEFT JOIN current_asset_labels l USING (asset_id)
 ORDER BY hostname, r.asset_id
 """

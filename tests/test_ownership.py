@@ -294,3 +294,13 @@ def test_retired_asset_leaves_risk_and_is_flagged_if_it_reports_again(tmp_path: 
     assert store.con.execute("SELECT count(*) FROM asset_risk").fetchone() == (1,)
     store.close()
     assert [row["status"] for row in assets_cli(db)] == ["reported-after-retirement"]
+
+
+def test_assets_lists_effective_labels_and_counts_flags(tmp_path: Path, rules: Path) -> None:
+    db = tmp_path / "estate.duckdb"
+    store = Store(db)
+    store_rules(store.con, load_rules(rules), rules)
+    stored(store, report("hostname:x1", labels={"criticality": "urgent", "org": "hmrc"}))
+    store.close()
+    [row] = assets_cli(db)
+    assert (row["status"], row["labels"], row["label_flags"]) == ("active", {"org": "hmrc"}, 1)
