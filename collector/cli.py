@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the Summary RPC (for role gds) withholds counts from 1 to N-1 (default 5)")
     serve.add_argument("--stale-days", type=_positive, default=30, metavar="DAYS",
                        help="an asset not seen for more than DAYS is stale in the summary (default 30)")
+    _trust_dir_option(serve)
+    serve.add_argument("--scanner-scopes", type=Path, metavar="FILE",
+                       help="YAML: scopes of scanner certificates by common name (orgs, cidrs, methods)")
 
     ingest = commands.add_parser("ingest", help="load report files written by 'estate-agent scan --output'",
                                  description="Load report files (JSON or binary protobuf) from air-gapped hosts.")
@@ -76,16 +79,46 @@ def build_parser() -> argparse.ArgumentParser:
 
     certs = commands.add_parser("certs", help="create a CA and issue mTLS certificates",
                                 description="Create a certificate authority and issue certificates whose "
-                                            "role (agent, analyst, gds, collector) decides what the holder may call.")
+                                            "role (agent, scanner, analyst, gds, collector) decides what the holder "
+                                            "may call; revoke certificates.")
     certs_commands = certs.add_subparsers(dest="certs_command", required=True, metavar="ACTION")
     certs_init = certs_commands.add_parser("init", help="create the CA in DIR")
     certs_init.add_argument("--dir", type=Path, required=True, help="where the CA's ca.pem and ca.key go")
     certs_issue = certs_commands.add_parser("issue", help="issue NAME.pem and NAME.key signed by the CA in DIR")
     certs_issue.add_argument("--dir", type=Path, required=True, help="the CA's folder; the new files go there too")
     certs_issue.add_argument("--name", required=True, help="certificate name (its common name and file name)")
-    certs_issue.add_argument("--role", required=True, choices=("agent", "analyst", "gds", "collector"))
+    certs_issue.add_argument("--role", required=True, choices=("agent", "scanner", "analyst", "gds", "collector"))
     certs_issue.add_argument("--host", action="append", default=[], metavar="NAME|IP",
                              help="a name or address the collector is reached by (repeatable; role collector)")
+    certs_issue.add_argument("--days", type=int, default=825, metavar="N", help="lifetime in days (default 825)")
+    certs_issue.add_argument("--scope-org", action="append", default=[], metavar="ORG",
+                             help="role scanner: an organisation it may report (repeatable)")
+    certs_issue.add_argument("--scope-cidr", action="append", default=[], metavar="CIDR",
+                             help="role scanner: an address range it may report (repeatable)")
+    certs_issue.add_argument("--scope-method", action="append", default=[], choices=("ssh", "snmp"),
+                             help="role scanner: a method it may use (repeatable; default both)")
+    certs_revoke = certs_commands.add_parser("revoke", help="refuse a certificate from now on",
+                                             description="Revoke a client certificate: the collector refuses it "
+                                                         "from the next report on (it rereads the trust folder).")
+    _certificate_option(certs_revoke)
+    certs_revoke.add_argument("--reason", default="", help="why (kept with the revocation)")
+    certs_revoke.add_argument("--db", default=DEFAULT_DB, help=f"the collector's DuckDB file (default ./{DEFAULT_DB})")
+    _trust_dir_option(certs_revoke)
+
+    enrol = commands.add_parser("enrol", help="bind an agent certificate to its asset ahead of first contact",
+                                description="Bind an agent certificate to the one asset it may report, before "
+                                            "(or instead of) trust on first use.")
+    _certificate_option(enrol)
+    enrol.add_argument("--asset", required=True, metavar="ASSET_ID", help="the asset the certificate speaks for")
+    enrol.add_argument("--db", default=DEFAULT_DB, help=f"the collector's DuckDB file (default ./{DEFAULT_DB})")
+    _trust_dir_option(enrol)
+
+    retire = commands.add_parser("retire", help="record that an asset was decommissioned",
+                                 description="Retire an asset: it leaves current risk but stays in the store; "
+                                             "if it reports again it is flagged (status reported-after-retirement).")
+    retire.add_argument("asset", metavar="ASSET", help="asset id")
+    retire.add_argument("--reason", required=True, help="why (change ticket, decommissioning note)")
+    retire.add_argument("--db", default=DEFAULT_DB, help=f"DuckDB file (default ./{DEFAULT_DB})")
 
     assets = commands.add_parser("assets", help="list current assets (latest report of each)",
                                  description="List the current assets: the latest report of each.")
@@ -109,6 +142,15 @@ def duration(text: str) -> float:
     if seconds < 0 or seconds != seconds:
         raise argparse.ArgumentTypeError(f"not a duration (like 30s, 5m, 1h): {text!r}")
     return seconds
+def _trust_dir_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--trust-dir", type=Path, metavar="DIR",
+                        help="folder of enrolled.jsonl and revoked.jsonl (default: the folder of --db)")
+
+
+def _certificate_option(parser: argparse.ArgumentParser) -> None:
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--cert", type=Path, metavar="PEM", help="the certificate file")
+    which.add_argument("--cert-fingerprint", metavar="SHA256", help="its SHA-256 fingerprint (hex, colons allowed)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -138,6 +180,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_ingest(args)
     if args.command == "certs":
         return cmd_certs(args)
+    if args.command == "enrol":
+        return cmd_enrol(args)
+    if args.command == "retire":
+        return cmd_retire(args)
     if args.command in rules_cli.COMMANDS:
         return rules_cli.run(args)
     if args.command in read_cli.COMMANDS:
@@ -158,11 +204,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print("estate-collector: --tls-cert, --tls-key and --tls-ca go together", file=sys.stderr)
             return 2
         tls = ServerTls(args.tls_cert, args.tls_key, args.tls_ca)
+    from estate.collector.security.certs import CertError
+    from estate.collector.security.senders import load_scanner_scopes, sync_trust
+    from estate.collector.security.trust import Trust, default_trust_dir
+
+    try:
+        scanner_scopes = load_scanner_scopes(args.scanner_scopes) if args.scanner_scopes else None
+    except CertError as exc:
+        print(f"estate-collector: {exc}", file=sys.stderr)
+        return 2
+    trust = Trust(args.trust_dir or default_trust_dir(args.db))
     # Many threads share the GIL (stream readers flattening reports, two writer lanes, the scorer):
     # hand it over every millisecond rather than every five, so a small report's few steps are not
     # queued behind a huge report's flattening.
     sys.setswitchinterval(0.001)
     store = Store(args.db)
+    sync_trust(store.con, trust)  # enrolments and revocations made while the collector was stopped
     # A cursor made here, before the writer thread starts: the snapshot thread's own connection to the
     # writer's database, the only one that can read the live file.
     snapshots = Snapshotter(store.con.cursor(), args.snapshot or default_snapshot_path(args.db),
@@ -173,7 +230,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     writer = Writer(store, on_commit=scorer.notify)
     try:
         server, port = build_server(writer, args.listen, tls, insecure=args.insecure, snapshots=snapshots,
-                                    summary=summary)
+                                    summary=summary, trust=trust, scanner_scopes=scanner_scopes)
     except (ValueError, OSError) as exc:
         print(f"estate-collector: {exc}", file=sys.stderr)
         writer.close()
@@ -200,6 +257,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     snapshots.stop()
     writer.close()
     scorer.close(finish_within_s=SCORER_GRACE_S)  # scores are derived: the next start redoes what is left
+    sync_trust(store.con, trust)  # and those made since the last report, for the audit tables
     store.close()
     return 0
 
@@ -207,15 +265,96 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_certs(args: argparse.Namespace) -> int:
     from estate.collector.security import certs
 
+    if args.certs_command == "revoke":
+        return cmd_revoke(args)
     try:
         if args.certs_command == "init":
             issued = certs.init_ca(args.dir)
         else:
-            issued = certs.issue(args.dir, args.name, args.role, tuple(args.host))
+            scopes = certs.parse_scopes(tuple(args.scope_org), tuple(args.scope_cidr), tuple(args.scope_method))
+            if args.role == "scanner" and scopes.empty():
+                raise certs.CertError("a scanner needs at least one --scope-org, --scope-cidr or --scope-method "
+                                      "(or list it in the collector's --scanner-scopes file and give "
+                                      "--scope-method ssh --scope-method snmp)")
+            issued = certs.issue(args.dir, args.name, args.role, tuple(args.host), days=args.days, scopes=scopes)
     except certs.CertError as exc:
         print(f"estate-collector: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {issued.cert} and {issued.key} (mode 0600)")
+    return 0
+
+
+def _certificate_identity(args: argparse.Namespace) -> tuple[str, str]:
+    """(fingerprint, subject) from --cert PEM or --cert-fingerprint; raises TrustError or CertError."""
+    from estate.collector.security import certs
+    from estate.collector.security.trust import normalise_fingerprint
+
+    if args.cert is not None:
+        try:
+            data = args.cert.read_bytes()[:1 << 20]
+        except OSError as exc:
+            raise certs.CertError(f"{args.cert}: cannot read: {exc.strerror}") from exc
+        cert = certs.load_certificate(data, str(args.cert))
+        return certs.fingerprint(cert), cert.subject.rfc4514_string()
+    return normalise_fingerprint(args.cert_fingerprint), ""
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    from estate.collector.security.certs import CertError
+    from estate.collector.security.trust import TrustError, default_trust_dir, revoke
+
+    directory = args.trust_dir or default_trust_dir(args.db)
+    try:
+        fingerprint, subject = _certificate_identity(args)
+        entry = revoke(directory, fingerprint, subject, args.reason)
+    except (CertError, TrustError) as exc:
+        print(f"estate-collector: {exc}", file=sys.stderr)
+        return 2
+    print(f"revoked {subject or 'certificate'} sha256 {entry.fingerprint} "
+          f"(recorded in {directory / 'revoked.jsonl'}; a running collector refuses it from now on)")
+    return 0
+
+
+def cmd_enrol(args: argparse.Namespace) -> int:
+    from estate.collector.security.certs import CertError
+    from estate.collector.security.trust import TrustError, default_trust_dir, enrol
+
+    directory = args.trust_dir or default_trust_dir(args.db)
+    try:
+        fingerprint, subject = _certificate_identity(args)
+        if args.cert is not None:
+            from estate.collector.security.certs import role_of
+
+            role = role_of(args.cert.read_bytes()[:1 << 20])
+            if role != "agent":
+                raise CertError(f"{args.cert}: role {role or '(none)'!r}: only agent certificates are bound "
+                                "to an asset")
+        entry = enrol(directory, fingerprint, args.asset, subject)
+    except (CertError, TrustError) as exc:
+        print(f"estate-collector: {exc}", file=sys.stderr)
+        return 2
+    print(f"enrolled {subject or 'certificate'} sha256 {entry.fingerprint} for asset {args.asset!r} "
+          f"(recorded in {directory / 'enrolled.jsonl'})")
+    return 0
+
+
+def cmd_retire(args: argparse.Namespace) -> int:
+    from estate.collector.security.trust import who
+
+    if not args.reason.strip():
+        print("estate-collector: --reason must say why the asset is retired", file=sys.stderr)
+        return 2
+    store = Store(args.db)
+    try:
+        known = store.con.execute("SELECT count(*) FROM reports WHERE asset_id = ?", [args.asset]).fetchone()
+        if not known or not known[0]:
+            print(f"estate-collector: no asset {args.asset!r} in {args.db}", file=sys.stderr)
+            return 1
+        store.con.execute("INSERT INTO asset_retirements VALUES (?, now(), ?, ?)",
+                          [args.asset, args.reason.strip()[:2000], who()])
+    finally:
+        store.close()
+    print(f"retired {args.asset}: it leaves current risk; a report from it again will be flagged")
     return 0
 
 
@@ -242,6 +381,8 @@ def read_report_file(path: Path) -> pb.Inventory:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from estate.collector.security.senders import file_sender
+
     store = Store(args.db)
     scorer = rules_cli.scorer(store, args.rules, args.rules_dir)
     failures = 0
@@ -251,8 +392,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
         def flush() -> None:
             nonlocal failures
-            outcomes = store.write_reports([Incoming(report, sender=f"file:{path}"[:256])
-                                            for path, report in pending], via="file")
+            outcomes = store.write_reports(
+                [Incoming(report, sender=f"file:{path}"[:256], who=file_sender(path.resolve()))
+                 for path, report in pending], via="file")
             for (path, report), outcome in zip(pending, outcomes, strict=True):
                 failures += outcome.status == "REJECTED"
                 _print_outcome(path, outcome)
@@ -282,11 +424,15 @@ def _print_outcome(path: Path, outcome: Outcome) -> None:
     print(f"{path}: {outcome.status}{reason}", file=sys.stderr if outcome.status == "REJECTED" else sys.stdout)
 
 
+# Labels shown are the effective ones (ownership rules over the agent's, vocabulary-checked) once resolved;
+# label_flags counts the agent's labels refused or overridden (current_asset_labels.flags says which).
 ASSET_QUERY = """
-SELECT asset_id, hostname, coalesce(nullif(os_pretty_name, ''), trim(os_id || ' ' || os_version_id)) AS os,
+SELECT r.asset_id, hostname, coalesce(nullif(os_pretty_name, ''), trim(os_id || ' ' || os_version_id)) AS os,
        kernel, method, package_count, error_count,
-       strftime(collected_at AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ') AS collected_at, labels
-FROM current_reports ORDER BY hostname, asset_id
+       strftime(collected_at AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ') AS collected_at,
+       s.status, coalesce(l.labels, r.labels) AS labels, len(coalesce(l.flags, [])) AS label_flags
+FROM current_reports r JOIN asset_status s USING (asset_id) LEFT JOIN current_asset_labels l USING (asset_id)
+ORDER BY hostname, r.asset_id
 """
 
 

@@ -26,7 +26,17 @@ from estate.agent.transport import MAX_MESSAGE_BYTES, is_loopback
 from estate.collector.ingest.validate import Rejected, decode_report
 from estate.collector.ingest.writer import Writer
 from estate.collector.read.sandbox import LimitReached, Limits, Refused, SandboxedQuery
-from estate.collector.security.roles import ADMIN_ROLES, INGEST_ROLES, QUERY_ROLES, SUMMARY_ROLES, caller_role
+from estate.collector.security.certs import Scopes
+from estate.collector.security.roles import (
+    ADMIN_ROLES,
+    INGEST_ROLES,
+    QUERY_ROLES,
+    SUMMARY_ROLES,
+    caller_pem,
+    caller_role,
+)
+from estate.collector.security.senders import Sender, certificate_sender, plaintext_sender
+from estate.collector.security.trust import Trust
 from estate.collector.store.database import Outcome, StoreError
 from estate.collector.store.snapshot import SnapshotError, Snapshotter
 from estate.v1 import ingest_pb2 as ingest_pb
@@ -44,7 +54,8 @@ def receipt_for(sequence: int, outcome: Outcome) -> ingest_pb.Receipt:
                              reason=outcome.reason, sequence=sequence)
 
 
-def handle_stream(messages: Iterator[bytes], writer: Writer, sender: str = "") -> Iterator[ingest_pb.Receipt]:
+def handle_stream(messages: Iterator[bytes], writer: Writer, sender: str = "",
+                  who: Sender | None = None) -> Iterator[ingest_pb.Receipt]:
     """Answer each message with a receipt, in order; a receipt is yielded only after the store has it.
 
     A reader thread decodes and submits ahead of the receipts, so the writer can commit many
@@ -58,7 +69,7 @@ def handle_stream(messages: Iterator[bytes], writer: Writer, sender: str = "") -
             for sequence, data in enumerate(messages, start=1):
                 try:
                     future = writer.submit(decode_report(data), sender=sender,
-                                           sha256=hashlib.sha256(data).hexdigest(), data=data)
+                                           sha256=hashlib.sha256(data).hexdigest(), data=data, who=who)
                 except Rejected as exc:
                     future = Future()
                     future.set_result(Outcome("", "REJECTED", str(exc)))
@@ -105,20 +116,43 @@ class IngestService:
     """Ingest.Stream. Over mTLS only certificates with an ingest role may send; plaintext is
     allowed only on loopback (or with an explicit --insecure), where the operator is trusted."""
 
-    def __init__(self, writer: Writer, check_roles: bool) -> None:
+    def __init__(self, writer: Writer, check_roles: bool, trust: Trust | None = None,
+                 scanner_scopes: dict[str, Scopes] | None = None) -> None:
         self.writer = writer
         self.check_roles = check_roles
+        self.trust = trust
+        self.scanner_scopes = scanner_scopes
 
     def stream(self, messages: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[ingest_pb.Receipt]:
+        sender = plaintext_sender(context.peer())
         if self.check_roles:
             role = caller_role(context)
             if role not in INGEST_ROLES:
                 context.abort(grpc.StatusCode.PERMISSION_DENIED,
-                              f"a certificate with role {role or '(none)'!r} may not ingest; agents need role 'agent'")
+                              f"a certificate with role {role or '(none)'!r} may not ingest; agents need role "
+                              "'agent', SSH and SNMP sweeps role 'scanner'")
+            sender = self._certificate_sender(context)
         try:
-            yield from handle_stream(messages, self.writer, sender_of(context))
+            yield from handle_stream(messages, self.writer, sender_of(context), sender)
         except StoreError as exc:
             context.abort(grpc.StatusCode.UNAVAILABLE, f"store unavailable, report not stored: {exc}")
+
+
+    def _certificate_sender(self, context: grpc.ServicerContext) -> Sender:
+        """The verified caller; aborts the stream for a revoked certificate or a scanner without scopes."""
+        pem = caller_pem(context)
+        assert pem is not None  # the role came from it
+        sender = certificate_sender(pem, self.trust, self.scanner_scopes)
+        revoked = self.trust.revocation(sender.fingerprint) if self.trust is not None else None
+        if revoked is not None:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED,
+                          f"{sender.name()} was revoked on {revoked.at:%Y-%m-%d %H:%M} UTC"
+                          + (f" ({revoked.reason})" if revoked.reason else "") + "; nothing from it is accepted")
+        if sender.role == "scanner" and not sender.scopes:
+            context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                          f"scanner {sender.name()} has no scopes: issue it with --scope-org/--scope-cidr/"
+                          "--scope-method or list its common name in the collector's --scanner-scopes file")
+        return sender
 
 
 # Sandboxed queries running at once (each bounded in time, memory and threads); more wait for none.
@@ -261,7 +295,8 @@ class SummaryService:
 
 def build_server(writer: Writer, listen: str, tls: ServerTls | None, insecure: bool = False,
                  max_workers: int = 16, snapshots: Snapshotter | None = None,
-                 summary: SummarySettings | None = None) -> tuple[grpc.Server, int]:
+                 summary: SummarySettings | None = None, trust: Trust | None = None,
+                 scanner_scopes: dict[str, Scopes] | None = None) -> tuple[grpc.Server, int]:
     """A gRPC server with Ingest (and, given snapshots, Query and Admin; given summary settings,
     Summary) bound to `listen`; returns it (not started) and the bound port."""
     if tls is None and not (insecure or is_loopback(listen)):
@@ -270,7 +305,7 @@ def build_server(writer: Writer, listen: str, tls: ServerTls | None, insecure: b
     options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
     server = grpc.server(ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"), options=options)
-    service = IngestService(writer, check_roles=tls is not None)
+    service = IngestService(writer, check_roles=tls is not None, trust=trust, scanner_scopes=scanner_scopes)
     handler = grpc.method_handlers_generic_handler("estate.v1.Ingest", {
         "Stream": grpc.stream_stream_rpc_method_handler(
             service.stream, request_deserializer=None,

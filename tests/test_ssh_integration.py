@@ -121,6 +121,12 @@ def test_legacy_hosts_end_to_end_into_the_collector(sshd: Sshd, collector: Colle
         ("solaris", "10", "10 1/13", "SSH", "production", 3),
         ("solaris", "11.4", "11.4.0.0.1.15.0", "SSH", "production", 27),
     ]
+    # Every swept report says who swept it and which inventory entry it came from (issue 16).
+    with duckdb.connect(str(tmp_path / "estate.duckdb"), read_only=True) as con:
+        audit = con.execute("SELECT sweep_inventory, sweep_entry, sweep_target, sweep_scanner, sender_kind "
+                            "FROM reports ORDER BY sweep_entry").fetchall()
+    assert [row[:3] for row in audit] == [(str(inventory), name, f"127.0.0.1:{sshd.port}") for name in sorted(LEGACY)]
+    assert all("@" in row[3] and row[4] == "plaintext" for row in audit)
 
 
 def _dropping_server(hold: bool = False) -> tuple[int, threading.Event]:

@@ -97,6 +97,8 @@ class Target:
     retries: int = 1
     labels: tuple[tuple[str, str], ...] = ()
     from_range: bool = False
+    # Inventory entry it came from ("FILE: targets[N]" or "target SPEC"): recorded in Inventory.sweep.
+    source: str = ""
 
 
 class SnmpFailure(Exception):

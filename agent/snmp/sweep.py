@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
 
+from estate.agent import sweepinfo
 from estate.agent.snmp import client, detect
 from estate.agent.snmp.client import SnmpFailure, Target
 from estate.agent.snmp.rules import OsRule
@@ -49,6 +50,8 @@ async def query_one(engine: SnmpEngine, target: Target, rules: Sequence[OsRule],
             # It answered the system group: a big device that outlasts the deadline still gets a report.
             facts.interrupted = f"gave up after {deadline_s:g} s (device too slow or too large)"
         report = detect.build_report(facts, rules, dict(target.labels))
+        inventory, _, entry = target.source.rpartition(": ")
+        sweepinfo.stamp(report, inventory, entry or target.address, sweepinfo.host_port(target.address, target.port))
         device = report.device
         summary = " ".join(x for x in (device.vendor, device.os, device.version, device.model) if x) or "unknown device"
         if facts.interrupted:

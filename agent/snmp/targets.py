@@ -138,7 +138,7 @@ def build_targets(entries: Iterable[tuple[str, dict[str, Any]]], environ: Mappin
         for address in addresses:
             target = Target(address=address, credentials=creds, port=port,
                             timeout_s=float(settings.get("timeout", 2.0)), retries=int(settings.get("retries", 1)),
-                            labels=labels, from_range=is_range)
+                            labels=labels, from_range=is_range, source=where)
             bucket = swept if is_range else explicit
             bucket.setdefault((address, port, creds), target)
     listed = {address for address, _, _ in explicit}

@@ -66,6 +66,8 @@ class Target:
     jump: str = ""
     sudo: tuple[str, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
+    # Inventory file the target was read from ("" for the command line): recorded in Inventory.sweep.
+    source: str = ""
 
     def address(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -246,7 +248,7 @@ def load_inventory(path: Path, defaults: Mapping[str, Any] | None = None,
         raise InventoryError(f"{path}: {exc}") from None
     if not targets:
         raise InventoryError(f"{path}: no hosts in the inventory")
-    return targets
+    return [replace(target, source=str(path)) for target in targets]
 
 
 def _check_count(targets: list[Target]) -> list[Target]:

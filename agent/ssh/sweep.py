@@ -14,10 +14,11 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
+from estate.agent import sweepinfo
 from estate.agent.hostaccess import MAX_OUTPUT_BYTES
 from estate.agent.scan import DISCOVERERS, Discoverer, build_report
 from estate.agent.ssh import DEFAULT_COMMAND_TIMEOUT_S, DEFAULT_CONCURRENCY, DEFAULT_HOST_TIMEOUT_S
-from estate.agent.ssh.connect import ConnectOptions, classify, connect
+from estate.agent.ssh.connect import Connection, ConnectOptions, classify, connect
 from estate.agent.ssh.host import SSHHost
 from estate.agent.ssh.inventory import Target
 from estate.v1 import inventory_pb2 as pb
@@ -82,6 +83,7 @@ def scan_target(target: Target, options: SweepOptions) -> HostResult:
             kept = [e for e in report.errors if not (e.discoverer == "identity" and "asset_id is empty" in e.message)]
             del report.errors[:]
             report.errors.extend(kept)
+        sweepinfo.stamp(report, target.source, target.name, _reached(target, connection))
         status, detail = _outcome(host, report, deadline)
         return HostResult(target, status, detail, time.monotonic() - start, report)
     except Exception as exc:
@@ -89,6 +91,16 @@ def scan_target(target: Target, options: SweepOptions) -> HostResult:
         return HostResult(target, status, detail, time.monotonic() - start)
     finally:
         connection.close()
+
+
+def _reached(target: Target, connection: Connection) -> str:
+    """The address scanned: the peer's IP when connected directly (a name may resolve anywhere)."""
+    if not target.jump:
+        try:
+            return sweepinfo.host_port(str(connection.transport.getpeername()[0]), target.port)
+        except (OSError, IndexError, TypeError):
+            pass
+    return sweepinfo.host_port(target.host, target.port)
 
 
 def _outcome(host: SSHHost, report: pb.Inventory, deadline: float) -> tuple[str, str]:

@@ -23,6 +23,7 @@ from typing import Any
 import pyarrow as pa
 
 from estate.collector.ingest.validate import MAX_STRING_CHARS, Rejected
+from estate.collector.security.senders import AUDIT_COLUMNS
 from estate.v1 import inventory_pb2 as pb
 
 STR = pa.string()
@@ -48,6 +49,8 @@ REPORT_COLUMNS: dict[str, pa.DataType] = {
     "hw_vendor": STR, "hw_product": STR, "hw_serial": STR, "virtualization": STR, "container": STR,
     "cloud": STR, "labels": STR_MAP, "package_count": pa.int32(), "error_count": pa.int32(),
     "sender": STR, "sha256": STR, "in_history": pa.bool_(),
+    # Who sent the report and where a sweep found it (issue 16, security/senders.py).
+    **{name: STR for name in AUDIT_COLUMNS},
 }
 
 
@@ -133,10 +136,15 @@ class FlatReport:
     nbytes: int
     # The decoded report, kept only while a part is not flattened (see FlatPart.flattened).
     report: pb.Inventory | None = None
+    # Who sent it (security/senders.Sender), for the store's check of asset bindings, and why it may
+    # not send this report (Sender.refusal), if it may not.
+    who: Any = None
+    refusal: str | None = None
 
 
 def _check_value(table: str, column: str, kind: pa.DataType, values: list[Any]) -> None:
-    """Raise Rejected if any value does not fit the column's stored type."""
+    """Raise Rejected if any value does not fit the column's stored type (NULLs always fit)."""
+    values = [value for value in values if value is not None]
     if not values:
         return
     if kind == STR:
@@ -241,8 +249,8 @@ def timestamp(report: pb.Inventory) -> dt.datetime:
 
 
 def flatten(report: pb.Inventory, report_id: str, received_at: dt.datetime, via: str, sender: str,
-            sha256: str, raw: dict[str, bytes] | None = None, known: dict[str, bytes | None] | None = None
-            ) -> FlatReport:
+            sha256: str, raw: dict[str, bytes] | None = None, known: dict[str, bytes | None] | None = None,
+            audit: dict[str, Any] | None = None) -> FlatReport:
     """A checked report (check_report) as a FlatReport; raises Rejected if any value does not fit.
 
     raw: the top-level parts' hashes (raw_digests); known: the asset's part hashes as last stored.
@@ -266,6 +274,7 @@ def flatten(report: pb.Inventory, report_id: str, received_at: dt.datetime, via:
         "container": hw.container, "cloud": hw.cloud, "labels": sorted(report.labels.items()),
         "package_count": len(report.packages), "error_count": len(report.errors),
         "sender": sender, "sha256": sha256, "in_history": True,
+        **{name: (audit or {}).get(name) for name in AUDIT_COLUMNS},
     }
     for name, kind in REPORT_COLUMNS.items():
         if kind in (STR, pa.int32(), pa.uint64(), STR_LIST, STR_MAP):

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
 from estate.collector.ingest.flatten import FlatReport
+from estate.collector.security.senders import Sender
 from estate.collector.store.database import Incoming, Outcome, Store, StoreError, prepare
 from estate.v1 import inventory_pb2 as pb
 
@@ -56,10 +57,15 @@ class Writer:
         self._thread.start()
         self._bulk_thread.start()
 
-    def submit(self, report: pb.Inventory, sender: str = "", sha256: str = "", data: bytes = b"") -> Future[Outcome]:
-        """Check and flatten report here, then queue it; the Future resolves once it is committed."""
+    def submit(self, report: pb.Inventory, sender: str = "", sha256: str = "", data: bytes = b"",
+               who: Sender | None = None) -> Future[Outcome]:
+        """Check and flatten report here, then queue it; the Future resolves once it is committed.
+
+        `who` is the sender as security/senders.py knows it (certificate, role, scopes): checked
+        here and, for agents' asset bindings, by the store in the writer's thread.
+        """
         future: Future[Outcome] = Future()
-        prepared = prepare(Incoming(report, sender, sha256, data), dt.datetime.now(dt.timezone.utc), self.via,
+        prepared = prepare(Incoming(report, sender, sha256, data, who), dt.datetime.now(dt.timezone.utc), self.via,
                            self._hints.get)
         if isinstance(prepared, Outcome):
             future.set_result(prepared)

@@ -96,7 +96,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"override: {override}")
     print(f"{', '.join(map(str, folders))}: {len(ruleset.files)} rule files OK: {len(ruleset.lifecycles)} products, "
           f"{len(ruleset.matchers)} matchers, {len(ruleset.distributions)} distributions, "
-          f"{len(ruleset.assessments)} assessments, {len(ruleset.exceptions)} exceptions")
+          f"{len(ruleset.assessments)} assessments, {len(ruleset.exceptions)} exceptions, "
+          f"{len(ruleset.other.get('ownership', []))} ownership rules, "
+          f"{'a' if ruleset.other.get('vocabulary') else 'no'} label vocabulary")
     return 0
 
 

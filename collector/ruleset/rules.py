@@ -428,6 +428,8 @@ class CriterionDef(Strict):
 
 class StatusRules(Strict):
     eol_soon_days: Annotated[int, Field(strict=True, ge=0, le=3650)]
+    # An asset not seen for this long is stale: out of current risk, still listed (view asset_status).
+    stale_after_days: Annotated[int, Field(strict=True, ge=1, le=3650)] = 30
 
 
 class L1Step(Strict):
@@ -736,7 +738,7 @@ def check_scoring(data: Any, lines: dict[Path_, int], name: str) -> list[Located
                                 "must define L1 (filled from the lifecycle dates)"))
     if errors:
         raise RuleErrors(errors)
-    return [Located(name, 1, rule)]
+    return [Located(name, 1, rule, lines)]
 
 
 _SNMP_ERROR = re.compile(r"^(?P<file>.*?):(?P<line>\d+): (?P<field>[^:]*): (?P<message>.*)$", re.DOTALL)
@@ -754,6 +756,20 @@ def check_snmp_detection(data: Any, lines: dict[Path_, int], name: str) -> list[
             raise RuleErrors([RuleError(name, 0, "", str(exc))]) from exc
         raise RuleErrors([RuleError(name, int(match["line"]), match["field"], match["message"])]) from exc
     return [Located(name, _line(lines, ("os", i)), rule) for i, rule in enumerate(compiled)]
+
+
+def check_vocabulary(data: Any, lines: dict[Path_, int], name: str) -> list[Located]:
+    """rules/vocabulary.yaml: label keys and values (ruleset/ownership.py)."""
+    from estate.collector.ruleset import ownership
+
+    return ownership.check_vocabulary(data, lines, name)
+
+
+def check_ownership(data: Any, lines: dict[Path_, int], name: str) -> list[Located]:
+    """rules/ownership/: central ownership labels (ruleset/ownership.py)."""
+    from estate.collector.ruleset import ownership
+
+    return ownership.check_ownership(data, lines, name)
 
 
 Checker = Callable[[Any, dict[Path_, int], str], list[Located]]
@@ -777,6 +793,8 @@ RULE_KINDS: dict[str, RuleKind] = {
     "distributions": RuleKind("distributions", check_distribution),
     "scoring.yaml": RuleKind("scoring", check_scoring),
     "snmp": RuleKind("snmp", check_snmp_detection),
+    "vocabulary.yaml": RuleKind("vocabulary", check_vocabulary),
+    "ownership": RuleKind("ownership", check_ownership),
 }
 
 
@@ -1028,6 +1046,9 @@ def cross_check(ruleset: RuleSet, lifecycle_errors: bool = False) -> list[RuleEr
         elif exc.scope.cycle is not None and exc.scope.cycle.lower() not in cycles.get(exc.scope.product or "", ()):
             errors.append(RuleError(loc.file, loc.line, "scope.cycle",
                                     f"{exc.scope.product} has no cycle {exc.scope.cycle!r}"))
+    from estate.collector.ruleset.ownership import cross_check_labels
+
+    errors.extend(cross_check_labels(ruleset))
     return errors
 
 

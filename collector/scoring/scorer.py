@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from estate.collector.ruleset import ownership
 from estate.collector.ruleset.rules import (
     Distribution,
     Lifecycle,
@@ -39,6 +40,7 @@ from estate.collector.ruleset.rules import (
     load_rules,
     rule_file_sha256,
 )
+from estate.collector.store.labels import refresh_labels
 
 log = logging.getLogger("estate.collector")
 
@@ -47,7 +49,14 @@ NEVER = r"\b\B"
 RULE_TABLES = ("rule_files", "rule_products", "rule_identifiers", "rule_cycles", "rule_matchers",
                "rule_matcher_names", "rule_cycle_maps", "rule_edition_cases", "rule_params", "rule_l1_steps",
                "rule_criteria", "rule_bands", "rule_adjustments", "rule_assessments", "rule_exceptions",
-               "rule_distributions", "rule_coverage_limits")
+               "rule_distributions", "rule_coverage_limits", "rule_vocabulary", "rule_ownership")
+
+
+# Rows of assets no longer in risk (stale, retired): removed after each score run.
+OUT_OF_RISK = tuple(
+    f"DELETE FROM {table} WHERE {column} NOT IN (SELECT asset_id FROM current_scored_reports){extra}"  # noqa: S608
+    for table, column, extra in (("findings", "asset_id", ""), ("asset_risk", "asset_id", ""),
+                                 ("risk_criteria", "subject", " AND scope = 'asset'")))
 
 
 def cycle_key(cycle: str) -> str:
@@ -120,7 +129,8 @@ def rule_rows(ruleset: RuleSet) -> dict[str, list[dict[str, Any]]]:
                                                "edition": case.then})
     assert ruleset.scoring is not None
     scoring: Scoring = ruleset.scoring.rule
-    params = {"eol_soon_days": scoring.status.eol_soon_days, "l1_eol": scoring.l1.eol,
+    params = {"eol_soon_days": scoring.status.eol_soon_days, "stale_after_days": scoring.status.stale_after_days,
+              "l1_eol": scoring.l1.eol,
               "l1_extended": scoring.l1.extended, "l1_supported": scoring.l1.supported,
               "l1_unknown": scoring.l1.unknown, "l1_all_accepted": scoring.l1.all_accepted,
               "likelihood_max": scoring.likelihood.max_score, "impact_max": scoring.impact.max_score,
@@ -160,6 +170,7 @@ def rule_rows(ruleset: RuleSet) -> dict[str, list[dict[str, Any]]]:
                 "until_lifecycle": bool(limit.until_lifecycle), "note": limit.note,
                 "sources": list(limit.sources), "file": loc.file,
                 "line": loc.lines.get(("limits", index), loc.line)})
+    rows.update(ownership.rule_rows(ruleset))
     return rows
 
 
@@ -334,21 +345,28 @@ def score(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None,
     if rules_in_force(con) is None:
         raise RuleErrors([RuleError("", 0, "", "no rules loaded: load them first (sync_rules)")])
     started = time.perf_counter()
+    assets = None if assets is None else list(assets)
+    refresh_labels(con, assets)  # issue 16: effective labels (ownership, vocabulary) before scoring reads them
     con.execute(f"SET VARIABLE as_of = DATE '{as_of.isoformat()}'")
     con.execute("BEGIN TRANSACTION")
     try:
+        # Scoring reads current_scored_reports: assets in risk (not stale, not retired), effective labels.
         if not live:
             _shadow_results(con)
         if assets is None:
-            con.execute("CREATE OR REPLACE TEMP TABLE scope_assets AS SELECT asset_id FROM current_reports")
+            con.execute("CREATE OR REPLACE TEMP TABLE scope_assets AS SELECT asset_id FROM current_scored_reports")
         else:
             con.execute("CREATE OR REPLACE TEMP TABLE scope_assets (asset_id VARCHAR)")
-            con.execute("INSERT INTO scope_assets SELECT DISTINCT unnest(?::VARCHAR[])", [list(assets)])
+            con.execute("INSERT INTO scope_assets SELECT DISTINCT unnest(?::VARCHAR[]) "
+                        "INTERSECT SELECT asset_id FROM current_scored_reports", [list(assets)])
         for step in SCORING_STEPS:
             if isinstance(step, str):
                 con.execute(sql_file(step))
             else:
                 step(con)
+        # Assets that went stale or were retired leave current risk (they stay in the store and asset_status).
+        for statement in OUT_OF_RISK:
+            con.execute(statement)
         counts = con.execute("SELECT (SELECT count(*) FROM scope_assets), (SELECT count(*) FROM findings "
                              "WHERE asset_id IN (SELECT asset_id FROM scope_assets))").fetchone()
         assert counts is not None
@@ -524,9 +542,11 @@ class Scorer:
 
 def explain(con: duckdb.DuckDBPyConnection, asset: str) -> str | None:
     """How an asset's findings and risk were reached, for people; None if no such asset."""
-    rows = con.execute("SELECT asset_id, hostname, os_pretty_name, kernel, element_at(labels, 'system')[1] "
-                       "FROM current_reports WHERE asset_id = ? OR hostname = ? "
-                       "ORDER BY asset_id = ? DESC, asset_id LIMIT 11", [asset, asset, asset]).fetchall()
+    rows = con.execute("SELECT r.asset_id, hostname, os_pretty_name, kernel, "
+                       "element_at(coalesce(l.labels, r.labels), 'system')[1], s.status, s.last_seen "
+                       "FROM current_reports r LEFT JOIN current_asset_labels l USING (asset_id) "
+                       "LEFT JOIN asset_status s USING (asset_id) WHERE r.asset_id = ? OR hostname = ? "
+                       "ORDER BY r.asset_id = ? DESC, r.asset_id LIMIT 11", [asset, asset, asset]).fetchall()
     if not rows:
         return None
     # Host names repeat (clones, "localhost", devices all called "switch"): never pick one silently.
@@ -534,8 +554,11 @@ def explain(con: duckdb.DuckDBPyConnection, asset: str) -> str | None:
         ids = ", ".join(r[0] for r in rows[:10]) + (", ..." if len(rows) > 10 else "")
         raise ValueError(f"host name {asset!r} is shared by several assets ({ids}): give an asset id")
     row = rows[0]
-    asset_id, hostname, pretty, kernel, system = row
+    asset_id, hostname, pretty, kernel, system, status, last_seen = row
     out = [f"asset {asset_id} ({hostname})", f"  os: {pretty}  kernel: {kernel}  system: {system or '-'}"]
+    if status in ("stale", "retired"):  # issue 16: out of current risk, kept in the store
+        out.append(f"  status: {status} (last report collected {last_seen:%Y-%m-%d}): not in current risk")
+        return "\n".join(out)
     risk = con.execute("SELECT * FROM asset_risk WHERE asset_id = ?", [asset_id]).fetchone()
     if risk is None:
         out.append("  not scored yet: run 'estate-collector score'")

@@ -6,7 +6,8 @@ import grpc
 
 from estate.collector.security.certs import role_of
 
-INGEST_ROLES = frozenset({"agent"})
+# agent: its own asset only; scanner: SSH and SNMP sweeps within its scopes (security/senders.py).
+INGEST_ROLES = frozenset({"agent", "scanner"})
 # Summary gives aggregates only, and only GDS asks for them.
 SUMMARY_ROLES = frozenset({"gds"})
 # Sandboxed SQL on the snapshot: analysts only (never agents or GDS, which sees aggregates only).
@@ -19,3 +20,9 @@ def caller_role(context: grpc.ServicerContext) -> str:
     """The role in the caller's verified client certificate (its subject OU), '' without one."""
     pems = context.auth_context().get("x509_pem_cert") or []
     return role_of(pems[0]) if pems else ""
+
+
+def caller_pem(context: grpc.ServicerContext) -> bytes | None:
+    """The caller's verified client certificate (PEM), None without one."""
+    pems = context.auth_context().get("x509_pem_cert") or []
+    return pems[0] if pems else None

@@ -31,6 +31,7 @@ from estate.collector.ingest.flatten import (
     raw_digests,
 )
 from estate.collector.ingest.validate import Rejected, check_report
+from estate.collector.security.senders import Sender, admit
 from estate.collector.store import history
 from estate.v1 import inventory_pb2 as pb
 
@@ -70,6 +71,8 @@ class Incoming:
     sender: str = ""
     sha256: str = ""
     data: bytes = b""  # the bytes it was decoded from, when there were any
+    # Who sent it, to record and to check it may speak for its asset (security/senders.py).
+    who: Sender | None = None
 
 
 @dataclass(frozen=True)
@@ -92,10 +95,17 @@ def prepare(item: pb.Inventory | Incoming, received_at: dt.datetime, via: str,
     report = incoming.report
     try:
         report_id = check_report(report)
+        who = incoming.who
         data = incoming.data or report.SerializeToString()
         sha256 = incoming.sha256 or hashlib.sha256(data).hexdigest()
-        return flatten(report, report_id, received_at, via, incoming.sender or via, sha256,
-                       raw_digests(data), known(report.asset_id) if known is not None else None)
+        flat = flatten(report, report_id, received_at, via, incoming.sender or via, sha256,
+                       raw_digests(data), known(report.asset_id) if known is not None else None,
+                       audit=(who or Sender(kind=via)).columns(report))
+        flat.who = who
+        # Revoked, a role that may not ingest, a scanner out of its scopes: decided with the group
+        # (security/senders.admit), which also records the revocations it saw.
+        flat.refusal = who.refusal(report) if who is not None else None
+        return flat
     except Rejected as exc:
         return Outcome(report.report_id[:64], "REJECTED", str(exc))
     except Exception as exc:
@@ -184,15 +194,22 @@ class Store:
         row = self.con.execute("SELECT max(version) FROM schema_migrations").fetchone()
         return int(row[0]) if row and row[0] is not None else 0
 
-    def write_reports(self, reports: Iterable[pb.Inventory | Incoming], via: str) -> list[Outcome]:
+    def write_reports(self, reports: Iterable[pb.Inventory | Incoming], via: str,
+                      senders: Sequence[Sender | None] | None = None) -> list[Outcome]:
         """Store new reports in one transaction; duplicates and invalid reports are not stored.
 
         Returns one outcome per report, in order. A report whose values do not fit the store is
-        REJECTED alone, whatever the error; the rest of the group is stored. Raises StoreError if
-        the database itself fails, in which case nothing from this call was stored.
+        REJECTED alone, whatever the error; the rest of the group is stored. `senders` (one per
+        report) are recorded, and each must be allowed to speak for its report's asset
+        (security/senders.py). Raises StoreError if the database itself fails, in which case
+        nothing from this call was stored.
         """
         received_at = dt.datetime.now(dt.timezone.utc)
-        return self.write_prepared([prepare(item, received_at, via) for item in reports])
+        items = list(reports)
+        if senders is not None:
+            items = [Incoming(item.report if isinstance(item, Incoming) else item, who=who)
+                     for item, who in zip(items, senders, strict=True)]
+        return self.write_prepared([prepare(item, received_at, via) for item in items])
 
     def write_prepared(self, prepared: Sequence[FlatReport | Outcome]) -> list[Outcome]:
         """Store the flattened reports among prepared (outcomes pass through), as write_reports."""
@@ -204,6 +221,16 @@ class Store:
             else:
                 candidates.append((index, item))
                 outcomes.append(Outcome(item.report_id, "PENDING"))
+        if any(flat.who is not None for _, flat in candidates):
+            # May each agent speak for its report's asset? One lookup of asset_bindings for the group.
+            try:
+                refusals = admit(self.con, [(flat.who, flat.asset_id, flat.refusal) for _, flat in candidates])
+            except duckdb.Error as exc:
+                raise StoreError(f"{self.path}: {exc}") from exc
+            for (index, flat), reason in zip(candidates, refusals, strict=True):
+                if reason is not None:
+                    outcomes[index] = Outcome(flat.report_id, "REJECTED", reason)
+            candidates = [c for c, reason in zip(candidates, refusals, strict=True) if reason is None]
         if not candidates:
             return outcomes
         try:

@@ -43,8 +43,11 @@ def render(con: duckdb.DuckDBPyConnection) -> str:
     ).fetchall():
         columns.setdefault(table, []).append((column, data_type, comment))
     # A current_X view has the columns of table X (current_reports: reports): their descriptions are X's.
+    # (current_scored_reports, the reports scoring reads, has those of reports too.)
     for view, view_columns in columns.items():
         base = view.removeprefix("current_")
+        if base not in columns and base.endswith("_reports"):
+            base = "reports"
         if view.startswith("current_") and base in columns:
             described = {column: text for column, _, text in columns[base]}
             columns[view] = [(c, t, text or described.get(c)) for c, t, text in view_columns]

@@ -73,7 +73,7 @@ WHERE e.kind = 'software' AND e.asset_id = p.asset_id AND e.product = p.product
 
 CREATE OR REPLACE TEMP TABLE asset_systems AS
 SELECT r.asset_id, element_at(r.labels, 'system')[1] AS system
-FROM current_reports r SEMI JOIN scope_assets s USING (asset_id);
+FROM current_scored_reports r SEMI JOIN scope_assets s USING (asset_id);
 
 -- Status of a set of milestones on a date: the same rule for upstream's dates and a distribution's.
 CREATE OR REPLACE TEMP MACRO lifecycle_status(known, eol, eol_flag, eoes, eoes_flag, as_of, soon_days) AS CASE

@@ -9,12 +9,12 @@ SELECT r.asset_id, r.report_id, 'os' AS kind, coalesce(r.os_family, '') AS ns, r
        coalesce(r.os_version_id, '') AS version, r.os_build AS build, r.os_edition AS edition,
        r.os_version AS full_version, NULL::VARCHAR AS origin, NULL::VARCHAR AS maintainer,
        NULL::VARCHAR AS pkg_distribution, NULL::VARCHAR AS component, NULL::VARCHAR AS path
-FROM current_reports r SEMI JOIN scope_assets s USING (asset_id)
+FROM current_scored_reports r SEMI JOIN scope_assets s USING (asset_id)
 WHERE coalesce(r.os_id, '') <> ''
 UNION ALL
 SELECT r.asset_id, r.report_id, 'kernel', '', coalesce(nullif(r.os_family, ''), 'unknown'), r.kernel, NULL, NULL, NULL,
        NULL, NULL, NULL, NULL, NULL
-FROM current_reports r SEMI JOIN scope_assets s USING (asset_id)
+FROM current_scored_reports r SEMI JOIN scope_assets s USING (asset_id)
 WHERE coalesce(r.kernel, '') <> ''
 UNION ALL
 SELECT t.asset_id, t.report_id, 'software', coalesce(t.vendor, ''), t.name, coalesce(t.version, ''), NULL, NULL, NULL,

@@ -17,15 +17,15 @@ FROM rule_params;
 -- every current asset labelled with it.
 CREATE OR REPLACE TEMP TABLE risk_members AS
 SELECT 'asset' AS scope, r.asset_id AS subject, r.asset_id
-FROM current_reports r SEMI JOIN scope_assets s USING (asset_id)
+FROM current_scored_reports r SEMI JOIN scope_assets s USING (asset_id)
 UNION ALL
 SELECT 'system', element_at(r.labels, 'system')[1], r.asset_id
-FROM current_reports r WHERE element_at(r.labels, 'system')[1] IS NOT NULL;
+FROM current_scored_reports r WHERE element_at(r.labels, 'system')[1] IS NOT NULL;
 
 CREATE OR REPLACE TEMP TABLE member_info AS
 SELECT r.asset_id, r.hostname, element_at(r.labels, 'system')[1] AS system, r.labels,
        EXISTS (SELECT 1 FROM current_listeners l WHERE l.asset_id = r.asset_id AND l.exposed) AS exposed
-FROM current_reports r SEMI JOIN (SELECT DISTINCT asset_id FROM risk_members) m USING (asset_id);
+FROM current_scored_reports r SEMI JOIN (SELECT DISTINCT asset_id FROM risk_members) m USING (asset_id);
 
 CREATE OR REPLACE TEMP TABLE risk_subjects AS
 SELECT rm.scope, rm.subject,

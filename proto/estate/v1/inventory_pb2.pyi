@@ -26,7 +26,7 @@ METHOD_FILE: Method
 METHOD_WINRM: Method
 
 class Inventory(_message.Message):
-    __slots__ = ("report_id", "asset_id", "collected_at", "method", "host", "os", "packages", "software", "listeners", "device", "labels", "errors", "agent_version")
+    __slots__ = ("report_id", "asset_id", "collected_at", "method", "host", "os", "packages", "software", "listeners", "device", "labels", "errors", "agent_version", "sweep")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -47,6 +47,7 @@ class Inventory(_message.Message):
     LABELS_FIELD_NUMBER: _ClassVar[int]
     ERRORS_FIELD_NUMBER: _ClassVar[int]
     AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SWEEP_FIELD_NUMBER: _ClassVar[int]
     report_id: str
     asset_id: str
     collected_at: _timestamp_pb2.Timestamp
@@ -60,7 +61,20 @@ class Inventory(_message.Message):
     labels: _containers.ScalarMap[str, str]
     errors: _containers.RepeatedCompositeFieldContainer[DiscoveryError]
     agent_version: str
-    def __init__(self, report_id: _Optional[str] = ..., asset_id: _Optional[str] = ..., collected_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., method: _Optional[_Union[Method, str]] = ..., host: _Optional[_Union[Host, _Mapping]] = ..., os: _Optional[_Union[OperatingSystem, _Mapping]] = ..., packages: _Optional[_Iterable[_Union[Package, _Mapping]]] = ..., software: _Optional[_Iterable[_Union[Software, _Mapping]]] = ..., listeners: _Optional[_Iterable[_Union[Listener, _Mapping]]] = ..., device: _Optional[_Union[Device, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., errors: _Optional[_Iterable[_Union[DiscoveryError, _Mapping]]] = ..., agent_version: _Optional[str] = ...) -> None: ...
+    sweep: Sweep
+    def __init__(self, report_id: _Optional[str] = ..., asset_id: _Optional[str] = ..., collected_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., method: _Optional[_Union[Method, str]] = ..., host: _Optional[_Union[Host, _Mapping]] = ..., os: _Optional[_Union[OperatingSystem, _Mapping]] = ..., packages: _Optional[_Iterable[_Union[Package, _Mapping]]] = ..., software: _Optional[_Iterable[_Union[Software, _Mapping]]] = ..., listeners: _Optional[_Iterable[_Union[Listener, _Mapping]]] = ..., device: _Optional[_Union[Device, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., errors: _Optional[_Iterable[_Union[DiscoveryError, _Mapping]]] = ..., agent_version: _Optional[str] = ..., sweep: _Optional[_Union[Sweep, _Mapping]] = ...) -> None: ...
+
+class Sweep(_message.Message):
+    __slots__ = ("scanner", "inventory", "entry", "target")
+    SCANNER_FIELD_NUMBER: _ClassVar[int]
+    INVENTORY_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    scanner: str
+    inventory: str
+    entry: str
+    target: str
+    def __init__(self, scanner: _Optional[str] = ..., inventory: _Optional[str] = ..., entry: _Optional[str] = ..., target: _Optional[str] = ...) -> None: ...
 
 class Host(_message.Message):
     __slots__ = ("hostname", "fqdn", "machine_id", "dmi_product_uuid", "interfaces", "hardware", "asset_id_source", "identity_warnings")
