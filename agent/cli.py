@@ -12,6 +12,7 @@ from google.protobuf import json_format
 from estate.agent import __version__, capture
 from estate.agent.hostaccess import HostAccessError, LocalHost
 from estate.agent.scan import LabelError, build_report, parse_labels
+from estate.agent.text import printable
 from estate.agent.snmp import command as snmp_command
 from estate.agent.ssh import cli as ssh_cli
 from estate.v1 import inventory_pb2 as pb
@@ -106,7 +107,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
             print(f"estate-agent: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
             written = False
     for error in report.errors:
-        print(f"estate-agent: warning: {error.discoverer}: {error.message}", file=sys.stderr)
+        print(printable(f"estate-agent: warning: {error.discoverer}: {error.message}"), file=sys.stderr)
     if args.collector:
         sent = send(report.report_id, report.SerializeToString(), args)
         return sent if sent or written else EXIT_USAGE
@@ -155,7 +156,7 @@ def send(report_id: str, data: bytes, args: argparse.Namespace) -> int:
     for sent_id, receipt in settled:
         name = receipt.Status.Name(receipt.status)
         detail = f": {receipt.reason}" if receipt.reason else ""
-        print(f"{sent_id} {name}{detail}", file=sys.stderr)
+        print(printable(f"{sent_id} {name}{detail}"), file=sys.stderr)
         if receipt.status == receipt.REJECTED:
             status = EXIT_REJECTED
     return status

@@ -17,6 +17,7 @@ from typing import Any
 from google.protobuf import json_format
 
 from estate.agent import __version__
+from estate.agent.text import printable
 from estate.collector.ingest.validate import MAX_REPORT_BYTES, Rejected, decode_report
 from estate.collector.ruleset import commands as rules_cli
 from estate.collector.store.database import Outcome, Store, StoreError
@@ -208,7 +209,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def _print_outcome(path: Path, outcome: Outcome) -> None:
     reason = f": {outcome.reason}" if outcome.reason else ""
-    print(f"{path}: {outcome.status}{reason}", file=sys.stderr if outcome.status == "REJECTED" else sys.stdout)
+    print(printable(f"{path}: {outcome.status}{reason}"), file=sys.stderr if outcome.status == "REJECTED" else sys.stdout)
 
 
 ASSET_QUERY = """
@@ -246,7 +247,7 @@ def print_rows(rows: list[dict[str, Any]], names: list[str], fmt: str) -> None:
     elif fmt == "csv":
         writer = csv.DictWriter(sys.stdout, fieldnames=names)
         writer.writeheader()
-        writer.writerows({k: (json.dumps(v) if isinstance(v, dict) else v) for k, v in row.items()} for row in rows)
+        writer.writerows({k: _csv_cell(v) for k, v in row.items()} for row in rows)
     else:
         cells = [[_cell(row[name]) for name in names] for row in rows]
         widths = [max([len(name)] + [len(c[i]) for c in cells]) for i, name in enumerate(names)]
@@ -256,9 +257,16 @@ def print_rows(rows: list[dict[str, Any]], names: list[str], fmt: str) -> None:
 
 
 def _cell(value: Any) -> str:
+    """A table cell: whatever a host sent is shown with its control characters escaped."""
     if isinstance(value, dict):
-        return ",".join(f"{k}={v}" for k, v in sorted(value.items()))
-    return "" if value is None else str(value)
+        return printable(",".join(f"{k}={v}" for k, v in sorted(value.items())))
+    return "" if value is None else printable(value)
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, dict):
+        return printable(json.dumps(value))
+    return printable(value) if isinstance(value, str) else value
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from estate.agent.ssh import DEFAULT_COMMAND_TIMEOUT_S, DEFAULT_CONCURRENCY, DEFAULT_HOST_TIMEOUT_S
+from estate.agent.text import printable
 
 if TYPE_CHECKING:  # the inventory code and paramiko are imported only when `ssh` runs
     from estate.agent.ssh.inventory import Target
@@ -21,6 +22,21 @@ EXIT_TEMPFAIL = 75  # the collector was away: reports wait in the spool
 FAILED = frozenset({"auth failed", "host key mismatch", "unknown host key", "unreachable", "connection dropped",
                     "ssh error", "error", "timeout"})
 SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
+MAX_FILE_STEM = 100
+
+
+def report_file_stem(target_name: str) -> str:
+    """A file name for a target's report that no other target name can share.
+
+    Characters outside [A-Za-z0-9_.-] become '_'; when that changed the name (or shortened it), a
+    hash of the original is appended, so 'web/1' and 'web_1' do not overwrite each other's report.
+    """
+    import hashlib
+
+    safe = SAFE_NAME.sub("_", target_name)[:MAX_FILE_STEM]
+    if safe == target_name and safe not in (".", ".."):
+        return safe
+    return f"{safe}-{hashlib.sha256(target_name.encode()).hexdigest()[:12]}"
 
 
 def add_parser(subparsers: Any) -> None:
@@ -123,7 +139,7 @@ class Delivery:
             from estate.agent.cli import report_to_json
 
             suffix = "json" if self.args.format == "json" else "pb"
-            path = self.output_dir / f"{SAFE_NAME.sub('_', result.target.name)}.{suffix}"
+            path = self.output_dir / f"{report_file_stem(result.target.name)}.{suffix}"
             path.write_bytes(report_to_json(report).encode() if suffix == "json" else report.SerializeToString())
         if self._channel is not None:
             transport = self._transport
@@ -183,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
 
     def on_done(result: HostResult) -> None:
         note = delivery.deliver(result)
-        line = result.line() + (f" [{note}]" if note else "")
+        line = printable(result.line() + (f" [{note}]" if note else ""))
         if bar is not None:
             bar.write(line, file=sys.stdout)
             bar.update(1)

@@ -159,5 +159,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if text is None:
         print(f"estate-collector: no asset {args.asset!r} (give an asset id or host name)", file=sys.stderr)
         return 1
-    print(text)
+    from estate.agent.text import printable
+
+    print(printable(text, keep_newlines=True))
     return 0
