@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="allow plaintext on an address that is not loopback")
     serve.add_argument("--rules", type=Path, default=None, metavar="DIR",
                        help="rules to score with after each ingest (default: the rules shipped)")
+    _add_limit_options(serve)
+    serve.add_argument("--metrics", metavar="ADDR",
+                       help="serve Prometheus metrics on HOST:PORT (/metrics), e.g. 127.0.0.1:9464")
 
     ingest = commands.add_parser("ingest", help="load report files written by 'estate-agent scan --output'",
                                  description="Load report files (JSON or binary protobuf) from air-gapped hosts.")
@@ -72,6 +75,28 @@ def build_parser() -> argparse.ArgumentParser:
     assets.add_argument("--format", choices=("table", "json", "csv"), default="table")
     rules_cli.add_parser(commands)
     return parser
+
+
+EXIT_STORE_FAILED = 74  # sysexits EX_IOERR: the database failed (disk full); the supervisor restarts us
+MIB = 1024 * 1024
+
+
+def _add_limit_options(serve: argparse.ArgumentParser) -> None:
+    from estate.collector.server import StreamLimits
+
+    d = StreamLimits()
+    serve.add_argument("--max-streams", type=int, default=d.max_streams, metavar="N",
+                       help=f"streams open at once; more are refused with RESOURCE_EXHAUSTED (default {d.max_streams})")
+    serve.add_argument("--idle-timeout", type=float, default=d.idle_s, metavar="SECONDS",
+                       help=f"end a stream that sends nothing for this long (default {d.idle_s:g})")
+    serve.add_argument("--stream-timeout", type=float, default=d.max_stream_s, metavar="SECONDS",
+                       help=f"end a stream open longer than this (default {d.max_stream_s:g})")
+    serve.add_argument("--max-pending-mib", type=int, default=d.pending_bytes_total // MIB, metavar="MIB",
+                       help="reports received and waiting for the store, all streams together "
+                            f"(default {d.pending_bytes_total // MIB}; at least 48)")
+    serve.add_argument("--max-pending-mib-per-stream", type=int, default=d.pending_bytes_per_stream // MIB,
+                       metavar="MIB", help="the same for one stream "
+                                           f"(default {d.pending_bytes_per_stream // MIB}; at least 48)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -105,7 +130,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from estate.collector.ingest.writer import Writer
-    from estate.collector.server import ServerTls, build_server
+    from estate.collector.metrics import Metrics, configure_report_log
+    from estate.collector.server import ServerTls, StreamLimits, build_server
 
     tls = None
     if args.tls_cert or args.tls_key or args.tls_ca:
@@ -113,27 +139,61 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print("estate-collector: --tls-cert, --tls-key and --tls-ca go together", file=sys.stderr)
             return 2
         tls = ServerTls(args.tls_cert, args.tls_key, args.tls_ca)
+    limits = StreamLimits(max_streams=args.max_streams, idle_s=args.idle_timeout, max_stream_s=args.stream_timeout,
+                          pending_bytes_total=args.max_pending_mib * MIB,
+                          pending_bytes_per_stream=args.max_pending_mib_per_stream * MIB)
+    configure_report_log()
+    metrics = Metrics()
+    metrics.watch_store(args.db)
     store = Store(args.db)
-    writer = Writer(store, on_commit=rules_cli.scorer(store, args.rules).after_ingest)
+    writer = Writer(store, on_commit=metrics.timed_scoring(rules_cli.scorer(store, args.rules).after_ingest))
+    stopping = threading.Event()
+    store_failure: list[StoreError] = []
+
+    def on_store_failure(exc: StoreError) -> None:
+        # DuckDB invalidates a database after a fatal error (a full disk during a checkpoint): no
+        # later write can succeed in this process. Exit so the supervisor starts a fresh one, which
+        # replays the log once there is space; every report it acknowledged is in that log.
+        if _store_invalidated(exc):
+            store_failure.append(exc)
+            stopping.set()
+
     try:
-        server, port = build_server(writer, args.listen, tls, insecure=args.insecure)
+        server, port, health = build_server(writer, args.listen, tls, insecure=args.insecure, limits=limits,
+                                            metrics=metrics, on_store_failure=on_store_failure)
+        metrics_port = metrics.serve(args.metrics) if args.metrics else None
     except (ValueError, OSError) as exc:
         print(f"estate-collector: {exc}", file=sys.stderr)
         writer.close()
         store.close()
         return 2
-    stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
     server.start()
     host = args.listen.rsplit(":", 1)[0]
+    if metrics_port is not None:
+        logging.info("metrics on http://%s:%d/metrics", args.metrics.rpartition(":")[0], metrics_port)
     logging.info("listening on %s:%d (%s), storing in %s", host, port, "mTLS" if tls else "plaintext", args.db)
     stopping.wait()
+    health.set(False)
+    if store_failure:
+        logging.error("the database failed and must be reopened: %s; exiting (code %d) for the supervisor to "
+                      "restart the collector; reports without a receipt stay in the senders' spools",
+                      store_failure[0], EXIT_STORE_FAILED)
+        server.stop(grace=1).wait()
+        os._exit(EXIT_STORE_FAILED)  # the writer and the store cannot be closed cleanly once invalidated
     logging.info("stopping: finishing streams in progress")
     server.stop(grace=10).wait()
     writer.close()
     store.close()
     return 0
+
+
+def _store_invalidated(exc: StoreError) -> bool:
+    """True when DuckDB has invalidated the database (a fatal error): only a new process can reopen it."""
+    import duckdb
+
+    return isinstance(exc.__cause__, duckdb.FatalException) or "invalidated" in str(exc)
 
 
 def cmd_certs(args: argparse.Namespace) -> int:
@@ -209,7 +269,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def _print_outcome(path: Path, outcome: Outcome) -> None:
     reason = f": {outcome.reason}" if outcome.reason else ""
-    print(printable(f"{path}: {outcome.status}{reason}"), file=sys.stderr if outcome.status == "REJECTED" else sys.stdout)
+    line = printable(f"{path}: {outcome.status}{reason}")
+    print(line, file=sys.stderr if outcome.status == "REJECTED" else sys.stdout)
 
 
 ASSET_QUERY = """

@@ -1,17 +1,23 @@
-"""The gRPC side of the collector: the Ingest service and the server itself.
+"""The gRPC side of the collector: the Ingest service, the standard health service, and the server.
 
 The servicer only decodes, hands reports to the writer (ingest/writer.py) and turns outcomes into
-receipts. The
-stream is registered with a raw-bytes request deserializer so that a message which does not
-decode gets its own REJECTED receipt and the stream goes on; with the generated servicer, gRPC
-would abort the whole stream, receipts and all.
+receipts. The stream is registered with a raw-bytes request deserializer so that a message which
+does not decode gets its own REJECTED receipt and the stream goes on; with the generated servicer,
+gRPC would abort the whole stream, receipts and all.
+
+No sender can starve the others: the number of open streams is bounded (RESOURCE_EXHAUSTED beyond
+it), a stream that sends nothing for `idle_s` or stays open longer than `max_stream_s` is ended
+(DEADLINE_EXCEEDED, after the receipts of what it already sent), and reports waiting for the store
+are bounded in bytes, per stream and in total: a stream's reader must reserve a report's size
+before submitting it and gets it back only once the receipt is sent.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,16 +25,65 @@ from pathlib import Path
 import grpc
 
 from estate.agent.transport import MAX_MESSAGE_BYTES, is_loopback
-from estate.collector.ingest.validate import Rejected, decode_report
+from estate.collector.ingest.validate import MAX_REPORT_BYTES, Rejected, decode_report
 from estate.collector.ingest.writer import Writer
+from estate.collector.metrics import Metrics, log_report
 from estate.collector.security.roles import INGEST_ROLES, caller_role
 from estate.collector.store.database import Outcome, StoreError
 from estate.v1 import ingest_pb2 as ingest_pb
 
-# How far the stream reader may run ahead of the store: bounds memory per stream.
+# How far the stream reader may run ahead of the store, in messages (rejected ones included).
 MAX_PENDING_PER_STREAM = 128
 STATUS = {"ACCEPTED": ingest_pb.Receipt.ACCEPTED, "DUPLICATE": ingest_pb.Receipt.DUPLICATE,
           "REJECTED": ingest_pb.Receipt.REJECTED}
+INGEST_SERVICE = "estate.v1.Ingest"
+# Worker threads beyond the stream limit: health checks and refusals must find a thread when every
+# stream slot is taken.
+SPARE_WORKERS = 16
+# How often a waiting stream looks at its deadlines and at cancellation.
+TICK_S = 0.25
+
+
+@dataclass(frozen=True)
+class StreamLimits:
+    """What one sender may hold: streams, time and bytes waiting for the store."""
+
+    max_streams: int = 256
+    idle_s: float = 60.0
+    max_stream_s: float = 900.0
+    pending_bytes_per_stream: int = 64 * 1024 * 1024
+    pending_bytes_total: int = 256 * 1024 * 1024
+
+    def check(self) -> None:
+        if self.max_streams < 1 or self.idle_s <= 0 or self.max_stream_s <= 0:
+            raise ValueError("--max-streams, --idle-timeout and --stream-timeout must be positive")
+        if min(self.pending_bytes_per_stream, self.pending_bytes_total) < MAX_REPORT_BYTES:
+            raise ValueError(f"pending byte limits must be at least the report size limit ({MAX_REPORT_BYTES} "
+                             "bytes), or the largest valid report could never be stored")
+
+
+class ByteBudget:
+    """Bytes that may be reserved at once; reserving waits until enough is returned."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._changed = threading.Condition()
+
+    def acquire(self, size: int, give_up: Callable[[], bool]) -> bool:
+        """Reserve `size` bytes, waiting as long as needed; False if `give_up()` turned true first."""
+        with self._changed:
+            while self.used + size > self.limit:
+                if give_up():
+                    return False
+                self._changed.wait(TICK_S)
+            self.used += size
+            return True
+
+    def release(self, size: int) -> None:
+        with self._changed:
+            self.used -= size
+            self._changed.notify_all()
 
 
 def receipt_for(sequence: int, outcome: Outcome) -> ingest_pb.Receipt:
@@ -36,39 +91,163 @@ def receipt_for(sequence: int, outcome: Outcome) -> ingest_pb.Receipt:
                              reason=outcome.reason, sequence=sequence)
 
 
-def handle_stream(messages: Iterator[bytes], writer: Writer) -> Iterator[ingest_pb.Receipt]:
-    """Answer each message with a receipt, in order; a receipt is yielded only after the store has it.
+@dataclass
+class _Pending:
+    """A message read from the stream: its outcome to come, and what it holds of the budgets."""
 
-    A reader thread decodes and submits ahead of the receipts, so the writer can commit many
-    reports at once; the bounded queue between them is the back-pressure on the sender.
-    """
-    pending: queue.Queue[tuple[int, Future[Outcome]] | BaseException | None] = queue.Queue(
-        maxsize=MAX_PENDING_PER_STREAM)
+    sequence: int
+    future: Future[Outcome]
+    size: int
+    reserved: int
+    asset_id: str
+    arrived: float
 
-    def read() -> None:
+
+class StreamEnded(Exception):
+    """A stream limit ended the stream: the status code and the message to send."""
+
+    def __init__(self, code: grpc.StatusCode, limit: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.limit = code, limit
+
+
+class IngestStream:
+    """One Ingest.Stream: a reader thread decodes and submits, the handler yields receipts in order."""
+
+    def __init__(self, messages: Iterator[bytes], writer: Writer, limits: StreamLimits, budget: ByteBudget,
+                 sender: str = "", metrics: Metrics | None = None) -> None:
+        self.messages, self.writer, self.limits, self.budget = messages, writer, limits, budget
+        self.sender, self.metrics = sender, metrics
+        self.own_budget = ByteBudget(limits.pending_bytes_per_stream)
+        self.pending: queue.Queue[_Pending | BaseException | None] = queue.Queue(maxsize=MAX_PENDING_PER_STREAM)
+        self.opened = time.monotonic()
+        # When the reader started waiting for the sender's next message (None while it is busy with one).
+        self.waiting_since: float | None = self.opened
+        self.closing = threading.Event()  # no more messages are taken (deadline, or the stream ends)
+        self.finished = threading.Event()  # nobody waits for receipts any more
+
+    def _read(self) -> None:
         try:
-            for sequence, data in enumerate(messages, start=1):
-                try:
-                    future = writer.submit(decode_report(data))
-                except Rejected as exc:
-                    future = Future()
-                    future.set_result(Outcome("", "REJECTED", str(exc)))
-                pending.put((sequence, future))
+            for sequence, data in enumerate(self.messages, start=1):
+                self.waiting_since = None
+                if self.closing.is_set():
+                    break  # past the deadline: not submitted, so the sender keeps it and sends it again
+                self._put(self._submit(sequence, data))
+                self.waiting_since = time.monotonic()
         except grpc.RpcError:
             pass  # the client went away; what was submitted is still answered or stored
         except Exception as exc:  # surfaced to the stream below
-            pending.put(exc)
-        pending.put(None)
+            self._put(exc)
+        self._put(None)
 
-    threading.Thread(target=read, name="stream-reader", daemon=True).start()
-    while True:
-        item = pending.get()
-        if item is None:
-            return
-        if isinstance(item, BaseException):
-            raise item
-        sequence, future = item
-        yield receipt_for(sequence, future.result())
+    def _put(self, item: _Pending | BaseException | None) -> None:
+        """Hand an item to the handler; once the handler is gone, give back what it holds instead."""
+        while not self.finished.is_set():
+            try:
+                self.pending.put(item, timeout=TICK_S)
+                return
+            except queue.Full:
+                continue
+        if isinstance(item, _Pending):
+            self._settle_later(item)
+
+    def _submit(self, sequence: int, data: bytes) -> _Pending:
+        arrived, size = time.monotonic(), len(data)
+        try:
+            report = decode_report(data)
+        except Rejected as exc:
+            rejected: Future[Outcome] = Future()
+            rejected.set_result(Outcome("", "REJECTED", str(exc)))
+            return _Pending(sequence, rejected, size, 0, "", arrived)
+        del data
+        # A decoded report holds about its wire size again; reserve that before the writer sees it.
+        if not self.own_budget.acquire(size, self.closing.is_set):
+            raise StreamEnded(grpc.StatusCode.CANCELLED, "", "stream closed")
+        if not self.budget.acquire(size, self.closing.is_set):
+            self.own_budget.release(size)
+            raise StreamEnded(grpc.StatusCode.CANCELLED, "", "stream closed")
+        try:
+            future = self.writer.submit(report)
+        except BaseException:
+            self.own_budget.release(size)
+            self.budget.release(size)
+            raise
+        return _Pending(sequence, future, size, size, report.asset_id, arrived)
+
+    def _release(self, item: _Pending) -> None:
+        if item.reserved:
+            self.own_budget.release(item.reserved)
+            self.budget.release(item.reserved)
+            item.reserved = 0
+
+    def _next(self) -> _Pending | BaseException | None:
+        """The next item from the reader, enforcing the idle and total deadlines while waiting."""
+        limits = self.limits
+        while True:
+            try:
+                return self.pending.get(timeout=TICK_S)
+            except queue.Empty:
+                pass
+            now = time.monotonic()
+            waiting = self.waiting_since
+            if now - self.opened > limits.max_stream_s:
+                self.closing.set()
+                if waiting is not None and self.pending.empty():
+                    raise StreamEnded(grpc.StatusCode.DEADLINE_EXCEEDED, "too_long",
+                                      f"stream open longer than {limits.max_stream_s:g} s (the collector's "
+                                      "--stream-timeout): reports without a receipt must be sent on a new stream")
+            elif waiting is not None and now - waiting > limits.idle_s and self.pending.empty():
+                self.closing.set()
+                raise StreamEnded(grpc.StatusCode.DEADLINE_EXCEEDED, "idle",
+                                  f"stream idle for {limits.idle_s:g} s (the collector's --idle-timeout): "
+                                  "open a new stream to send more")
+
+    def receipts(self) -> Iterator[ingest_pb.Receipt]:
+        """Answer each message with a receipt, in order; a receipt is yielded only after the store has it."""
+        threading.Thread(target=self._read, name="stream-reader", daemon=True).start()
+        item: _Pending | BaseException | None = None
+        try:
+            while True:
+                item = self._next()
+                if item is None:
+                    if self.closing.is_set():
+                        raise StreamEnded(grpc.StatusCode.DEADLINE_EXCEEDED, "too_long",
+                                          f"stream open longer than {self.limits.max_stream_s:g} s (the "
+                                          "collector's --stream-timeout): send the rest on a new stream")
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                outcome = item.future.result()
+                self._release(item)
+                latency = time.monotonic() - item.arrived
+                if self.metrics is not None:
+                    self.metrics.record(outcome.status, outcome.reason, latency)
+                log_report(outcome.report_id, item.asset_id, self.sender, outcome.status, outcome.reason,
+                           item.size, latency)
+                yield receipt_for(item.sequence, outcome)
+        finally:
+            self.closing.set()
+            self.finished.set()
+            if isinstance(item, _Pending):
+                self._settle_later(item)
+            while True:
+                try:
+                    entry = self.pending.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(entry, _Pending):
+                    self._settle_later(entry)
+
+    def _settle_later(self, entry: _Pending) -> None:
+        """Give back what a report holds once the store is done with it, with nobody waiting for its receipt."""
+        entry.future.add_done_callback(lambda _: self._release(entry))
+
+
+def handle_stream(messages: Iterator[bytes], writer: Writer, limits: StreamLimits | None = None,
+                  budget: ByteBudget | None = None) -> Iterator[ingest_pb.Receipt]:
+    """Receipts for `messages`, in order (the stream logic without gRPC's context, for tests and tools)."""
+    limits = limits or StreamLimits()
+    yield from IngestStream(messages, writer, limits, budget or ByteBudget(limits.pending_bytes_total)).receipts()
 
 
 @dataclass(frozen=True)
@@ -88,38 +267,91 @@ class IngestService:
     """Ingest.Stream. Over mTLS only certificates with an ingest role may send; plaintext is
     allowed only on loopback (or with an explicit --insecure), where the operator is trusted."""
 
-    def __init__(self, writer: Writer, check_roles: bool) -> None:
+    def __init__(self, writer: Writer, check_roles: bool, limits: StreamLimits | None = None,
+                 metrics: Metrics | None = None, on_store_failure: Callable[[StoreError], None] | None = None) -> None:
         self.writer = writer
         self.check_roles = check_roles
+        self.limits = limits or StreamLimits()
+        self.budget = ByteBudget(self.limits.pending_bytes_total)
+        self.metrics = metrics
+        self.on_store_failure = on_store_failure
+        self._open = 0
+        self._open_lock = threading.Lock()
+        if metrics is not None:
+            metrics.watch_pending(lambda: self.budget.used)
+
+    def _enter(self) -> bool:
+        with self._open_lock:
+            if self._open >= self.limits.max_streams:
+                return False
+            self._open += 1
+        if self.metrics is not None:
+            self.metrics.streams_open.inc()
+        return True
+
+    def _leave(self) -> None:
+        with self._open_lock:
+            self._open -= 1
+        if self.metrics is not None:
+            self.metrics.streams_open.dec()
+
+    def _refused(self, limit: str) -> None:
+        if self.metrics is not None:
+            self.metrics.streams_refused.labels(limit).inc()
 
     def stream(self, messages: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[ingest_pb.Receipt]:
+        sender = context.peer()
         if self.check_roles:
             role = caller_role(context)
             if role not in INGEST_ROLES:
                 context.abort(grpc.StatusCode.PERMISSION_DENIED,
                               f"a certificate with role {role or '(none)'!r} may not ingest; agents need role 'agent'")
+            names = context.auth_context().get("x509_common_name") or []
+            sender = names[0].decode("utf-8", "replace") if names else sender
+        if not self._enter():
+            self._refused("busy")
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                          f"collector busy: {self.limits.max_streams} streams open, its limit (--max-streams); "
+                          "retry later")
         try:
-            yield from handle_stream(messages, self.writer)
+            yield from IngestStream(messages, self.writer, self.limits, self.budget, sender, self.metrics).receipts()
+        except StreamEnded as exc:
+            if exc.limit:
+                self._refused(exc.limit)
+            context.abort(exc.code, str(exc))
         except StoreError as exc:
+            if self.on_store_failure is not None:
+                self.on_store_failure(exc)
             context.abort(grpc.StatusCode.UNAVAILABLE, f"store unavailable, report not stored: {exc}")
+        finally:
+            self._leave()
 
 
 def build_server(writer: Writer, listen: str, tls: ServerTls | None, insecure: bool = False,
-                 max_workers: int = 16) -> tuple[grpc.Server, int]:
-    """A gRPC server with Ingest bound to `listen`; returns it (not started) and the bound port."""
+                 limits: StreamLimits | None = None, metrics: Metrics | None = None,
+                 on_store_failure: Callable[[StoreError], None] | None = None) -> tuple[grpc.Server, int, Health]:
+    """A gRPC server with Ingest and health bound to `listen`; returns it (not started), the port and its health."""
+    limits = limits or StreamLimits()
+    limits.check()
     if tls is None and not (insecure or is_loopback(listen)):
         raise ValueError(f"refusing to listen in plaintext on {listen}: give --tls-cert/--tls-key/--tls-ca "
                          "(or --insecure on a network you trust)")
     options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
-    server = grpc.server(ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"), options=options)
-    service = IngestService(writer, check_roles=tls is not None)
-    handler = grpc.method_handlers_generic_handler("estate.v1.Ingest", {
+    workers = limits.max_streams + SPARE_WORKERS
+    # Each stream holds a worker thread for its life: with as many workers as the limit allows streams
+    # (and spares), no stream waits in gRPC's queue behind idle ones; gRPC's own cap is the backstop.
+    server = grpc.server(ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"), options=options,
+                         maximum_concurrent_rpcs=workers)
+    service = IngestService(writer, check_roles=tls is not None, limits=limits, metrics=metrics,
+                            on_store_failure=on_store_failure)
+    handler = grpc.method_handlers_generic_handler(INGEST_SERVICE, {
         "Stream": grpc.stream_stream_rpc_method_handler(
             service.stream, request_deserializer=None,
             response_serializer=ingest_pb.Receipt.SerializeToString),
     })
     server.add_generic_rpc_handlers((handler,))
+    health = Health(server)
     _, _, port_text = listen.rpartition(":")
     if not (port_text.isdigit() and int(port_text) <= 65535):
         # gRPC takes 99999 modulo 65536 and would listen on a port nobody asked for.
@@ -137,7 +369,24 @@ def build_server(writer: Writer, listen: str, tls: ServerTls | None, insecure: b
                       "this host)") from exc
     if port == 0:
         raise OSError(f"could not bind {listen}")
-    return server, port
+    return server, port, health
+
+
+class Health:
+    """The standard gRPC health service (grpc.health.v1): SERVING while the store takes reports."""
+
+    def __init__(self, server: grpc.Server) -> None:
+        from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+        self._pb = health_pb2
+        self.servicer = health.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.servicer, server)
+        self.set(True)
+
+    def set(self, serving: bool) -> None:
+        status = self._pb.HealthCheckResponse.SERVING if serving else self._pb.HealthCheckResponse.NOT_SERVING
+        for service in ("", INGEST_SERVICE):
+            self.servicer.set(service, status)
 
 
 def _read_pem(path: Path, what: str) -> bytes:
