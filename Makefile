@@ -25,7 +25,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[collector,snmp,ssh,dev]'
+	$(BIN)/pip install --quiet -e '.[collector,snmp,ssh,service,dev]'
 	touch $@
 
 # Installs only what is missing, so it is quick when everything is there (needs root, as CI has).

@@ -6,20 +6,28 @@ import argparse
 import gc
 import sys
 from pathlib import Path
+from typing import Any
 
 from google.protobuf import json_format
 
 from estate.agent import __version__, capture
 from estate.agent.hostaccess import HostAccessError, LocalHost
 from estate.agent.scan import LabelError, build_report, parse_labels
-from estate.agent.text import printable
 from estate.agent.snmp import command as snmp_command
 from estate.agent.ssh import cli as ssh_cli
+from estate.agent.text import printable
 from estate.v1 import inventory_pb2 as pb
 
 EXIT_USAGE = 2
 EXIT_REJECTED = 1
+EXIT_SPOOL_FAILED = 73  # sysexits EX_CANTCREAT: the spool cannot be written (disk full): the report is not kept
 EXIT_TEMPFAIL = 75  # sysexits EX_TEMPFAIL: the collector is away; the report waits in the spool
+# Problems no retry fixes; the reports wait in the spool until someone fixes the setup.
+EXIT_CERT_REFUSED = 76  # the collector refused this agent's certificate (expired, other CA) or identity
+EXIT_PERMISSION = 77  # sysexits EX_NOPERM: the certificate's role may not send reports
+EXIT_UNTRUSTED_COLLECTOR = 78  # sysexits EX_CONFIG: the collector's certificate does not verify against --tls-ca
+PERMANENT_EXITS = {"certificate": EXIT_CERT_REFUSED, "unauthenticated": EXIT_CERT_REFUSED,
+                   "permission": EXIT_PERMISSION, "untrusted-collector": EXIT_UNTRUSTED_COLLECTOR}
 
 
 def report_to_json(report: pb.Inventory) -> str:
@@ -123,37 +131,70 @@ def write_report(report: pb.Inventory, output: str, fmt: str) -> None:
         Path(output).write_bytes(data)
 
 
+class UsageError(Exception):
+    """A setup mistake in the options (exit 2)."""
+
+
+def tls_files(args: argparse.Namespace) -> Any:
+    """The TlsFiles named by --tls-ca/--tls-cert/--tls-key (None for none); UsageError if incomplete or unreadable."""
+    from estate.agent import transport
+
+    if not (args.tls_ca or args.tls_cert or args.tls_key):
+        return None
+    if not (args.tls_ca and args.tls_cert and args.tls_key):
+        raise UsageError("--tls-ca, --tls-cert and --tls-key go together")
+    tls = transport.TlsFiles(args.tls_ca, args.tls_cert, args.tls_key)
+    try:
+        tls.read()
+    except OSError as exc:
+        # A missing certificate is a setup mistake, not a collector that is away: no retry fixes it.
+        raise UsageError(f"cannot read TLS file {exc.filename}: {exc.strerror}") from exc
+    return tls
+
+
 def send(report_id: str, data: bytes, args: argparse.Namespace) -> int:
     """Spool the report, then deliver everything spooled; grpc is imported only here."""
     from estate.agent import transport
 
     spool = transport.Spool(args.spool or transport.default_spool_dir())
-    _, dropped = spool.add(report_id, data)
+    spool_failed = ""
+    try:
+        _, dropped = spool.add(report_id, data)
+    except transport.SpoolError as exc:
+        spool_failed, dropped = str(exc), []
+        print(f"estate-agent: {exc}", file=sys.stderr)
     for old in dropped:
         print(f"estate-agent: warning: spool full, dropped oldest report {old}", file=sys.stderr)
-    tls = None
-    if args.tls_ca or args.tls_cert or args.tls_key:
-        if not (args.tls_ca and args.tls_cert and args.tls_key):
-            print("estate-agent: --tls-ca, --tls-cert and --tls-key go together", file=sys.stderr)
-            return EXIT_USAGE
-        tls = transport.TlsFiles(args.tls_ca, args.tls_cert, args.tls_key)
-        try:
-            tls.read()
-        except OSError as exc:
-            # A missing certificate is a setup mistake, not a collector that is away: no retry fixes it.
-            print(f"estate-agent: cannot read TLS file {exc.filename}: {exc.strerror}; the report waits in "
-                  f"{spool.directory}", file=sys.stderr)
-            return EXIT_USAGE
     try:
-        channel = transport.open_channel(args.collector, tls, insecure=args.insecure)
+        tls = tls_files(args)
+    except UsageError as exc:
+        print(f"estate-agent: {exc}; the report waits in {spool.directory}", file=sys.stderr)
+        return EXIT_USAGE
+    code = deliver_spool(spool, args.collector, tls, args.insecure)
+    return EXIT_SPOOL_FAILED if spool_failed and code in (0, EXIT_REJECTED, EXIT_TEMPFAIL) else code
+
+
+def deliver_spool(spool: Any, collector: str, tls: Any, insecure: bool) -> int:
+    """Send everything in the spool and print each receipt; returns the exit code for what happened."""
+    from estate.agent import transport
+
+    try:
+        channel = transport.open_channel(collector, tls, insecure=insecure)
         with channel:
-            transport.wait_for_channel(channel, timeout_s=10.0)
-            settled = transport.flush_spool(channel, spool)
+            transport.wait_for_channel(channel, timeout_s=10.0, target=collector, tls=tls)
+            flushed = transport.flush_spool(channel, spool)
+    except transport.PermanentError as exc:
+        print(f"estate-agent: {exc}; reports wait in {spool.directory}, but retrying cannot help until "
+              "this is fixed", file=sys.stderr)
+        return PERMANENT_EXITS[exc.kind]
     except (transport.TransportError, OSError) as exc:
         print(f"estate-agent: {exc}; the report waits in {spool.directory} for the next run", file=sys.stderr)
         return EXIT_TEMPFAIL
+    for aside in flushed.set_aside:
+        print(f"estate-agent: warning: spooled report {aside.report_id} set aside in "
+              f"{spool.directory / aside.folder}: {aside.reason}", file=sys.stderr)
     status = 0
-    for sent_id, receipt in settled:
+    for sent_id, receipt in flushed.settled:
         name = receipt.Status.Name(receipt.status)
         detail = f": {receipt.reason}" if receipt.reason else ""
         print(printable(f"{sent_id} {name}{detail}"), file=sys.stderr)

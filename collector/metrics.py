@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -70,9 +70,9 @@ class Metrics:
 
         self.store_bytes.set_function(size)
 
-    def timed_scoring(self, after_ingest: Callable[[list[str]], None]) -> Callable[[list[str]], None]:
+    def timed_scoring(self, after_ingest: Callable[[Sequence[str]], None]) -> Callable[[Sequence[str]], None]:
         """`after_ingest` with each run's duration recorded."""
-        def run(asset_ids: list[str]) -> None:
+        def run(asset_ids: Sequence[str]) -> None:
             with self.scoring.time():
                 after_ingest(asset_ids)
 

@@ -106,4 +106,4 @@ def test_command_line_end_to_end_to_the_collector(snmpd_port: int, collector: Co
     [line] = out.read_text().splitlines()
     report = json.loads(line)
     assert report["method"] == "METHOD_SNMP" and report["labels"] == {"department": "test"}
-    assert not list((tmp_path / "spool").glob("*.pb"))
+    assert not list((tmp_path / "spool").glob("*.report"))

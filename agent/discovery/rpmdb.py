@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import urllib.parse
 import struct
 import tempfile
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,7 +108,7 @@ def read_sqlite_packages(db_file: str, evidence: str) -> tuple[list[pb.Package],
     # immutable=1: no locks, no -wal/-shm files written next to a database in a mounted image.
     # The path is percent-encoded: SQLite decodes %XX in a URI and ends the path at '?' or '#', so
     # a directory named '%2e%2e' (or a '#') inside a scanned image would otherwise lead outside it.
-    uri = f"file:{urllib.parse.quote(os.path.abspath(db_file), safe='/')}?mode=ro&immutable=1"
+    uri = f"file:{urllib.parse.quote(str(Path(db_file).absolute()), safe='/')}?mode=ro&immutable=1"
     try:
         connection = sqlite3.connect(uri, uri=True, timeout=5)
     except sqlite3.Error as exc:

@@ -112,6 +112,7 @@ class Delivery:
         self.output_dir: Path | None = args.output_dir
         self.collector: str | None = args.collector
         self.problem = ""
+        self.permanent = ""  # the kind of a refusal that no retry fixes
         self._channel: Any = None
         self._spool: Any = None
         if self.output_dir is not None:
@@ -143,16 +144,27 @@ class Delivery:
             path.write_bytes(report_to_json(report).encode() if suffix == "json" else report.SerializeToString())
         if self._channel is not None:
             transport = self._transport
-            _, dropped = self._spool.add(report.report_id, report.SerializeToString())
+            try:
+                _, dropped = self._spool.add(report.report_id, report.SerializeToString())
+            except transport.SpoolError as exc:
+                self.problem = str(exc)
+                notes.append("not kept: the spool cannot be written")
+                return ", ".join(notes)
             for old in dropped:
                 notes.append(f"spool full, dropped oldest report {old}")
             try:
-                settled = transport.flush_spool(self._channel, self._spool)
+                flushed = transport.flush_spool(self._channel, self._spool)
+            except transport.PermanentError as exc:
+                self.problem = f"{exc}; reports wait in {self._spool.directory}"
+                self.permanent = exc.kind
+                notes.append("not sent (refused), spooled")
             except (transport.TransportError, OSError) as exc:
                 self.problem = f"{exc}; reports wait in {self._spool.directory}"
                 notes.append("not sent (collector away), spooled")
             else:
-                for sent_id, receipt in settled:
+                for aside in flushed.set_aside:
+                    notes.append(f"spooled report {aside.report_id} set aside in {aside.folder}/: {aside.reason}")
+                for sent_id, receipt in flushed.settled:
                     if sent_id == report.report_id:
                         notes.append(f"sent {receipt.Status.Name(receipt.status).lower()}")
                         if receipt.reason:
@@ -229,7 +241,9 @@ def run(args: argparse.Namespace) -> int:
     print("estate-agent ssh: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())), file=sys.stderr)
     if delivery.problem:
         print(f"estate-agent ssh: collector: {delivery.problem}", file=sys.stderr)
-        return EXIT_TEMPFAIL
+        from estate.agent.cli import PERMANENT_EXITS
+
+        return PERMANENT_EXITS.get(delivery.permanent, EXIT_TEMPFAIL)
     return EXIT_HOSTS_FAILED if any(r.status in FAILED for r in results) else 0
 
 
