@@ -73,6 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
                       help="label the asset: org, department, environment, owner, criticality, system "
                            "(repeatable)")
     _add_transport_options(scan)
+    run = commands.add_parser("run", help="run as a service: scan on an interval and send, keeping a spool",
+                              description="Scan this host (and optionally SSH and SNMP inventories) on an "
+                                          "interval, spool the reports and send them, retrying with backoff.")
+    run.add_argument("--config", type=Path, required=True, metavar="FILE", help="the service's TOML config file")
+    flush = commands.add_parser("flush", help="send the reports waiting in the spool now",
+                                description="Send every report in the spool and print each receipt.")
+    flush.add_argument("--config", type=Path, metavar="FILE",
+                       help="take the collector, TLS files and spool from this config file")
+    _add_transport_options(flush)
     snmp_command.add_parser(commands)
     capture.add_parser(commands)
     ssh_cli.add_parser(commands)
@@ -89,6 +98,12 @@ def main(argv: list[str] | None = None) -> int:
         return capture.run(args)
     if args.command == "ssh":
         return ssh_cli.run(args)
+    if args.command == "run":
+        from estate.agent import service
+
+        return service.run(args.config)
+    if args.command == "flush":
+        return cmd_flush(args)
     return EXIT_USAGE  # argparse rejects unknown commands before this
 
 
@@ -129,6 +144,25 @@ def write_report(report: pb.Inventory, output: str, fmt: str) -> None:
         sys.stdout.buffer.flush()
     else:
         Path(output).write_bytes(data)
+
+
+def cmd_flush(args: argparse.Namespace) -> int:
+    if args.config is not None:
+        from estate.agent import service
+
+        return service.flush(args.config)
+    from estate.agent import transport
+
+    if not args.collector:
+        print("estate-agent: flush needs --config FILE or --collector HOST:PORT", file=sys.stderr)
+        return EXIT_USAGE
+    spool = transport.Spool(args.spool or transport.default_spool_dir())
+    try:
+        tls = tls_files(args)
+    except UsageError as exc:
+        print(f"estate-agent: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return deliver_spool(spool, args.collector, tls, args.insecure)
 
 
 class UsageError(Exception):

@@ -1,0 +1,323 @@
+"""`estate-agent run --config FILE`: the agent as a long-running service; `estate-agent flush`: send the spool now.
+
+Each cycle runs the scans (this host, and optionally an SSH and an SNMP inventory) as child
+processes of the `estate-agent` command itself, each with CPU-time and memory limits
+(setrlimit), writing binary reports into a private folder; the service spools them and sends the
+spool. Unacknowledged reports stay spooled; a collector that is away is retried with exponential
+backoff until the next cycle. The whole service runs at low priority (nice, idle I/O class).
+
+Imported only by `run` and `flush --config`: pydantic and prometheus-client stay out of `scan`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover  (Python 3.10: the same parser, from PyPI)
+    import tomli as tomllib
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from estate.agent import transport
+
+log = logging.getLogger("estate.agent.service")
+# Bounds on the config file itself, and on the backoff between delivery attempts.
+MAX_CONFIG_BYTES = 1024 * 1024
+BACKOFF_FIRST_S = 5.0
+BACKOFF_MAX_S = 600.0
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CollectorConfig(_Section):
+    """Where reports go, and the mTLS files that prove who sends them."""
+
+    address: str = Field(min_length=3, max_length=300)
+    tls_ca: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    insecure: bool = False
+
+    @field_validator("address")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        _, sep, port = value.rpartition(":")
+        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be HOST:PORT")
+        return value
+
+
+class LocalScan(_Section):
+    """The scan of this host (or a mounted root)."""
+
+    enabled: bool = True
+    root: Path | None = None
+
+
+class InventoryScan(_Section):
+    """An agentless sweep: the inventory file and extra command-line options of `estate-agent ssh|snmp`."""
+
+    inventory: Path
+    options: list[str] = Field(default_factory=list, max_length=64)
+
+
+class Limits(_Section):
+    """What each scan may use: CPU seconds, memory and wall-clock time; and the service's priority."""
+
+    nice: int = Field(default=10, ge=0, le=19)
+    io_class: Literal["idle", "best-effort", "none"] = "idle"
+    scan_cpu_seconds: int = Field(default=600, ge=1)
+    scan_memory_mib: int = Field(default=1024, ge=64)
+    scan_timeout_seconds: float = Field(default=3600.0, gt=0)
+
+
+class AgentConfig(_Section):
+    """The whole config file (TOML)."""
+
+    collector: CollectorConfig
+    interval_seconds: float = Field(default=86400.0, ge=1.0)
+    jitter_seconds: float = Field(default=3600.0, ge=0.0)
+    spool: Path = Field(default_factory=transport.default_spool_dir)
+    labels: dict[str, str] = Field(default_factory=dict, max_length=64)
+    local: LocalScan = Field(default_factory=LocalScan)
+    ssh: InventoryScan | None = None
+    snmp: InventoryScan | None = None
+    limits: Limits = Field(default_factory=Limits)
+    metrics_listen: str | None = Field(default=None, max_length=300)
+
+    def tls(self) -> transport.TlsFiles | None:
+        c = self.collector
+        if c.tls_ca and c.tls_cert and c.tls_key:
+            return transport.TlsFiles(c.tls_ca, c.tls_cert, c.tls_key)
+        return None
+
+
+class ConfigError(Exception):
+    """The config file cannot be used; the message names the file, the key and the problem."""
+
+
+def load_config(path: Path) -> AgentConfig:
+    """Read and check a TOML config file; ConfigError names the file, each bad key and what is wrong."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: over {MAX_CONFIG_BYTES} bytes: not a config file")
+    try:
+        raw = tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        config = AgentConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
+                             for err in exc.errors())
+        raise ConfigError(f"{path}: {problems}") from exc
+    c = config.collector
+    given = [f for f in (c.tls_ca, c.tls_cert, c.tls_key) if f is not None]
+    if given and len(given) != 3:
+        raise ConfigError(f"{path}: collector: tls_ca, tls_cert and tls_key go together")
+    if not given and not (c.insecure or transport.is_loopback(c.address)):
+        raise ConfigError(f"{path}: collector: give tls_ca, tls_cert and tls_key (or insecure = true on a "
+                          "network you trust)")
+    if not (config.local.enabled or config.ssh or config.snmp):
+        raise ConfigError(f"{path}: nothing to scan: enable [local] or give [ssh] or [snmp]")
+    return config
+
+
+def lower_priority(limits: Limits) -> None:
+    """Run (and let every scan run) at low CPU and I/O priority."""
+    os.setpriority(os.PRIO_PROCESS, 0, limits.nice)
+    if limits.io_class != "none":
+        import psutil
+
+        with contextlib.suppress(AttributeError, OSError):  # no I/O classes outside Linux
+            psutil.Process().ionice(psutil.IOPRIO_CLASS_IDLE if limits.io_class == "idle" else psutil.IOPRIO_CLASS_BE)
+
+
+def _scan_limits(limits: Limits) -> Any:
+    """A preexec function that bounds a scan's CPU time and address space."""
+    cpu, memory = limits.scan_cpu_seconds, limits.scan_memory_mib * 1024 * 1024
+
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
+    return apply
+
+
+def scan_commands(config: AgentConfig, out: Path) -> list[tuple[str, list[str]]]:
+    """(name, argv) of each scan of a cycle; every one writes binary reports into `out`."""
+    agent = [sys.executable, "-m", "estate.agent.cli"]
+    labels = [arg for key, value in sorted(config.labels.items()) for arg in ("--label", f"{key}={value}")]
+    commands = []
+    if config.local.enabled:
+        root = ["--root", str(config.local.root)] if config.local.root else []
+        commands.append(("local", [*agent, "scan", *root, "--format", "pb", "--output", str(out / "local.pb"),
+                                   *labels]))
+    if config.ssh is not None:
+        commands.append(("ssh", [*agent, "ssh", "--inventory", str(config.ssh.inventory), "--no-progress",
+                                 "--format", "pb", "--output-dir", str(out / "ssh"), *labels, *config.ssh.options]))
+    if config.snmp is not None:
+        commands.append(("snmp", [*agent, "snmp", "--inventory", str(config.snmp.inventory), "--no-progress",
+                                  "--format", "pb", "--output-dir", str(out / "snmp"), *labels,
+                                  *config.snmp.options]))
+    return commands
+
+
+class Service:
+    """The scan-spool-send loop of `estate-agent run`."""
+
+    def __init__(self, config: AgentConfig, stop: threading.Event) -> None:
+        from estate.agent.service_metrics import AgentMetrics
+
+        self.config = config
+        self.stop = stop
+        self.spool = transport.Spool(config.spool)
+        self.metrics = AgentMetrics()
+        self.metrics.watch_spool(self.spool)
+
+    def scan_once(self) -> int:
+        """Run each scan in a bounded child process; spool what they wrote; returns reports spooled."""
+        limits = self.config.limits
+        spooled = 0
+        with tempfile.TemporaryDirectory(prefix="estate-scan-") as folder:
+            out = Path(folder)
+            for name, argv in scan_commands(self.config, out):
+                if self.stop.is_set():
+                    break
+                result = self._run_child(name, argv, limits)
+                self.metrics.scans.labels(name, "ok" if result in (0, 3) else "failed").inc()
+            for path in sorted(out.rglob("*.pb")):
+                spooled += self._spool_file(path)
+        return spooled
+
+    def _run_child(self, name: str, argv: list[str], limits: Limits) -> int:
+        with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              preexec_fn=_scan_limits(limits), text=True, errors="replace") as child:
+            try:
+                _, stderr = child.communicate(timeout=limits.scan_timeout_seconds)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                _, stderr = child.communicate()
+                log.warning("%s scan stopped after %g s (scan_timeout_seconds)", name, limits.scan_timeout_seconds)
+        code = child.returncode
+        from estate.agent.text import printable
+
+        for line in stderr.splitlines()[-20:]:
+            log.info("%s scan: %s", name, printable(line))
+        if code == -signal.SIGXCPU or code == -signal.SIGKILL:
+            log.warning("%s scan ended by its limits (signal %d)", name, -code)
+        elif code not in (0, 3):
+            log.warning("%s scan exited %d", name, code)
+        return code
+
+    def _spool_file(self, path: Path) -> int:
+        from estate.v1 import inventory_pb2 as pb
+
+        data = path.read_bytes()
+        try:
+            report_id = pb.Inventory.FromString(data).report_id
+        except Exception as exc:  # a scan that wrote half a file (killed by its limits)
+            log.warning("%s: not a report (%s); not spooled", path.name, exc)
+            return 0
+        try:
+            _, dropped = self.spool.add(report_id, data)
+        except transport.SpoolError as exc:
+            log.error("%s", exc)
+            return 0
+        for old in dropped:
+            log.warning("spool full, dropped oldest report %s", old)
+        return 1
+
+    def deliver(self) -> int:
+        """Send the spool once; returns the exit code deliver_spool gives (0, 1, 75 or a permanent code)."""
+        from estate.agent.cli import deliver_spool
+
+        c = self.config.collector
+        code = deliver_spool(self.spool, c.address, self.config.tls(), c.insecure)
+        if code in (0, 1):
+            self.metrics.last_success.set_to_current_time()
+        return code
+
+    def run(self) -> int:
+        """Scan, spool and send on every interval until stopped; exits on a problem no retry fixes."""
+        from estate.agent.cli import PERMANENT_EXITS
+
+        config = self.config
+        if config.metrics_listen:
+            port = self.metrics.serve(config.metrics_listen)
+            log.info("metrics on http://%s:%d/metrics", config.metrics_listen.rpartition(":")[0], port)
+        next_scan = time.monotonic()
+        while not self.stop.is_set():
+            spooled = self.scan_once()
+            log.info("scanned: %d reports spooled", spooled)
+            next_scan += config.interval_seconds
+            backoff = BACKOFF_FIRST_S
+            while not self.stop.is_set():
+                code = self.deliver()
+                if code in PERMANENT_EXITS.values():
+                    return code
+                if code != 75:
+                    break
+                wait = min(backoff, max(0.0, next_scan - time.monotonic()))
+                if wait <= 0:
+                    break
+                log.info("collector away: next attempt in %.0f s", wait)
+                self.stop.wait(wait * random.uniform(0.8, 1.0))  # noqa: S311  (spreading retries, not security)
+                backoff = min(backoff * 2, BACKOFF_MAX_S)
+            jitter = random.uniform(0, config.jitter_seconds)  # noqa: S311
+            self.stop.wait(max(0.0, next_scan - time.monotonic()) + jitter)
+            next_scan += jitter
+        return 0
+
+
+def run(config_path: Path) -> int:
+    """`estate-agent run --config FILE`."""
+    from estate.agent.cli import EXIT_USAGE
+
+    logging.basicConfig(level=logging.INFO, format="estate-agent: %(message)s")
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        print(f"estate-agent: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    lower_priority(config.limits)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    if shutil.which(sys.executable) is None:
+        print(f"estate-agent: cannot run scans: {sys.executable} not found", file=sys.stderr)
+        return EXIT_USAGE
+    return Service(config, stop).run()
+
+
+def flush(config_path: Path) -> int:
+    """`estate-agent flush --config FILE`: send what the spool holds now."""
+    from estate.agent.cli import EXIT_USAGE, deliver_spool
+
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        print(f"estate-agent: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    c = config.collector
+    return deliver_spool(transport.Spool(config.spool), c.address, config.tls(), c.insecure)
