@@ -7,7 +7,6 @@ stores each report_id once.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import ipaddress
 import os
@@ -312,9 +311,15 @@ def diagnose_tls(target: str, tls: TlsFiles, timeout_s: float = 5.0) -> None:
                 context.wrap_socket(raw, server_hostname=host) as conn:
             # Under TLS 1.3 the server judges the client certificate after the client's handshake
             # ends: its verdict arrives as an alert on the first read.
-            conn.settimeout(1.0)
-            with contextlib.suppress(TimeoutError, socket.timeout):
-                conn.recv(1)
+            conn.settimeout(2.0)
+            try:
+                first = conn.recv(1)
+            except TimeoutError:
+                return
+            if not first:  # a gRPC server speaks first (HTTP/2 SETTINGS); closing instead is a refusal
+                raise PermanentError("certificate", f"the collector refused this agent's certificate {tls.cert}: "
+                                                    "it closed the connection after the TLS handshake (the "
+                                                    "certificate has expired, or another CA signed it)")
     except ssl.SSLCertVerificationError as exc:
         raise PermanentError("untrusted-collector",
                              f"the collector's certificate is not trusted: {exc.verify_message} "
