@@ -151,13 +151,16 @@ def cmd_explain(args: argparse.Namespace) -> int:
     store = open_read_only(args.db)
     try:
         text = explain(store.con, args.asset)
-    except ValueError as exc:
-        print(f"estate-collector: {exc}", file=sys.stderr)
+    except ValueError as exc:  # names the assets that share a host name: host data, so made printable
+        from estate.agent.text import printable
+
+        print(f"estate-collector: {printable(exc)}", file=sys.stderr)
         return 1
     finally:
         store.close()
     if text is None:
-        print(f"estate-collector: no asset {args.asset!r} (give an asset id or host name)", file=sys.stderr)
+        print(f"estate-collector: no asset {args.asset!r} (give an asset id or host name)".encode(
+            "ascii", "backslashreplace").decode(), file=sys.stderr)
         return 1
     from estate.agent.text import printable
 
