@@ -208,14 +208,14 @@ def send(report_id: str, data: bytes, args: argparse.Namespace) -> int:
     return EXIT_SPOOL_FAILED if spool_failed and code in (0, EXIT_REJECTED, EXIT_TEMPFAIL) else code
 
 
-def deliver_spool(spool: Any, collector: str, tls: Any, insecure: bool) -> int:
+def deliver_spool(spool: Any, collector: str, tls: Any, insecure: bool, connect_timeout_s: float = 10.0) -> int:
     """Send everything in the spool and print each receipt; returns the exit code for what happened."""
     from estate.agent import transport
 
     try:
         channel = transport.open_channel(collector, tls, insecure=insecure)
         with channel:
-            transport.wait_for_channel(channel, timeout_s=10.0, target=collector, tls=tls)
+            transport.wait_for_channel(channel, timeout_s=connect_timeout_s, target=collector, tls=tls)
             flushed = transport.flush_spool(channel, spool)
     except transport.PermanentError as exc:
         print(f"estate-agent: {exc}; reports wait in {spool.directory}, but retrying cannot help until "

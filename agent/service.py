@@ -53,6 +53,7 @@ class CollectorConfig(_Section):
     tls_cert: Path | None = None
     tls_key: Path | None = None
     insecure: bool = False
+    connect_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
 
     @field_validator("address")
     @classmethod
@@ -253,7 +254,7 @@ class Service:
         from estate.agent.cli import deliver_spool
 
         c = self.config.collector
-        code = deliver_spool(self.spool, c.address, self.config.tls(), c.insecure)
+        code = deliver_spool(self.spool, c.address, self.config.tls(), c.insecure, c.connect_timeout_seconds)
         if code in (0, 1):
             self.metrics.last_success.set_to_current_time()
         return code

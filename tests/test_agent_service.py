@@ -1,0 +1,157 @@
+"""`estate-agent run --config FILE` and `flush --config`: the agent as a service, against the real collector."""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from estate.agent import service
+from estate.collector.process import start_collector
+
+from .conftest import HOST_FIXTURES
+
+AGENT = [sys.executable, "-m", "estate.agent.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def host_root(tmp_path: Path) -> Path:
+    """A captured Debian 12 root with a machine-id, so its reports have an asset id."""
+    import shutil
+
+    root = tmp_path / "root"
+    shutil.copytree(HOST_FIXTURES / "debian12", root, symlinks=True)
+    (root / "etc").mkdir(exist_ok=True)
+    (root / "etc" / "machine-id").write_text("0123456789abcdef0123456789abcdef\n")
+    return root
+
+
+def write_config(path: Path, collector: str, spool: Path, extra: str = "") -> Path:
+    root = host_root(path.parent)
+    path.write_text(f"""
+interval_seconds = 4
+jitter_seconds = 0.5
+spool = "{spool}"
+metrics_listen = "127.0.0.1:{free_port()}"
+
+[collector]
+address = "{collector}"
+connect_timeout_seconds = 1
+
+[labels]
+org = "test-org"
+
+[local]
+root = "{root}"
+
+[limits]
+nice = 5
+scan_cpu_seconds = 120
+scan_memory_mib = 1024
+{extra}
+""")
+    return path
+
+
+def metric(url: str, name: str) -> float:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith(f"{name} "):
+                return float(line.split()[-1])
+    raise AssertionError(f"{name} missing")
+
+
+def wait_for(predicate: object, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.integration
+def test_run_spools_while_the_collector_is_away_then_delivers(tmp_path: Path) -> None:
+    port = free_port()
+    spool = tmp_path / "spool"
+    config = write_config(tmp_path / "agent.toml", f"127.0.0.1:{port}", spool)
+    metrics_port = int(re.search(r"127.0.0.1:(\d+)\"\n", config.read_text()).group(1))  # type: ignore[union-attr]
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    log = tmp_path / "agent.log"
+    with open(log, "w") as handle:
+        agent = subprocess.Popen([*AGENT, "run", "--config", str(config)], stdout=handle, stderr=subprocess.STDOUT)
+    collector = None
+    try:
+        # Collector away: scans go on and their reports wait in the spool.
+        assert wait_for(lambda: len(list(spool.glob("*.report"))) >= 2, 90), log.read_text()
+        assert metric(url, "estate_agent_spool_reports") >= 2
+        assert metric(url, "estate_agent_last_success_timestamp_seconds") == 0
+        assert wait_for(lambda: "collector away: next attempt in" in log.read_text(), 60), log.read_text()
+        assert agent.poll() is None  # a collector that is away is no reason to stop
+        collector = start_collector(tmp_path / "estate.duckdb", tmp_path / "c.log", listen=f"127.0.0.1:{port}")
+        assert wait_for(lambda: not list(spool.glob("*.report")), 90), log.read_text()
+        assert metric(url, "estate_agent_last_success_timestamp_seconds") > time.time() - 120
+        assert wait_for(lambda: metric(url, 'estate_agent_scans_total{kind="local",result="ok"}') >= 3, 60)
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        code = agent.wait(60)
+        if collector is not None:
+            collector.stop()
+    assert code == 0, log.read_text()
+    with duckdb.connect(str(tmp_path / "estate.duckdb"), read_only=True) as con:
+        rows = con.execute("SELECT count(*), count(DISTINCT report_id), min(os_id), min(labels['org']) "
+                           "FROM reports").fetchone()
+    assert rows is not None and rows[0] >= 3 and rows[0] == rows[1] and rows[2:] == ("debian", "test-org")
+
+
+def test_each_scan_is_bounded_in_memory(tmp_path: Path) -> None:
+    """A scan over its memory limit dies alone and spools nothing; with room, the same scan spools its report."""
+    config = service.load_config(write_config(tmp_path / "agent.toml", "127.0.0.1:9", tmp_path / "spool",
+                                              extra="").with_name("agent.toml"))
+    tight = config.model_copy(update={"limits": config.limits.model_copy(update={"scan_memory_mib": 32})})
+    import threading
+
+    svc = service.Service(tight, threading.Event())
+    assert svc.scan_once() == 0  # 32 MiB of address space cannot hold the scan
+    assert not list((tmp_path / "spool").glob("*.report"))
+    roomy = service.Service(config, threading.Event())
+    assert roomy.scan_once() == 1
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("interval_seconds = 'daily'\n[collector]\naddress = '127.0.0.1:1'\n", "interval_seconds: Input should be a valid number"),
+    ("[collector]\naddress = 'collector.example'\n", "collector.address: Value error, must be HOST:PORT"),
+    ("[collector]\naddress = 'collector.example:50051'\n", "collector: give tls_ca, tls_cert and tls_key"),
+    ("[collector]\naddress = '127.0.0.1:1'\ncolour = 'blue'\n", "collector.colour: Extra inputs are not permitted"),
+    ("[collector\n", "not valid TOML"),
+    ("[collector]\naddress = '127.0.0.1:1'\n[local]\nenabled = false\n", "nothing to scan"),
+])
+def test_config_errors_name_file_key_and_problem(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "agent.toml"
+    path.write_text(text)
+    result = subprocess.run([*AGENT, "run", "--config", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"estate-agent: {path}: ") and message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_scan_does_not_import_the_service_libraries(tmp_path: Path) -> None:
+    probe = ("import sys; from estate.agent import cli; cli.main(['scan', '--root', sys.argv[1], '--output', "
+             "'/dev/null']); print(sorted(m for m in ('pydantic', 'prometheus_client', 'duckdb', 'pyarrow') "
+             "if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe, str(HOST_FIXTURES / "debian12")], capture_output=True,
+                            text=True, timeout=60)
+    assert result.stdout.strip() == "[]", result.stderr
