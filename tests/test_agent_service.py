@@ -132,7 +132,8 @@ def test_each_scan_is_bounded_in_memory(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("interval_seconds = 'daily'\n[collector]\naddress = '127.0.0.1:1'\n", "interval_seconds: Input should be a valid number"),
+    ("interval_seconds = 'daily'\n[collector]\naddress = '127.0.0.1:1'\n",
+     "interval_seconds: Input should be a valid number"),
     ("[collector]\naddress = 'collector.example'\n", "collector.address: Value error, must be HOST:PORT"),
     ("[collector]\naddress = 'collector.example:50051'\n", "collector: give tls_ca, tls_cert and tls_key"),
     ("[collector]\naddress = '127.0.0.1:1'\ncolour = 'blue'\n", "collector.colour: Extra inputs are not permitted"),

@@ -60,11 +60,12 @@ def test_ssh_result_line_is_escaped(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     """
     from estate.agent import cli
     from estate.agent.ssh import sweep as sweep_mod
+    from estate.agent.ssh.inventory import Target
 
     report = small_report()
     report.os.id = "linux\x1b]2;pwned\x07"
 
-    def finished_sweep(targets: list[sweep_mod.Target], options: object,
+    def finished_sweep(targets: list[Target], options: object,
                        on_done: object) -> list[sweep_mod.HostResult]:
         result = sweep_mod.HostResult(targets[0], "ok", "", 1.0, report)  # what a real host would give
         on_done(result)  # type: ignore[operator]
