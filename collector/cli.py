@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from google.protobuf import json_format
@@ -131,6 +132,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from estate.collector.ingest.writer import Writer
     from estate.collector.metrics import Metrics, configure_report_log
+    from estate.collector.scoring.background import BackgroundScoring
     from estate.collector.server import ServerTls, StreamLimits, build_server
 
     tls = None
@@ -146,7 +148,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     metrics = Metrics()
     metrics.watch_store(args.db)
     store = Store(args.db)
-    writer = Writer(store, on_commit=metrics.timed_scoring(rules_cli.scorer(store, args.rules).after_ingest))
+    # Scoring runs on its own connection in its own thread: receipts and commits never wait for it.
+    scoring_store = SimpleNamespace(con=store.con.cursor())
+    scoring = BackgroundScoring(metrics.timed_scoring(rules_cli.scorer(scoring_store, args.rules).after_ingest))
+    writer = Writer(store, on_commit=scoring.submit)
     stopping = threading.Event()
     store_failure: list[StoreError] = []
 
@@ -165,6 +170,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:
         print(f"estate-collector: {exc}", file=sys.stderr)
         writer.close()
+        scoring.close()
         store.close()
         return 2
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -185,6 +191,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.info("stopping: finishing streams in progress")
     server.stop(grace=10).wait()
     writer.close()
+    scoring.close()
+    scoring_store.con.close()
     store.close()
     return 0
 
