@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -218,7 +219,7 @@ def peak_rss_mb(pid: int) -> float:
 @dataclass
 class SoakResult:
     agent: AgentRun
-    senders: dict[str, dict[str, object]]
+    senders: dict[str, dict[str, Any]]
     peak_rss_mb: float
 
 

@@ -48,7 +48,7 @@ def test_soak_200_streams(tmp_path: Path) -> None:
     assert not senders["malformed"]["accepted"]
     assert senders["oversized"]["receipts"] > 0
     assert set(senders["idle"]["errors"]) <= {"DEADLINE_EXCEEDED", "CANCELLED"}
-    accepted = set(agent.accepted) | set(senders["normal"]["accepted"])  # type: ignore[arg-type]
+    accepted = set(agent.accepted) | set(senders["normal"]["accepted"])
     with duckdb.connect(str(db), read_only=True) as con:
         stored = [row[0] for row in con.execute("SELECT report_id FROM reports").fetchall()]
     assert len(stored) == len(set(stored))  # none stored twice
