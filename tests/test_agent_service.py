@@ -156,3 +156,11 @@ def test_scan_does_not_import_the_service_libraries(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", probe, str(HOST_FIXTURES / "debian12")], capture_output=True,
                             text=True, timeout=60)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_shipped_example_config_is_valid() -> None:
+    from .conftest import REPO
+
+    config = service.load_config(REPO / "deploy" / "config" / "agent.toml")
+    assert config.collector.address == "collector.example.gov.uk:50051" and config.tls() is not None
+    assert config.labels["criticality"] == "high" and config.limits.io_class == "idle"
