@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -131,6 +132,9 @@ def test_permanent_refusals_have_their_own_exit_codes(tls_collector: CollectorPr
     good = flush(f"127.0.0.1:{tls_collector.port}", spool, "--tls-ca", str(pki / "ca.pem"),
                  "--tls-cert", str(pki / "agent1.pem"), "--tls-key", str(pki / "agent1.key"))
     assert good.returncode == 0 and "ACCEPTED" in good.stderr
+    logged = [json.loads(line) for line in tls_collector.log.read_text().splitlines() if line.startswith("{")]
+    assert [(line["report_id"], line["sender"], line["verdict"]) for line in logged] == [
+        (report.report_id, "agent1", "ACCEPTED")]  # the sender is the client certificate's name
 
 
 def test_collector_away_is_still_a_retry(tmp_path: Path, pki: Path) -> None:
