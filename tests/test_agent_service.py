@@ -103,7 +103,8 @@ def test_run_spools_while_the_collector_is_away_then_delivers(tmp_path: Path) ->
         assert agent.poll() is None  # a collector that is away is no reason to stop
         collector = start_collector(tmp_path / "estate.duckdb", tmp_path / "c.log", listen=f"127.0.0.1:{port}")
         assert wait_for(lambda: not list(spool.glob("*.report")), 90), log.read_text()
-        assert metric(url, "estate_agent_last_success_timestamp_seconds") > time.time() - 120
+        # The spool empties as receipts arrive; the success is recorded once the delivery returns.
+        assert wait_for(lambda: metric(url, "estate_agent_last_success_timestamp_seconds") > time.time() - 120, 30)
         assert wait_for(lambda: metric(url, 'estate_agent_scans_total{kind="local",result="ok"}') >= 3, 60)
     finally:
         agent.send_signal(signal.SIGTERM)
@@ -114,7 +115,9 @@ def test_run_spools_while_the_collector_is_away_then_delivers(tmp_path: Path) ->
     with duckdb.connect(str(tmp_path / "estate.duckdb"), read_only=True) as con:
         rows = con.execute("SELECT count(*), count(DISTINCT report_id), min(os_id), min(labels['org']) "
                            "FROM reports").fetchone()
-    assert rows is not None and rows[0] >= 3 and rows[0] == rows[1] and rows[2:] == ("debian", "test-org")
+    still_spooled = len(list(spool.glob("*.report")))  # a scan just before SIGTERM may not be sent yet
+    assert rows is not None and rows[0] >= 2 and rows[0] + still_spooled >= 3 and rows[0] == rows[1]
+    assert rows[2:] == ("debian", "test-org")
 
 
 def test_each_scan_is_bounded_in_memory(tmp_path: Path) -> None:

@@ -200,6 +200,9 @@ def test_health_metrics_and_one_json_log_line_per_report(tmp_path: Path) -> None
         assert _metric(url, "estate_reports_total", '{verdict="duplicate"}') == 1
         assert _metric(url, "estate_reports_rejected_total", '{reason="malformed"}') == 1
         assert _metric(url, "estate_ingest_latency_seconds_count") == 3
+        deadline = time.monotonic() + 30  # scoring runs in its own thread, after the receipts
+        while _metric(url, "estate_scoring_duration_seconds_count") < 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
         assert _metric(url, "estate_scoring_duration_seconds_count") >= 1
         assert _metric(url, "estate_store_bytes") > 0
         assert _metric(url, "estate_pending_bytes") == 0
