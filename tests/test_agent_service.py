@@ -167,3 +167,31 @@ def test_shipped_example_config_is_valid() -> None:
     config = service.load_config(REPO / "deploy" / "config" / "agent.toml")
     assert config.collector.address == "collector.example.gov.uk:50051" and config.tls() is not None
     assert config.labels["criticality"] == "high" and config.limits.io_class == "idle"
+
+
+@pytest.mark.integration
+def test_a_cycle_also_sweeps_an_snmp_inventory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """[snmp] in the config: the real net-snmp snmpd answers; its report is spooled beside the host's."""
+    import threading
+
+    from estate.agent import transport
+
+    from .snmp_servers import V3_AUTH_KEY, V3_PRIV_KEY, V3_USER, snmpd
+
+    (tmp_path / "snmpd").mkdir()
+    with snmpd(tmp_path / "snmpd") as port:
+        inventory = tmp_path / "network.yaml"
+        inventory.write_text(
+            "defaults:\n  timeout: 10\n"
+            f"targets:\n  - address: 127.0.0.1\n    port: {port}\n    version: 3\n    user: {V3_USER}\n"
+            "    auth_protocol: sha256\n    auth_key_env: TEST_AUTH\n    priv_protocol: aes\n    priv_key_env: TEST_PRIV\n")
+        monkeypatch.setenv("TEST_AUTH", V3_AUTH_KEY)  # the scans inherit the service's environment
+        monkeypatch.setenv("TEST_PRIV", V3_PRIV_KEY)
+        config = service.load_config(write_config(tmp_path / "agent.toml", "127.0.0.1:9", tmp_path / "spool",
+                                                  extra=f'\n[snmp]\ninventory = "{inventory}"\n'))
+        assert service.Service(config, threading.Event()).scan_once() == 2
+    spool = transport.Spool(tmp_path / "spool")
+    from estate.v1 import inventory_pb2 as pb
+
+    methods = sorted(pb.Method.Name(pb.Inventory.FromString(spool.read(p)).method) for p in spool.pending())
+    assert methods == ["METHOD_FILE", "METHOD_SNMP"]
