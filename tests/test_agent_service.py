@@ -184,7 +184,8 @@ def test_a_cycle_also_sweeps_an_snmp_inventory(tmp_path: Path, monkeypatch: pyte
         inventory.write_text(
             "defaults:\n  timeout: 10\n"
             f"targets:\n  - address: 127.0.0.1\n    port: {port}\n    version: 3\n    user: {V3_USER}\n"
-            "    auth_protocol: sha256\n    auth_key_env: TEST_AUTH\n    priv_protocol: aes\n    priv_key_env: TEST_PRIV\n")
+            "    auth_protocol: sha256\n    auth_key_env: TEST_AUTH\n"
+            "    priv_protocol: aes\n    priv_key_env: TEST_PRIV\n")
         monkeypatch.setenv("TEST_AUTH", V3_AUTH_KEY)  # the scans inherit the service's environment
         monkeypatch.setenv("TEST_PRIV", V3_PRIV_KEY)
         config = service.load_config(write_config(tmp_path / "agent.toml", "127.0.0.1:9", tmp_path / "spool",
