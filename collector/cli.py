@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
 import json
 import logging
 import os
 import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
@@ -133,7 +133,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from estate.collector.ingest.writer import Writer
     from estate.collector.metrics import Metrics, configure_report_log
     from estate.collector.scoring.background import BackgroundScoring
-    from estate.collector.server import ServerTls, StreamLimits, build_server
+    from estate.collector.server import ServerTls, StreamLimits
 
     tls = None
     if args.tls_cert or args.tls_key or args.tls_ca:
@@ -152,7 +152,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     scoring_store = SimpleNamespace(con=store.con.cursor())
     scoring = BackgroundScoring(metrics.timed_scoring(rules_cli.scorer(scoring_store, args.rules).after_ingest))
     writer = Writer(store, on_commit=scoring.submit)
-    stopping = threading.Event()
+    try:
+        return asyncio.run(_serve(args, tls, limits, metrics, writer))
+    finally:
+        scoring.close()
+        scoring_store.con.close()
+        store.close()
+
+
+async def _serve(args: argparse.Namespace, tls: Any, limits: Any, metrics: Any, writer: Any) -> int:
+    """Run the asyncio gRPC server until SIGTERM/SIGINT, or until the store fails for good."""
+    from estate.collector.server import build_server
+
+    stopping = asyncio.Event()
     store_failure: list[StoreError] = []
 
     def on_store_failure(exc: StoreError) -> None:
@@ -170,30 +182,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:
         print(f"estate-collector: {exc}", file=sys.stderr)
         writer.close()
-        scoring.close()
-        store.close()
         return 2
+    loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stopping.set())
-    server.start()
+        loop.add_signal_handler(signum, stopping.set)
+    await server.start()
+    await health.set(True)
     host = args.listen.rsplit(":", 1)[0]
     if metrics_port is not None:
         logging.info("metrics on http://%s:%d/metrics", args.metrics.rpartition(":")[0], metrics_port)
     logging.info("listening on %s:%d (%s), storing in %s", host, port, "mTLS" if tls else "plaintext", args.db)
-    stopping.wait()
-    health.set(False)
+    await stopping.wait()
+    await health.set(False)
     if store_failure:
         logging.error("the database failed and must be reopened: %s; exiting (code %d) for the supervisor to "
                       "restart the collector; reports without a receipt stay in the senders' spools",
                       store_failure[0], EXIT_STORE_FAILED)
-        server.stop(grace=1).wait()
+        await server.stop(grace=1)
         os._exit(EXIT_STORE_FAILED)  # the writer and the store cannot be closed cleanly once invalidated
     logging.info("stopping: finishing streams in progress")
-    server.stop(grace=10).wait()
+    await server.stop(grace=10)
     writer.close()
-    scoring.close()
-    scoring_store.con.close()
-    store.close()
     return 0
 
 

@@ -5,20 +5,22 @@ receipts. The stream is registered with a raw-bytes request deserializer so that
 does not decode gets its own REJECTED receipt and the stream goes on; with the generated servicer,
 gRPC would abort the whole stream, receipts and all.
 
-No sender can starve the others: the number of open streams is bounded (RESOURCE_EXHAUSTED beyond
-it), a stream that sends nothing for `idle_s` or stays open longer than `max_stream_s` is ended
-(DEADLINE_EXCEEDED, after the receipts of what it already sent), and reports waiting for the store
-are bounded in bytes, per stream and in total: a stream's reader must reserve a report's size
-before submitting it and gets it back only once the receipt is sent.
+The server is gRPC's asyncio server: every stream is a pair of coroutines on one event loop (one
+reads and submits, one sends receipts in order), so hundreds of open streams cost no threads and an
+idle one costs nothing but its memory. No sender can starve the others: the number of open streams
+is bounded (RESOURCE_EXHAUSTED beyond it), a stream that sends nothing for `idle_s` or stays open
+longer than `max_stream_s` is ended (DEADLINE_EXCEEDED, after the receipts of what it already sent),
+and reports waiting for the store are bounded in bytes, per stream and in total: a stream's reader
+must reserve a report's size before submitting it and gets it back only once the receipt is sent.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
+import asyncio
+import collections
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,11 +39,8 @@ MAX_PENDING_PER_STREAM = 128
 STATUS = {"ACCEPTED": ingest_pb.Receipt.ACCEPTED, "DUPLICATE": ingest_pb.Receipt.DUPLICATE,
           "REJECTED": ingest_pb.Receipt.REJECTED}
 INGEST_SERVICE = "estate.v1.Ingest"
-# Worker threads beyond the stream limit: health checks and refusals must find a thread when every
-# stream slot is taken.
-SPARE_WORKERS = 16
-# How often a waiting stream looks at its deadlines and at cancellation.
-TICK_S = 0.25
+# gRPC's own cap, above ours: our refusal (with its message) answers first; health checks still get in.
+SPARE_RPCS = 16
 
 
 @dataclass(frozen=True)
@@ -63,27 +62,26 @@ class StreamLimits:
 
 
 class ByteBudget:
-    """Bytes that may be reserved at once; reserving waits until enough is returned."""
+    """Bytes that may be reserved at once; reserving waits until enough is returned (event loop only)."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.used = 0
-        self._changed = threading.Condition()
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
 
-    def acquire(self, size: int, give_up: Callable[[], bool]) -> bool:
-        """Reserve `size` bytes, waiting as long as needed; False if `give_up()` turned true first."""
-        with self._changed:
-            while self.used + size > self.limit:
-                if give_up():
-                    return False
-                self._changed.wait(TICK_S)
-            self.used += size
-            return True
+    async def acquire(self, size: int) -> None:
+        while self.used + size > self.limit:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            await waiter
+        self.used += size
 
     def release(self, size: int) -> None:
-        with self._changed:
-            self.used -= size
-            self._changed.notify_all()
+        self.used -= size
+        while self._waiters:  # every waiter looks again; those that still do not fit wait again
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
 
 
 def receipt_for(sequence: int, outcome: Outcome) -> ingest_pb.Receipt:
@@ -111,47 +109,42 @@ class StreamEnded(Exception):
         self.code, self.limit = code, limit
 
 
-class IngestStream:
-    """One Ingest.Stream: a reader thread decodes and submits, the handler yields receipts in order."""
+_END = None  # the reader's last item: the sender closed its side
 
-    def __init__(self, messages: Iterator[bytes], writer: Writer, limits: StreamLimits, budget: ByteBudget,
-                 sender: str = "", metrics: Metrics | None = None) -> None:
-        self.messages, self.writer, self.limits, self.budget = messages, writer, limits, budget
+
+class IngestStream:
+    """One Ingest.Stream: a reader task decodes and submits, the handler sends receipts in order."""
+
+    def __init__(self, writer: Writer, limits: StreamLimits, budget: ByteBudget, sender: str = "",
+                 metrics: Metrics | None = None) -> None:
+        self.writer, self.limits, self.budget = writer, limits, budget
         self.sender, self.metrics = sender, metrics
         self.own_budget = ByteBudget(limits.pending_bytes_per_stream)
-        self.pending: queue.Queue[_Pending | BaseException | None] = queue.Queue(maxsize=MAX_PENDING_PER_STREAM)
+        self.pending: asyncio.Queue[_Pending | BaseException | None] = asyncio.Queue(MAX_PENDING_PER_STREAM)
         self.opened = time.monotonic()
         # When the reader started waiting for the sender's next message (None while it is busy with one).
         self.waiting_since: float | None = self.opened
-        self.closing = threading.Event()  # no more messages are taken (deadline, or the stream ends)
-        self.finished = threading.Event()  # nobody waits for receipts any more
+        self.closing = False  # past the total deadline: no more messages are taken
 
-    def _read(self) -> None:
+    async def _read(self, messages: AsyncIterator[bytes]) -> None:
+        sequence = 0
         try:
-            for sequence, data in enumerate(self.messages, start=1):
+            async for data in messages:
                 self.waiting_since = None
-                if self.closing.is_set():
+                if self.closing:
                     break  # past the deadline: not submitted, so the sender keeps it and sends it again
-                self._put(self._submit(sequence, data))
+                sequence += 1
+                await self.pending.put(await self._submit(sequence, data))
                 self.waiting_since = time.monotonic()
+        except asyncio.CancelledError:
+            raise
         except grpc.RpcError:
             pass  # the client went away; what was submitted is still answered or stored
         except Exception as exc:  # surfaced to the stream below
-            self._put(exc)
-        self._put(None)
+            await self.pending.put(exc)
+        await self.pending.put(_END)
 
-    def _put(self, item: _Pending | BaseException | None) -> None:
-        """Hand an item to the handler; once the handler is gone, give back what it holds instead."""
-        while not self.finished.is_set():
-            try:
-                self.pending.put(item, timeout=TICK_S)
-                return
-            except queue.Full:
-                continue
-        if isinstance(item, _Pending):
-            self._settle_later(item)
-
-    def _submit(self, sequence: int, data: bytes) -> _Pending:
+    async def _submit(self, sequence: int, data: bytes) -> _Pending:
         arrived, size = time.monotonic(), len(data)
         try:
             report = decode_report(data)
@@ -161,11 +154,12 @@ class IngestStream:
             return _Pending(sequence, rejected, size, 0, "", arrived)
         del data
         # A decoded report holds about its wire size again; reserve that before the writer sees it.
-        if not self.own_budget.acquire(size, self.closing.is_set):
-            raise StreamEnded(grpc.StatusCode.CANCELLED, "", "stream closed")
-        if not self.budget.acquire(size, self.closing.is_set):
+        await self.own_budget.acquire(size)
+        try:
+            await self.budget.acquire(size)
+        except BaseException:
             self.own_budget.release(size)
-            raise StreamEnded(grpc.StatusCode.CANCELLED, "", "stream closed")
+            raise
         try:
             future = self.writer.submit(report)
         except BaseException:
@@ -180,44 +174,53 @@ class IngestStream:
             self.budget.release(item.reserved)
             item.reserved = 0
 
-    def _next(self) -> _Pending | BaseException | None:
+    def _settle_later(self, item: _Pending) -> None:
+        """Give back what a report holds once the store is done with it, with nobody waiting for its receipt."""
+        loop = asyncio.get_running_loop()
+        item.future.add_done_callback(lambda _: loop.call_soon_threadsafe(self._release, item))
+
+    async def _next(self) -> _Pending | BaseException | None:
         """The next item from the reader, enforcing the idle and total deadlines while waiting."""
         limits = self.limits
         while True:
+            now = time.monotonic()
+            waiting = self.waiting_since
+            wake = self.opened + limits.max_stream_s
+            if waiting is not None:
+                wake = min(wake, waiting + limits.idle_s)
             try:
-                return self.pending.get(timeout=TICK_S)
-            except queue.Empty:
+                return await asyncio.wait_for(self.pending.get(), timeout=max(0.05, wake - now))
+            except asyncio.TimeoutError:
                 pass
             now = time.monotonic()
             waiting = self.waiting_since
             if now - self.opened > limits.max_stream_s:
-                self.closing.set()
+                self.closing = True
                 if waiting is not None and self.pending.empty():
                     raise StreamEnded(grpc.StatusCode.DEADLINE_EXCEEDED, "too_long",
                                       f"stream open longer than {limits.max_stream_s:g} s (the collector's "
                                       "--stream-timeout): reports without a receipt must be sent on a new stream")
             elif waiting is not None and now - waiting > limits.idle_s and self.pending.empty():
-                self.closing.set()
                 raise StreamEnded(grpc.StatusCode.DEADLINE_EXCEEDED, "idle",
                                   f"stream idle for {limits.idle_s:g} s (the collector's --idle-timeout): "
                                   "open a new stream to send more")
 
-    def receipts(self) -> Iterator[ingest_pb.Receipt]:
-        """Answer each message with a receipt, in order; a receipt is yielded only after the store has it."""
-        threading.Thread(target=self._read, name="stream-reader", daemon=True).start()
+    async def receipts(self, messages: AsyncIterator[bytes]) -> AsyncIterator[ingest_pb.Receipt]:
+        """Answer each message with a receipt, in order; a receipt is sent only after the store has it."""
+        reader = asyncio.create_task(self._read(messages))
         item: _Pending | BaseException | None = None
         try:
             while True:
-                item = self._next()
-                if item is None:
-                    if self.closing.is_set():
+                item = await self._next()
+                if item is _END:
+                    if self.closing:
                         raise StreamEnded(grpc.StatusCode.DEADLINE_EXCEEDED, "too_long",
                                           f"stream open longer than {self.limits.max_stream_s:g} s (the "
                                           "collector's --stream-timeout): send the rest on a new stream")
                     return
                 if isinstance(item, BaseException):
                     raise item
-                outcome = item.future.result()
+                outcome = await asyncio.wrap_future(item.future)
                 self._release(item)
                 latency = time.monotonic() - item.arrived
                 if self.metrics is not None:
@@ -226,28 +229,13 @@ class IngestStream:
                            item.size, latency)
                 yield receipt_for(item.sequence, outcome)
         finally:
-            self.closing.set()
-            self.finished.set()
-            if isinstance(item, _Pending):
+            reader.cancel()
+            if isinstance(item, _Pending) and item.reserved:
                 self._settle_later(item)
-            while True:
-                try:
-                    entry = self.pending.get_nowait()
-                except queue.Empty:
-                    break
+            while not self.pending.empty():
+                entry = self.pending.get_nowait()
                 if isinstance(entry, _Pending):
                     self._settle_later(entry)
-
-    def _settle_later(self, entry: _Pending) -> None:
-        """Give back what a report holds once the store is done with it, with nobody waiting for its receipt."""
-        entry.future.add_done_callback(lambda _: self._release(entry))
-
-
-def handle_stream(messages: Iterator[bytes], writer: Writer, limits: StreamLimits | None = None,
-                  budget: ByteBudget | None = None) -> Iterator[ingest_pb.Receipt]:
-    """Receipts for `messages`, in order (the stream logic without gRPC's context, for tests and tools)."""
-    limits = limits or StreamLimits()
-    yield from IngestStream(messages, writer, limits, budget or ByteBudget(limits.pending_bytes_total)).receipts()
 
 
 @dataclass(frozen=True)
@@ -276,61 +264,54 @@ class IngestService:
         self.metrics = metrics
         self.on_store_failure = on_store_failure
         self._open = 0
-        self._open_lock = threading.Lock()
         if metrics is not None:
             metrics.watch_pending(lambda: self.budget.used)
-
-    def _enter(self) -> bool:
-        with self._open_lock:
-            if self._open >= self.limits.max_streams:
-                return False
-            self._open += 1
-        if self.metrics is not None:
-            self.metrics.streams_open.inc()
-        return True
-
-    def _leave(self) -> None:
-        with self._open_lock:
-            self._open -= 1
-        if self.metrics is not None:
-            self.metrics.streams_open.dec()
 
     def _refused(self, limit: str) -> None:
         if self.metrics is not None:
             self.metrics.streams_refused.labels(limit).inc()
 
-    def stream(self, messages: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[ingest_pb.Receipt]:
+    async def stream(self, messages: AsyncIterator[bytes],
+                     context: grpc.aio.ServicerContext[bytes, ingest_pb.Receipt]) -> AsyncIterator[ingest_pb.Receipt]:
         sender = context.peer()
         if self.check_roles:
             role = caller_role(context)
             if role not in INGEST_ROLES:
-                context.abort(grpc.StatusCode.PERMISSION_DENIED,
-                              f"a certificate with role {role or '(none)'!r} may not ingest; agents need role 'agent'")
+                await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"a certificate with role "
+                                    f"{role or '(none)'!r} may not ingest; agents need role 'agent'")
             names = context.auth_context().get("x509_common_name") or []
             sender = names[0].decode("utf-8", "replace") if names else sender
-        if not self._enter():
+        if self._open >= self.limits.max_streams:
             self._refused("busy")
-            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                          f"collector busy: {self.limits.max_streams} streams open, its limit (--max-streams); "
-                          "retry later")
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                f"collector busy: {self.limits.max_streams} streams open, its limit (--max-streams); "
+                                "retry later")
+        self._open += 1
+        if self.metrics is not None:
+            self.metrics.streams_open.inc()
         try:
-            yield from IngestStream(messages, self.writer, self.limits, self.budget, sender, self.metrics).receipts()
+            stream = IngestStream(self.writer, self.limits, self.budget, sender, self.metrics)
+            async for receipt in stream.receipts(messages):
+                yield receipt
         except StreamEnded as exc:
             if exc.limit:
                 self._refused(exc.limit)
-            context.abort(exc.code, str(exc))
+            await context.abort(exc.code, str(exc))
         except StoreError as exc:
             if self.on_store_failure is not None:
                 self.on_store_failure(exc)
-            context.abort(grpc.StatusCode.UNAVAILABLE, f"store unavailable, report not stored: {exc}")
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"store unavailable, report not stored: {exc}")
         finally:
-            self._leave()
+            self._open -= 1
+            if self.metrics is not None:
+                self.metrics.streams_open.dec()
 
 
 def build_server(writer: Writer, listen: str, tls: ServerTls | None, insecure: bool = False,
                  limits: StreamLimits | None = None, metrics: Metrics | None = None,
-                 on_store_failure: Callable[[StoreError], None] | None = None) -> tuple[grpc.Server, int, Health]:
-    """A gRPC server with Ingest and health bound to `listen`; returns it (not started), the port and its health."""
+                 on_store_failure: Callable[[StoreError], None] | None = None) -> tuple[grpc.aio.Server, int, Health]:
+    """An asyncio gRPC server with Ingest and health bound to `listen`; returns it (not started), the port
+    and its health. Call from the event loop that will run it."""
     limits = limits or StreamLimits()
     limits.check()
     if tls is None and not (insecure or is_loopback(listen)):
@@ -338,11 +319,7 @@ def build_server(writer: Writer, listen: str, tls: ServerTls | None, insecure: b
                          "(or --insecure on a network you trust)")
     options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
-    workers = limits.max_streams + SPARE_WORKERS
-    # Each stream holds a worker thread for its life: with as many workers as the limit allows streams
-    # (and spares), no stream waits in gRPC's queue behind idle ones; gRPC's own cap is the backstop.
-    server = grpc.server(ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"), options=options,
-                         maximum_concurrent_rpcs=workers)
+    server = grpc.aio.server(options=options, maximum_concurrent_rpcs=limits.max_streams + SPARE_RPCS)
     service = IngestService(writer, check_roles=tls is not None, limits=limits, metrics=metrics,
                             on_store_failure=on_store_failure)
     handler = grpc.method_handlers_generic_handler(INGEST_SERVICE, {
@@ -375,18 +352,17 @@ def build_server(writer: Writer, listen: str, tls: ServerTls | None, insecure: b
 class Health:
     """The standard gRPC health service (grpc.health.v1): SERVING while the store takes reports."""
 
-    def __init__(self, server: grpc.Server) -> None:
+    def __init__(self, server: grpc.aio.Server) -> None:
         from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
         self._pb = health_pb2
-        self.servicer = health.HealthServicer()
+        self.servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.servicer, server)
-        self.set(True)
 
-    def set(self, serving: bool) -> None:
+    async def set(self, serving: bool) -> None:
         status = self._pb.HealthCheckResponse.SERVING if serving else self._pb.HealthCheckResponse.NOT_SERVING
         for service in ("", INGEST_SERVICE):
-            self.servicer.set(service, status)
+            await self.servicer.set(service, status)
 
 
 def _read_pem(path: Path, what: str) -> bytes:
