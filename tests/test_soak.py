@@ -21,12 +21,12 @@ from .soak import MIX, soak
 pytestmark = pytest.mark.integration
 # README.md, "Limits and memory": the collector's ceiling with default limits.
 MEMORY_CEILING_MB = 2048
-# The agent's receipts: nine in ten within a second, none slower than three. On this project's machine
-# (2 shared cores, load average above 10 while other suites run, the 200 senders on the same cores,
-# the machine 98% busy) the slowest receipt of a run swings between 0.8 and 1.9 s from run to run while
-# the collector itself uses about 0.65 of a core; bench/RESULTS.md records the distribution.
+# The agent's receipts: 95 in 100 within a second, none slower than two. On this project's machine (2
+# shared cores, other engineers' suites running, the 200 senders on the same cores) the 60 s bench saw
+# every receipt within 0.93 s at load average 5-8; at load 14 and above single receipts can pass 1 s
+# while the collector gets less than a core, which is what the looser bound on the slowest allows.
 RECEIPT_WITHIN_S = 1.0
-RECEIPT_NEVER_OVER_S = 3.0
+RECEIPT_NEVER_OVER_S = 2.0
 
 
 def test_soak_200_streams(tmp_path: Path) -> None:
@@ -41,7 +41,7 @@ def test_soak_200_streams(tmp_path: Path) -> None:
     assert sum(MIX.values()) == 200
     assert not agent.failures, agent.failures[:3]
     assert len(agent.latencies_s) >= duration // 2
-    assert agent.percentile(0.9) < RECEIPT_WITHIN_S, sorted(agent.latencies_s)[-5:]
+    assert agent.percentile(0.95) < RECEIPT_WITHIN_S, sorted(agent.latencies_s)[-5:]
     assert max(agent.latencies_s) < RECEIPT_NEVER_OVER_S, sorted(agent.latencies_s)[-5:]
     assert senders["normal"]["streams"] > 0 and not senders["normal"]["errors"]
     assert senders["malformed"]["receipts"] == 3 * senders["malformed"]["streams"] > 0
