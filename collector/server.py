@@ -125,6 +125,7 @@ class IngestStream:
         # When the reader started waiting for the sender's next message (None while it is busy with one).
         self.waiting_since: float | None = self.opened
         self.closing = False  # past the total deadline: no more messages are taken
+        self._getter: asyncio.Future[_Pending | BaseException | None] | None = None
 
     async def _read(self, messages: AsyncIterator[bytes]) -> None:
         sequence = 0
@@ -188,10 +189,14 @@ class IngestStream:
             wake = self.opened + limits.max_stream_s
             if waiting is not None:
                 wake = min(wake, waiting + limits.idle_s)
-            try:
-                return await asyncio.wait_for(self.pending.get(), timeout=max(0.05, wake - now))
-            except asyncio.TimeoutError:
-                pass
+            # One get() kept across waits (not wait_for, which on Python < 3.12 can drop an item that
+            # arrives just as the timeout fires).
+            if self._getter is None:
+                self._getter = asyncio.ensure_future(self.pending.get())
+            done, _ = await asyncio.wait({self._getter}, timeout=max(0.05, wake - now))
+            if done:
+                item, self._getter = self._getter.result(), None
+                return item
             now = time.monotonic()
             waiting = self.waiting_since
             if now - self.opened > limits.max_stream_s:
@@ -232,6 +237,13 @@ class IngestStream:
             reader.cancel()
             if isinstance(item, _Pending) and item.reserved:
                 self._settle_later(item)
+            if self._getter is not None:
+                if self._getter.done() and not self._getter.cancelled():
+                    got = self._getter.result()
+                    if isinstance(got, _Pending):
+                        self._settle_later(got)
+                else:
+                    self._getter.cancel()
             while not self.pending.empty():
                 entry = self.pending.get_nowait()
                 if isinstance(entry, _Pending):
