@@ -112,6 +112,23 @@ class Spool:
         self.corrupt = directory / "corrupt"
         self.max_files, self.max_bytes = max_files, max_bytes
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._adopt_legacy_files()
+
+    def _adopt_legacy_files(self) -> None:
+        """Frame the raw `REPORT_ID.pb` files older agents spooled, so they are still delivered.
+
+        They carry no checksum: one torn by a crash is sent as it is (the collector checks what it can),
+        as the agent that wrote it would have done.
+        """
+        for legacy in sorted(self.directory.glob("*.pb")):
+            try:
+                if legacy.stat().st_size > MAX_REPORT_BYTES:
+                    self._set_aside(legacy, self.rejected, "report over the collector's size limit")
+                    continue
+                self.add(legacy.stem, legacy.read_bytes())
+                legacy.unlink()
+            except (OSError, SpoolError):
+                return  # a full disk: try again next run; the legacy file stays
 
     def pending(self) -> list[Path]:
         """Spooled reports, oldest first."""

@@ -144,3 +144,14 @@ def test_collector_away_is_still_a_retry(tmp_path: Path, pki: Path) -> None:
     result = flush("127.0.0.1:9", spool, "--tls-ca", str(pki / "ca.pem"), "--tls-cert", str(pki / "agent1.pem"),
                    "--tls-key", str(pki / "agent1.key"))
     assert result.returncode == 75 and "for the next run" in result.stderr
+
+
+def test_reports_spooled_by_an_older_agent_are_still_delivered(collector: CollectorProcess, tmp_path: Path) -> None:
+    """Before this release the spool held raw `REPORT_ID.pb` files: they are framed and sent."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    old = small_report()
+    (spool / f"{old.report_id}.pb").write_bytes(old.SerializeToString())
+    result = flush(collector.address, spool)
+    assert result.returncode == 0 and f"{old.report_id} ACCEPTED" in result.stderr, result.stderr
+    assert not list(spool.iterdir())
