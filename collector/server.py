@@ -20,7 +20,7 @@ import asyncio
 import collections
 import time
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +41,8 @@ STATUS = {"ACCEPTED": ingest_pb.Receipt.ACCEPTED, "DUPLICATE": ingest_pb.Receipt
 INGEST_SERVICE = "estate.v1.Ingest"
 # gRPC's own cap, above ours: our refusal (with its message) answers first; health checks still get in.
 SPARE_RPCS = 16
+# Threads for services whose handlers are not coroutines (each call holds one while it runs).
+SYNC_HANDLER_THREADS = 8
 
 
 @dataclass(frozen=True)
@@ -331,7 +333,11 @@ def build_server(writer: Writer, listen: str, tls: ServerTls | None, insecure: b
                          "(or --insecure on a network you trust)")
     options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
-    server = grpc.aio.server(options=options, maximum_concurrent_rpcs=limits.max_streams + SPARE_RPCS)
+    # Handlers written for the threaded server (plain functions and generators) still run, on this pool;
+    # Ingest and health are coroutines on the event loop.
+    server = grpc.aio.server(options=options, maximum_concurrent_rpcs=limits.max_streams + SPARE_RPCS,
+                             migration_thread_pool=ThreadPoolExecutor(max_workers=SYNC_HANDLER_THREADS,
+                                                                      thread_name_prefix="grpc-sync"))
     service = IngestService(writer, check_roles=tls is not None, limits=limits, metrics=metrics,
                             on_store_failure=on_store_failure)
     handler = grpc.method_handlers_generic_handler(INGEST_SERVICE, {
