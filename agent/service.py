@@ -41,21 +41,64 @@ BACKOFF_FIRST_S = 5.0
 BACKOFF_MAX_S = 600.0
 
 
-class _Section(BaseModel):
+class ScanSection(BaseModel):
+    """[scan]: what `run` takes from the scan command's table (its other keys belong to `scan`)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    label: list[str] = Field(default_factory=list, max_length=64)
+    root: Path | None = None
+
+    @field_validator("label")
+    @classmethod
+    def _key_value(cls, labels: list[str]) -> list[str]:
+        for text in labels:
+            if "=" not in text:
+                raise ValueError(f"{text!r} is not KEY=VALUE")
+        return labels
+
+
+class RunSection(BaseModel):
+    """[run]: the service's own keys: when to scan, what else to sweep, and the limits of each scan."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    interval: float = Field(default=86400.0, ge=1.0)
+    jitter: float = Field(default=3600.0, ge=0.0)
+    metrics: str | None = Field(default=None, max_length=300)
+    connect_timeout: float = Field(default=10.0, gt=0, le=300)
+    local: bool = True
+    ssh_inventory: Path | None = None
+    ssh_options: list[str] = Field(default_factory=list, max_length=64)
+    snmp_inventory: Path | None = None
+    snmp_options: list[str] = Field(default_factory=list, max_length=64)
+    nice: int = Field(default=10, ge=0, le=19)
+    io_class: Literal["idle", "best-effort", "none"] = "idle"
+    scan_cpu_seconds: int = Field(default=600, ge=1)
+    scan_memory_mib: int = Field(default=1024, ge=64)
+    scan_timeout: float = Field(default=3600.0, gt=0)
 
-class CollectorConfig(_Section):
-    """Where reports go, and the mTLS files that prove who sends them."""
 
-    address: str = Field(min_length=3, max_length=300)
+class AgentConfig(BaseModel):
+    """The agent's TOML file: shared keys at the top, `[scan]` and `[run]` tables.
+
+    The shape is the one every estate-agent command reads (keys are long options; a table is named
+    after its command), so one file serves `scan` and `run`; tables and keys of other commands are
+    left to them.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    collector: str = Field(min_length=3, max_length=300)
     tls_ca: Path | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
     insecure: bool = False
-    connect_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    spool: Path = Field(default_factory=transport.default_spool_dir)
+    scan: ScanSection = Field(default_factory=ScanSection)
+    run: RunSection = Field(default_factory=RunSection)
 
-    @field_validator("address")
+    @field_validator("collector")
     @classmethod
     def _host_port(cls, value: str) -> str:
         _, sep, port = value.rpartition(":")
@@ -63,49 +106,13 @@ class CollectorConfig(_Section):
             raise ValueError("must be HOST:PORT")
         return value
 
-
-class LocalScan(_Section):
-    """The scan of this host (or a mounted root)."""
-
-    enabled: bool = True
-    root: Path | None = None
-
-
-class InventoryScan(_Section):
-    """An agentless sweep: the inventory file and extra command-line options of `estate-agent ssh|snmp`."""
-
-    inventory: Path
-    options: list[str] = Field(default_factory=list, max_length=64)
-
-
-class Limits(_Section):
-    """What each scan may use: CPU seconds, memory and wall-clock time; and the service's priority."""
-
-    nice: int = Field(default=10, ge=0, le=19)
-    io_class: Literal["idle", "best-effort", "none"] = "idle"
-    scan_cpu_seconds: int = Field(default=600, ge=1)
-    scan_memory_mib: int = Field(default=1024, ge=64)
-    scan_timeout_seconds: float = Field(default=3600.0, gt=0)
-
-
-class AgentConfig(_Section):
-    """The whole config file (TOML)."""
-
-    collector: CollectorConfig
-    interval_seconds: float = Field(default=86400.0, ge=1.0)
-    jitter_seconds: float = Field(default=3600.0, ge=0.0)
-    spool: Path = Field(default_factory=transport.default_spool_dir)
-    labels: dict[str, str] = Field(default_factory=dict, max_length=64)
-    local: LocalScan = Field(default_factory=LocalScan)
-    ssh: InventoryScan | None = None
-    snmp: InventoryScan | None = None
-    limits: Limits = Field(default_factory=Limits)
-    metrics_listen: str | None = Field(default=None, max_length=300)
+    @property
+    def labels(self) -> dict[str, str]:
+        return dict(text.split("=", 1) for text in self.scan.label)
 
     def tls(self) -> transport.TlsFiles | None:
-        c = self.collector
-        if c.tls_ca and c.tls_cert and c.tls_key:
-            return transport.TlsFiles(c.tls_ca, c.tls_cert, c.tls_key)
+        if self.tls_ca and self.tls_cert and self.tls_key:
+            return transport.TlsFiles(self.tls_ca, self.tls_cert, self.tls_key)
         return None
 
 
@@ -132,19 +139,19 @@ def load_config(path: Path) -> AgentConfig:
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
                              for err in exc.errors())
         raise ConfigError(f"{path}: {problems}") from exc
-    c = config.collector
-    given = [f for f in (c.tls_ca, c.tls_cert, c.tls_key) if f is not None]
+    given = [f for f in (config.tls_ca, config.tls_cert, config.tls_key) if f is not None]
     if given and len(given) != 3:
-        raise ConfigError(f"{path}: collector: tls_ca, tls_cert and tls_key go together")
-    if not given and not (c.insecure or transport.is_loopback(c.address)):
+        raise ConfigError(f"{path}: tls_ca, tls_cert and tls_key go together")
+    if not given and not (config.insecure or transport.is_loopback(config.collector)):
         raise ConfigError(f"{path}: collector: give tls_ca, tls_cert and tls_key (or insecure = true on a "
                           "network you trust)")
-    if not (config.local.enabled or config.ssh or config.snmp):
-        raise ConfigError(f"{path}: nothing to scan: enable [local] or give [ssh] or [snmp]")
+    run = config.run
+    if not (run.local or run.ssh_inventory or run.snmp_inventory):
+        raise ConfigError(f"{path}: run: nothing to scan: set local = true, ssh_inventory or snmp_inventory")
     return config
 
 
-def lower_priority(limits: Limits) -> None:
+def lower_priority(limits: RunSection) -> None:
     """Run (and let every scan run) at low CPU and I/O priority."""
     os.setpriority(os.PRIO_PROCESS, 0, limits.nice)
     if limits.io_class != "none":
@@ -154,7 +161,7 @@ def lower_priority(limits: Limits) -> None:
             psutil.Process().ionice(psutil.IOPRIO_CLASS_IDLE if limits.io_class == "idle" else psutil.IOPRIO_CLASS_BE)
 
 
-def _scan_limits(limits: Limits) -> Any:
+def _scan_limits(limits: RunSection) -> Any:
     """A preexec function that bounds a scan's CPU time and address space."""
     cpu, memory = limits.scan_cpu_seconds, limits.scan_memory_mib * 1024 * 1024
 
@@ -170,17 +177,18 @@ def scan_commands(config: AgentConfig, out: Path) -> list[tuple[str, list[str]]]
     agent = [sys.executable, "-m", "estate.agent.cli"]
     labels = [arg for key, value in sorted(config.labels.items()) for arg in ("--label", f"{key}={value}")]
     commands = []
-    if config.local.enabled:
-        root = ["--root", str(config.local.root)] if config.local.root else []
+    run = config.run
+    if run.local:
+        root = ["--root", str(config.scan.root)] if config.scan.root else []
         commands.append(("local", [*agent, "scan", *root, "--format", "pb", "--output", str(out / "local.pb"),
                                    *labels]))
-    if config.ssh is not None:
-        commands.append(("ssh", [*agent, "ssh", "--inventory", str(config.ssh.inventory), "--no-progress",
-                                 "--format", "pb", "--output-dir", str(out / "ssh"), *labels, *config.ssh.options]))
-    if config.snmp is not None:
-        commands.append(("snmp", [*agent, "snmp", "--inventory", str(config.snmp.inventory), "--no-progress",
+    if run.ssh_inventory is not None:
+        commands.append(("ssh", [*agent, "ssh", "--inventory", str(run.ssh_inventory), "--no-progress",
+                                 "--format", "pb", "--output-dir", str(out / "ssh"), *labels, *run.ssh_options]))
+    if run.snmp_inventory is not None:
+        commands.append(("snmp", [*agent, "snmp", "--inventory", str(run.snmp_inventory), "--no-progress",
                                   "--format", "pb", "--output-dir", str(out / "snmp"), *labels,
-                                  *config.snmp.options]))
+                                  *run.snmp_options]))
     return commands
 
 
@@ -198,7 +206,7 @@ class Service:
 
     def scan_once(self) -> int:
         """Run each scan in a bounded child process; spool what they wrote; returns reports spooled."""
-        limits = self.config.limits
+        limits = self.config.run
         spooled = 0
         with tempfile.TemporaryDirectory(prefix="estate-scan-") as folder:
             out = Path(folder)
@@ -211,15 +219,15 @@ class Service:
                 spooled += self._spool_file(path)
         return spooled
 
-    def _run_child(self, name: str, argv: list[str], limits: Limits) -> int:
+    def _run_child(self, name: str, argv: list[str], limits: RunSection) -> int:
         with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                               preexec_fn=_scan_limits(limits), text=True, errors="replace") as child:
             try:
-                _, stderr = child.communicate(timeout=limits.scan_timeout_seconds)
+                _, stderr = child.communicate(timeout=limits.scan_timeout)
             except subprocess.TimeoutExpired:
                 child.kill()
                 _, stderr = child.communicate()
-                log.warning("%s scan stopped after %g s (scan_timeout_seconds)", name, limits.scan_timeout_seconds)
+                log.warning("%s scan stopped after %g s (run.scan_timeout)", name, limits.scan_timeout)
         code = child.returncode
         from estate.agent.text import printable
 
@@ -253,8 +261,8 @@ class Service:
         """Send the spool once; returns the exit code deliver_spool gives (0, 1, 75 or a permanent code)."""
         from estate.agent.cli import deliver_spool
 
-        c = self.config.collector
-        code = deliver_spool(self.spool, c.address, self.config.tls(), c.insecure, c.connect_timeout_seconds)
+        config = self.config
+        code = deliver_spool(self.spool, config.collector, config.tls(), config.insecure, config.run.connect_timeout)
         if code in (0, 1):
             self.metrics.last_success.set_to_current_time()
         return code
@@ -264,14 +272,14 @@ class Service:
         from estate.agent.cli import PERMANENT_EXITS
 
         config = self.config
-        if config.metrics_listen:
-            port = self.metrics.serve(config.metrics_listen)
-            log.info("metrics on http://%s:%d/metrics", config.metrics_listen.rpartition(":")[0], port)
+        if config.run.metrics:
+            port = self.metrics.serve(config.run.metrics)
+            log.info("metrics on http://%s:%d/metrics", config.run.metrics.rpartition(":")[0], port)
         next_scan = time.monotonic()
         while not self.stop.is_set():
             spooled = self.scan_once()
             log.info("scanned: %d reports spooled", spooled)
-            next_scan += config.interval_seconds
+            next_scan += config.run.interval
             backoff = BACKOFF_FIRST_S
             while not self.stop.is_set():
                 code = self.deliver()
@@ -285,7 +293,7 @@ class Service:
                 log.info("collector away: next attempt in %.0f s", wait)
                 self.stop.wait(wait * random.uniform(0.8, 1.0))  # noqa: S311  (spreading retries, not security)
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
-            jitter = random.uniform(0, config.jitter_seconds)  # noqa: S311
+            jitter = random.uniform(0, config.run.jitter)  # noqa: S311
             self.stop.wait(max(0.0, next_scan - time.monotonic()) + jitter)
             next_scan += jitter
         return 0
@@ -301,7 +309,7 @@ def run(config_path: Path) -> int:
     except ConfigError as exc:
         print(f"estate-agent: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    lower_priority(config.limits)
+    lower_priority(config.run)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -320,5 +328,5 @@ def flush(config_path: Path) -> int:
     except ConfigError as exc:
         print(f"estate-agent: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    c = config.collector
-    return deliver_spool(transport.Spool(config.spool), c.address, config.tls(), c.insecure)
+    return deliver_spool(transport.Spool(config.spool), config.collector, config.tls(), config.insecure,
+                         config.run.connect_timeout)

@@ -42,22 +42,18 @@ def host_root(tmp_path: Path) -> Path:
 def write_config(path: Path, collector: str, spool: Path, extra: str = "") -> Path:
     root = host_root(path.parent)
     path.write_text(f"""
-interval_seconds = 4
-jitter_seconds = 0.5
+collector = "{collector}"
 spool = "{spool}"
-metrics_listen = "127.0.0.1:{free_port()}"
 
-[collector]
-address = "{collector}"
-connect_timeout_seconds = 1
-
-[labels]
-org = "test-org"
-
-[local]
+[scan]
+label = ["org=test-org"]
 root = "{root}"
 
-[limits]
+[run]
+interval = 4
+jitter = 0.5
+metrics = "127.0.0.1:{free_port()}"
+connect_timeout = 1
 nice = 5
 scan_cpu_seconds = 120
 scan_memory_mib = 1024
@@ -88,7 +84,7 @@ def test_run_spools_while_the_collector_is_away_then_delivers(tmp_path: Path) ->
     port = free_port()
     spool = tmp_path / "spool"
     config = write_config(tmp_path / "agent.toml", f"127.0.0.1:{port}", spool)
-    metrics_port = int(re.search(r"127.0.0.1:(\d+)\"\n", config.read_text()).group(1))  # type: ignore[union-attr]
+    metrics_port = int(re.search(r"metrics = \"127.0.0.1:(\d+)\"", config.read_text()).group(1))  # type: ignore[union-attr]
     url = f"http://127.0.0.1:{metrics_port}/metrics"
     log = tmp_path / "agent.log"
     with open(log, "w") as handle:
@@ -124,7 +120,7 @@ def test_each_scan_is_bounded_in_memory(tmp_path: Path) -> None:
     """A scan over its memory limit dies alone and spools nothing; with room, the same scan spools its report."""
     config = service.load_config(write_config(tmp_path / "agent.toml", "127.0.0.1:9", tmp_path / "spool",
                                               extra="").with_name("agent.toml"))
-    tight = config.model_copy(update={"limits": config.limits.model_copy(update={"scan_memory_mib": 32})})
+    tight = config.model_copy(update={"run": config.run.model_copy(update={"scan_memory_mib": 32})})
     import threading
 
     svc = service.Service(tight, threading.Event())
@@ -135,13 +131,13 @@ def test_each_scan_is_bounded_in_memory(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("interval_seconds = 'daily'\n[collector]\naddress = '127.0.0.1:1'\n",
-     "interval_seconds: Input should be a valid number"),
-    ("[collector]\naddress = 'collector.example'\n", "collector.address: Value error, must be HOST:PORT"),
-    ("[collector]\naddress = 'collector.example:50051'\n", "collector: give tls_ca, tls_cert and tls_key"),
-    ("[collector]\naddress = '127.0.0.1:1'\ncolour = 'blue'\n", "collector.colour: Extra inputs are not permitted"),
-    ("[collector\n", "not valid TOML"),
-    ("[collector]\naddress = '127.0.0.1:1'\n[local]\nenabled = false\n", "nothing to scan"),
+    ("collector = '127.0.0.1:1'\n[run]\ninterval = 'daily'\n", "run.interval: Input should be a valid number"),
+    ("collector = 'collector.example'\n", "collector: Value error, must be HOST:PORT"),
+    ("collector = 'collector.example:50051'\n", "collector: give tls_ca, tls_cert and tls_key"),
+    ("collector = '127.0.0.1:1'\n[run]\ncolour = 'blue'\n", "run.colour: Extra inputs are not permitted"),
+    ("collector = '127.0.0.1:1'\n[scan]\nlabel = ['org']\n", "scan.label: Value error, 'org' is not KEY=VALUE"),
+    ("[run\n", "not valid TOML"),
+    ("collector = '127.0.0.1:1'\n[run]\nlocal = false\n", "nothing to scan"),
 ])
 def test_config_errors_name_file_key_and_problem(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "agent.toml"
@@ -165,8 +161,8 @@ def test_shipped_example_config_is_valid() -> None:
     from .conftest import REPO
 
     config = service.load_config(REPO / "deploy" / "config" / "agent.toml")
-    assert config.collector.address == "collector.example.gov.uk:50051" and config.tls() is not None
-    assert config.labels["criticality"] == "high" and config.limits.io_class == "idle"
+    assert config.collector == "collector.example.gov.uk:50051" and config.tls() is not None
+    assert config.labels["criticality"] == "high" and config.run.io_class == "idle"
 
 
 @pytest.mark.integration
@@ -189,7 +185,7 @@ def test_a_cycle_also_sweeps_an_snmp_inventory(tmp_path: Path, monkeypatch: pyte
         monkeypatch.setenv("TEST_AUTH", V3_AUTH_KEY)  # the scans inherit the service's environment
         monkeypatch.setenv("TEST_PRIV", V3_PRIV_KEY)
         config = service.load_config(write_config(tmp_path / "agent.toml", "127.0.0.1:9", tmp_path / "spool",
-                                                  extra=f'\n[snmp]\ninventory = "{inventory}"\n'))
+                                                  extra=f'snmp_inventory = "{inventory}"\n'))
         assert service.Service(config, threading.Event()).scan_once() == 2
     spool = transport.Spool(tmp_path / "spool")
     from estate.v1 import inventory_pb2 as pb
