@@ -131,10 +131,15 @@ def test_stream_limit_idle_and_total_deadlines(tmp_path: Path) -> None:
     assert {r.report_id for r in receipts} <= stored  # everything acknowledged is stored
 
 
-def test_pending_bytes_are_bounded_and_nothing_is_lost(tmp_path: Path) -> None:
-    """Six streams of 20 MB reports through a 48 MiB budget: all stored, the queue never over the budget."""
+@pytest.mark.parametrize(("total_mib", "per_stream_mib", "streams", "reports"), [
+    (48, 48, 6, 2),  # the total budget binds: six streams share 48 MiB
+    (256, 48, 1, 6),  # the per-stream budget binds: one stream may not hold more than 48 MiB
+])
+def test_pending_bytes_are_bounded_and_nothing_is_lost(tmp_path: Path, total_mib: int, per_stream_mib: int,
+                                                       streams: int, reports: int) -> None:
+    """20 MB reports through a small budget: all stored, the queue never over the budget that binds."""
     proc = start_collector(tmp_path / "estate.duckdb", tmp_path / "c.log",
-                           ["--max-pending-mib", "48", "--max-pending-mib-per-stream", "48",
+                           ["--max-pending-mib", str(total_mib), "--max-pending-mib-per-stream", str(per_stream_mib),
                             "--metrics", "127.0.0.1:0"])
     metrics_url = _metrics_url(proc)
     peaks: list[float] = []
@@ -148,9 +153,9 @@ def test_pending_bytes_are_bounded_and_nothing_is_lost(tmp_path: Path) -> None:
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     results: list[list[ingest_pb.Receipt]] = []
-    reports = [[small_report(packages=5000, padding=20_000_000) for _ in range(2)] for _ in range(6)]
+    batches = [[small_report(packages=5000, padding=20_000_000) for _ in range(reports)] for _ in range(streams)]
     threads = [threading.Thread(target=lambda batch=batch: results.append(
-        send(proc.address, [r.SerializeToString() for r in batch], timeout_s=240))) for batch in reports]
+        send(proc.address, [r.SerializeToString() for r in batch], timeout_s=240))) for batch in batches]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -158,8 +163,9 @@ def test_pending_bytes_are_bounded_and_nothing_is_lost(tmp_path: Path) -> None:
     done.set()
     watcher.join()
     try:
-        assert len(results) == 6 and all(r.status == ACCEPTED for batch in results for r in batch)
-        assert max(peaks) <= 48 * 1024 * 1024
+        assert len(results) == streams and all(r.status == ACCEPTED for batch in results for r in batch)
+        assert sum(len(batch) for batch in results) == streams * reports
+        assert max(peaks) <= min(total_mib, per_stream_mib * streams) * 1024 * 1024
         assert max(peaks) > 0  # the budget was in use
     finally:
         assert proc.stop() == 0
