@@ -11,13 +11,16 @@ STAMP  := $(VENV)/.installed
 # command-line tools to cross-check); rpm and db5.3-util, whose rpmbuild, rpm and db5.3_load write real
 # rpm databases (SQLite and Berkeley DB) that the agent's direct readers are checked against.
 SYSTEM_PACKAGES := openssh-server openssh-client snmpd snmp rpm db5.3-util
+# What the tests run from those packages. A missing one fails `make test` here, by name, rather than
+# letting tests skip (tests/programs.py searches the same places and fails the same way).
+REQUIRED_PROGRAMS := sshd ssh-keygen snmpd snmpget rpmbuild rpm db5.3_load
 
-.PHONY: demo test setup system-packages lint typecheck unit proto bench clean
+.PHONY: demo test setup system-packages check-system lint typecheck unit proto bench mutants dist clean
 
 demo: setup
 	$(BIN)/python deploy/demo.py
 
-test: system-packages setup lint typecheck
+test: system-packages check-system setup lint typecheck
 	$(BIN)/pytest -q
 
 setup: $(STAMP)
@@ -25,7 +28,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[collector,snmp,ssh,service,dev]'
+	$(BIN)/pip install --quiet -e '.[collector,dev]'
 	touch $@
 
 # Installs only what is missing, so it is quick when everything is there (needs root, as CI has).
@@ -34,6 +37,16 @@ system-packages:
 	if [ -n "$$missing" ]; then \
 		echo "installing system packages:" $$missing; \
 		apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq $$missing >/dev/null; \
+	fi
+
+check-system:
+	@missing=""; for p in $(REQUIRED_PROGRAMS); do \
+		PATH="$$PATH:/usr/local/sbin:/usr/sbin:/sbin" command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "make test: not installed:$$missing. The integration tests run the real programs and do not skip;" >&2; \
+		echo "install the Debian packages $(SYSTEM_PACKAGES) (as root: make system-packages)." >&2; \
+		exit 1; \
 	fi
 
 lint: setup
@@ -51,8 +64,19 @@ typecheck: setup
 proto: setup
 	$(BIN)/python -m grpc_tools.protoc -I proto --python_out=proto --pyi_out=proto --grpc_python_out=proto proto/estate/v1/*.proto
 
+# A wheel and an sdist in dist/, for installing with pip from the file or an internal index.
+dist: setup
+	rm -rf dist build
+	$(BIN)/python -m build --outdir dist .
+
 bench: setup
 	$(BIN)/python bench/run.py
 
+# Mutation testing (bench/mutants.py): the mutations issue 17 listed, then cosmic-ray over delivery,
+# validation and scoring (a subset, about 15 minutes). It edits those files in place and restores them.
+mutants: setup
+	$(BIN)/pip install --quiet 'cosmic-ray>=8.4'
+	$(BIN)/python bench/mutants.py
+
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache

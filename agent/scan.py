@@ -56,6 +56,7 @@ DISCOVERERS: tuple[Discoverer, ...] = (
     Discoverer("flatpak", flatpak.discover, 30.0),
     Discoverer("windows_programs", windows.discover_programs, 120.0),
     Discoverer("windows_software", windows.discover_software, 60.0),
+    Discoverer("windows_identity", windows.discover_identity, 30.0),
     Discoverer("pip", python_packages.discover, 60.0),
     Discoverer("npm", node_packages.discover, 60.0),
     Discoverer("runtimes", runtimes.discover, 60.0),
@@ -145,9 +146,28 @@ def random_uuid4() -> str:
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
+ASSET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,255}$")
+
+
+class AssetIdError(ValueError):
+    """An --asset-id that is empty, too long or holds characters an identifier should not."""
+
+
+def check_asset_id(value: str) -> str:
+    """The --asset-id as given, or AssetIdError saying what is wrong with it."""
+    if not ASSET_ID.fullmatch(value):
+        raise AssetIdError(f"--asset-id {value[:60]!r}: use 1 to 256 characters from letters, digits and "
+                           "._:@/+=- (starting with a letter or digit), e.g. cmdb:CI0012345")
+    return value
+
+
 def build_report(host: HostAccess, method: int, labels: Mapping[str, str] | None = None,
-                 discoverers: tuple[Discoverer, ...] = DISCOVERERS) -> pb.Inventory:
-    """Scan `host` and return a complete report with a fresh report_id."""
+                 discoverers: tuple[Discoverer, ...] = DISCOVERERS, asset_id: str = "") -> pb.Inventory:
+    """Scan `host` and return a complete report with a fresh report_id.
+
+    `asset_id` (the --asset-id option) wins over the identity rules; a --root tree that has no
+    identity of its own gets `file-tree:<scanner host>:<tree path>`.
+    """
     report = run_discoverers(host, discoverers)
     report.report_id = random_uuid4()
     collected_at = Timestamp()
@@ -156,8 +176,20 @@ def build_report(host: HostAccess, method: int, labels: Mapping[str, str] | None
     report.method = method  # type: ignore[assignment]
     report.agent_version = __version__
     report.labels.update(labels or {})
-    asset_id, source = identity.asset_id_for(report.host)
-    report.asset_id, report.host.asset_id_source = asset_id, source
-    if not asset_id:
+    fallback, fallback_source = report.asset_id, report.host.asset_id_source
+    derived, source = identity.asset_id_for(report.host)
+    if asset_id:
+        derived, source = asset_id, "asset_id_option"
+    elif not derived and fallback:
+        derived, source = fallback, fallback_source
+    elif not derived and not host.is_live and host.description.startswith("root:"):
+        import socket
+
+        derived, source = f"file-tree:{socket.gethostname()}:{host.description[len('root:'):]}"[:256], "root_path"
+        report.errors.add(discoverer="identity", message=(
+            "no machine-id, DMI UUID, host name or SSH host key in the tree: asset_id is derived from this "
+            "scanner and the tree's path (stable only while both are); give --asset-id for a lasting one"))
+    report.asset_id, report.host.asset_id_source = derived, source
+    if not derived:
         report.errors.add(discoverer="identity", message="no machine-id, DMI UUID or hostname: asset_id is empty")
     return report

@@ -1,4 +1,4 @@
-"""`estate-agent run --config FILE`: the agent as a long-running service; `estate-agent flush`: send the spool now.
+"""`estate-agent run`: the agent as a long-running service (`estate-agent flush` sends the spool now).
 
 Each cycle runs the scans (this host, and optionally an SSH and an SNMP inventory) as child
 processes of the `estate-agent` command itself, each with CPU-time and memory limits
@@ -6,7 +6,9 @@ processes of the `estate-agent` command itself, each with CPU-time and memory li
 spool. Unacknowledged reports stay spooled; a collector that is away is retried with exponential
 backoff until the next cycle. The whole service runs at low priority (nice, idle I/O class).
 
-Imported only by `run` and `flush --config`: pydantic and prometheus-client stay out of `scan`.
+Its settings are `run`'s options, which the global configuration file (agent/config.py, the [run]
+table and the shared keys at its top) may give. Imported only by `run`: pydantic and prometheus-client
+stay out of `scan`.
 """
 
 from __future__ import annotations
@@ -26,47 +28,34 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover  (Python 3.10: the same parser, from PyPI)
-    import tomli as tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from estate.agent import transport
 
 log = logging.getLogger("estate.agent.service")
-# Bounds on the config file itself, and on the backoff between delivery attempts.
-MAX_CONFIG_BYTES = 1024 * 1024
+# Bounds on the backoff between delivery attempts.
 BACKOFF_FIRST_S = 5.0
 BACKOFF_MAX_S = 600.0
 
 
-class ScanSection(BaseModel):
-    """[scan]: what `run` takes from the scan command's table (its other keys belong to `scan`)."""
+class RunSettings(BaseModel):
+    """What `run` works with: its options, from the command line or the configuration file (agent/config.py
+    reads and type-checks the file; this adds the checks types cannot make: ranges, HOST:PORT, KEY=VALUE)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
+    collector: str = Field(min_length=3, max_length=300)
+    tls_ca: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    insecure: bool = False
+    spool: Path = Field(default_factory=transport.default_spool_dir)
+    collector_timeout: float = Field(default=10.0, gt=0, le=3600)
     label: list[str] = Field(default_factory=list, max_length=64)
     root: Path | None = None
-
-    @field_validator("label")
-    @classmethod
-    def _key_value(cls, labels: list[str]) -> list[str]:
-        for text in labels:
-            if "=" not in text:
-                raise ValueError(f"{text!r} is not KEY=VALUE")
-        return labels
-
-
-class RunSection(BaseModel):
-    """[run]: the service's own keys: when to scan, what else to sweep, and the limits of each scan."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     interval: float = Field(default=86400.0, ge=1.0)
     jitter: float = Field(default=3600.0, ge=0.0)
     metrics: str | None = Field(default=None, max_length=300)
-    connect_timeout: float = Field(default=10.0, gt=0, le=300)
     local: bool = True
     ssh_inventory: Path | None = None
     ssh_options: list[str] = Field(default_factory=list, max_length=64)
@@ -78,26 +67,6 @@ class RunSection(BaseModel):
     scan_memory_mib: int = Field(default=1024, ge=64)
     scan_timeout: float = Field(default=3600.0, gt=0)
 
-
-class AgentConfig(BaseModel):
-    """The agent's TOML file: shared keys at the top, `[scan]` and `[run]` tables.
-
-    The shape is the one every estate-agent command reads (keys are long options; a table is named
-    after its command), so one file serves `scan` and `run`; tables and keys of other commands are
-    left to them.
-    """
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    collector: str = Field(min_length=3, max_length=300)
-    tls_ca: Path | None = None
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    insecure: bool = False
-    spool: Path = Field(default_factory=transport.default_spool_dir)
-    scan: ScanSection = Field(default_factory=ScanSection)
-    run: RunSection = Field(default_factory=RunSection)
-
     @field_validator("collector")
     @classmethod
     def _host_port(cls, value: str) -> str:
@@ -106,9 +75,17 @@ class AgentConfig(BaseModel):
             raise ValueError("must be HOST:PORT")
         return value
 
+    @field_validator("label")
+    @classmethod
+    def _key_value(cls, labels: list[str]) -> list[str]:
+        for text in labels:
+            if "=" not in text:
+                raise ValueError(f"{text!r} is not KEY=VALUE")
+        return labels
+
     @property
     def labels(self) -> dict[str, str]:
-        return dict(text.split("=", 1) for text in self.scan.label)
+        return dict(text.split("=", 1) for text in self.label)
 
     def tls(self) -> transport.TlsFiles | None:
         if self.tls_ca and self.tls_cert and self.tls_key:
@@ -117,41 +94,32 @@ class AgentConfig(BaseModel):
 
 
 class ConfigError(Exception):
-    """The config file cannot be used; the message names the file, the key and the problem."""
+    """The settings cannot be used; the message names the key and the problem."""
 
 
-def load_config(path: Path) -> AgentConfig:
-    """Read and check a TOML config file; ConfigError names the file, each bad key and what is wrong."""
+def settings_from(args: Any) -> RunSettings:
+    """The service's settings from parsed `run` options; ConfigError names each bad key and what is wrong."""
+    raw = {key: value for key, value in vars(args).items() if key in RunSettings.model_fields and value is not None}
+    if not raw.get("collector"):
+        raise ConfigError("run: collector: give --collector HOST:PORT (or collector in the configuration file)")
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_CONFIG_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    if len(data) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{path}: over {MAX_CONFIG_BYTES} bytes: not a config file")
-    try:
-        raw = tomllib.loads(data.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    try:
-        config = AgentConfig.model_validate(raw)
+        config = RunSettings.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
                              for err in exc.errors())
-        raise ConfigError(f"{path}: {problems}") from exc
+        raise ConfigError(f"run: {problems}") from exc
     given = [f for f in (config.tls_ca, config.tls_cert, config.tls_key) if f is not None]
     if given and len(given) != 3:
-        raise ConfigError(f"{path}: tls_ca, tls_cert and tls_key go together")
+        raise ConfigError("run: tls_ca, tls_cert and tls_key go together")
     if not given and not (config.insecure or transport.is_loopback(config.collector)):
-        raise ConfigError(f"{path}: collector: give tls_ca, tls_cert and tls_key (or insecure = true on a "
+        raise ConfigError("run: collector: give tls_ca, tls_cert and tls_key (or insecure = true on a "
                           "network you trust)")
-    run = config.run
-    if not (run.local or run.ssh_inventory or run.snmp_inventory):
-        raise ConfigError(f"{path}: run: nothing to scan: set local = true, ssh_inventory or snmp_inventory")
+    if not (config.local or config.ssh_inventory or config.snmp_inventory):
+        raise ConfigError("run: nothing to scan: set local = true, ssh_inventory or snmp_inventory")
     return config
 
 
-def lower_priority(limits: RunSection) -> None:
+def lower_priority(limits: RunSettings) -> None:
     """Run (and let every scan run) at low CPU and I/O priority."""
     os.setpriority(os.PRIO_PROCESS, 0, limits.nice)
     if limits.io_class != "none":
@@ -161,7 +129,7 @@ def lower_priority(limits: RunSection) -> None:
             psutil.Process().ionice(psutil.IOPRIO_CLASS_IDLE if limits.io_class == "idle" else psutil.IOPRIO_CLASS_BE)
 
 
-def _scan_limits(limits: RunSection) -> Any:
+def _scan_limits(limits: RunSettings) -> Any:
     """A preexec function that bounds a scan's CPU time and address space."""
     cpu, memory = limits.scan_cpu_seconds, limits.scan_memory_mib * 1024 * 1024
 
@@ -172,14 +140,21 @@ def _scan_limits(limits: RunSection) -> Any:
     return apply
 
 
-def scan_commands(config: AgentConfig, out: Path) -> list[tuple[str, list[str]]]:
+def _scan_environment() -> dict[str, str]:
+    """The service's environment less its ESTATE_AGENT_* settings (a scan is told everything on its command line)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("ESTATE_AGENT_")}
+
+
+def scan_commands(config: RunSettings, out: Path) -> list[tuple[str, list[str]]]:
     """(name, argv) of each scan of a cycle; every one writes binary reports into `out`."""
-    agent = [sys.executable, "-m", "estate.agent.cli"]
+    # The scans read no configuration file: what they need is on their command line (a `collector` in the
+    # file would have them send by themselves).
+    agent = [sys.executable, "-m", "estate.agent.cli", "--config", os.devnull]
     labels = [arg for key, value in sorted(config.labels.items()) for arg in ("--label", f"{key}={value}")]
     commands = []
-    run = config.run
+    run = config
     if run.local:
-        root = ["--root", str(config.scan.root)] if config.scan.root else []
+        root = ["--root", str(config.root)] if config.root else []
         commands.append(("local", [*agent, "scan", *root, "--format", "pb", "--output", str(out / "local.pb"),
                                    *labels]))
     if run.ssh_inventory is not None:
@@ -195,7 +170,7 @@ def scan_commands(config: AgentConfig, out: Path) -> list[tuple[str, list[str]]]
 class Service:
     """The scan-spool-send loop of `estate-agent run`."""
 
-    def __init__(self, config: AgentConfig, stop: threading.Event) -> None:
+    def __init__(self, config: RunSettings, stop: threading.Event) -> None:
         from estate.agent.service_metrics import AgentMetrics
 
         self.config = config
@@ -206,7 +181,7 @@ class Service:
 
     def scan_once(self) -> int:
         """Run each scan in a bounded child process; spool what they wrote; returns reports spooled."""
-        limits = self.config.run
+        limits = self.config
         spooled = 0
         with tempfile.TemporaryDirectory(prefix="estate-scan-") as folder:
             out = Path(folder)
@@ -219,9 +194,10 @@ class Service:
                 spooled += self._spool_file(path)
         return spooled
 
-    def _run_child(self, name: str, argv: list[str], limits: RunSection) -> int:
+    def _run_child(self, name: str, argv: list[str], limits: RunSettings) -> int:
         with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              preexec_fn=_scan_limits(limits), text=True, errors="replace") as child:
+                              preexec_fn=_scan_limits(limits), text=True, errors="replace",
+                              env=_scan_environment()) as child:
             try:
                 _, stderr = child.communicate(timeout=limits.scan_timeout)
             except subprocess.TimeoutExpired:
@@ -262,7 +238,7 @@ class Service:
         from estate.agent.cli import deliver_spool
 
         config = self.config
-        code = deliver_spool(self.spool, config.collector, config.tls(), config.insecure, config.run.connect_timeout)
+        code = deliver_spool(self.spool, config.collector, config.tls(), config.insecure, config.collector_timeout)
         if code in (0, 1):
             self.metrics.last_success.set_to_current_time()
         return code
@@ -272,14 +248,14 @@ class Service:
         from estate.agent.cli import PERMANENT_EXITS
 
         config = self.config
-        if config.run.metrics:
-            port = self.metrics.serve(config.run.metrics)
-            log.info("metrics on http://%s:%d/metrics", config.run.metrics.rpartition(":")[0], port)
+        if config.metrics:
+            port = self.metrics.serve(config.metrics)
+            log.info("metrics on http://%s:%d/metrics", config.metrics.rpartition(":")[0], port)
         next_scan = time.monotonic()
         while not self.stop.is_set():
             spooled = self.scan_once()
             log.info("scanned: %d reports spooled", spooled)
-            next_scan += config.run.interval
+            next_scan += config.interval
             backoff = BACKOFF_FIRST_S
             while not self.stop.is_set():
                 code = self.deliver()
@@ -293,23 +269,23 @@ class Service:
                 log.info("collector away: next attempt in %.0f s", wait)
                 self.stop.wait(wait * random.uniform(0.8, 1.0))  # noqa: S311  (spreading retries, not security)
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
-            jitter = random.uniform(0, config.run.jitter)  # noqa: S311
+            jitter = random.uniform(0, config.jitter)  # noqa: S311
             self.stop.wait(max(0.0, next_scan - time.monotonic()) + jitter)
             next_scan += jitter
         return 0
 
 
-def run(config_path: Path) -> int:
-    """`estate-agent run --config FILE`."""
+def run(args: Any) -> int:
+    """`estate-agent run`: its settings come from the options and the configuration file (agent/config.py)."""
     from estate.agent.cli import EXIT_USAGE
 
     logging.basicConfig(level=logging.INFO, format="estate-agent: %(message)s")
     try:
-        config = load_config(config_path)
+        config = settings_from(args)
     except ConfigError as exc:
         print(f"estate-agent: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    lower_priority(config.run)
+    lower_priority(config)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -317,16 +293,3 @@ def run(config_path: Path) -> int:
         print(f"estate-agent: cannot run scans: {sys.executable} not found", file=sys.stderr)
         return EXIT_USAGE
     return Service(config, stop).run()
-
-
-def flush(config_path: Path) -> int:
-    """`estate-agent flush --config FILE`: send what the spool holds now."""
-    from estate.agent.cli import EXIT_USAGE, deliver_spool
-
-    try:
-        config = load_config(config_path)
-    except ConfigError as exc:
-        print(f"estate-agent: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    return deliver_spool(transport.Spool(config.spool), config.collector, config.tls(), config.insecure,
-                         config.run.connect_timeout)

@@ -17,9 +17,10 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from estate.agent import __version__
+from estate.agent import __version__, config
 from estate.agent.text import printable
 from estate.collector.ingest.validate import MAX_REPORT_BYTES, Rejected, decode_report
+from estate.collector.read import commands as read_cli
 from estate.collector.ruleset import commands as rules_cli
 from estate.collector.store.database import Outcome, Store, StoreError
 from estate.v1 import inventory_pb2 as pb
@@ -32,6 +33,7 @@ INGEST_BATCH = 64
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="estate-collector", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    config.add_config_option(parser, "collector")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the gRPC collector",
@@ -49,6 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_limit_options(serve)
     serve.add_argument("--metrics", metavar="ADDR",
                        help="serve Prometheus metrics on HOST:PORT (/metrics), e.g. 127.0.0.1:9464")
+    serve.add_argument("--snapshot-every", type=duration, default="5m", metavar="DURATION",
+                       help="take a read-only snapshot for analysts this often (e.g. 30s, 5m, 1h; 0: only on "
+                            "demand; default 5m)")
+    serve.add_argument("--snapshot", type=Path, default=None, metavar="FILE",
+                       help="where snapshots go (default: beside DB, e.g. estate.snapshot.duckdb)")
 
     ingest = commands.add_parser("ingest", help="load report files written by 'estate-agent scan --output'",
                                  description="Load report files (JSON or binary protobuf) from air-gapped hosts.")
@@ -75,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     assets.add_argument("--db", default=DEFAULT_DB, help=f"DuckDB file (default ./{DEFAULT_DB})")
     assets.add_argument("--format", choices=("table", "json", "csv"), default="table")
     rules_cli.add_parser(commands)
+    config.add_check_command(commands, "collector")
+    read_cli.add_parser(commands)
     return parser
 
 
@@ -100,8 +109,24 @@ def _add_limit_options(serve: argparse.ArgumentParser) -> None:
                                            f"(default {d.pending_bytes_per_stream // MIB}; at least 48)")
 
 
+def duration(text: str) -> float:
+    """Seconds from '90', '30s', '5m' or '1h'; 0 turns the schedule off."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    number, unit = (text[:-1], text[-1]) if text[-1:] in units else (text, "s")
+    try:
+        seconds = float(number) * units[unit]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a duration (like 30s, 5m, 1h): {text!r}") from exc
+    if seconds < 0 or seconds != seconds:
+        raise argparse.ArgumentTypeError(f"not a duration (like 30s, 5m, 1h): {text!r}")
+    return seconds
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = config.parse_args("collector", parser, argv)
+    if args.command == "config":
+        return config.run_check("collector", parser, args.file)
     logging.basicConfig(level=logging.INFO, format="estate-collector: %(message)s")
     try:
         code = _dispatch(args)
@@ -126,6 +151,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_certs(args)
     if args.command in rules_cli.COMMANDS:
         return rules_cli.run(args)
+    if args.command in read_cli.COMMANDS:
+        return read_cli.run(args)
     return cmd_assets(args)
 
 
@@ -134,6 +161,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from estate.collector.metrics import Metrics, configure_report_log
     from estate.collector.scoring.background import BackgroundScoring
     from estate.collector.server import ServerTls, StreamLimits
+    from estate.collector.store.snapshot import Snapshotter, default_snapshot_path
 
     tls = None
     if args.tls_cert or args.tls_key or args.tls_ca:
@@ -148,19 +176,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     metrics = Metrics()
     metrics.watch_store(args.db)
     store = Store(args.db)
-    # Scoring runs on its own connection in its own thread: receipts and commits never wait for it.
+    # Cursors made here, before the writer thread starts. Scoring runs on its own connection in its own
+    # thread: receipts and commits never wait for it. The snapshot thread's own connection to the
+    # writer's database is the only one that can read the live file.
     scoring_store = SimpleNamespace(con=store.con.cursor())
+    snapshots = Snapshotter(store.con.cursor(), args.snapshot or default_snapshot_path(args.db),
+                            args.snapshot_every or None)
     scoring = BackgroundScoring(metrics.timed_scoring(rules_cli.scorer(scoring_store, args.rules).after_ingest))
     writer = Writer(store, on_commit=scoring.submit)
     try:
-        return asyncio.run(_serve(args, tls, limits, metrics, writer))
+        return asyncio.run(_serve(args, tls, limits, metrics, writer, snapshots))
     finally:
+        snapshots.stop()
         scoring.close()
         scoring_store.con.close()
         store.close()
 
 
-async def _serve(args: argparse.Namespace, tls: Any, limits: Any, metrics: Any, writer: Any) -> int:
+async def _serve(args: argparse.Namespace, tls: Any, limits: Any, metrics: Any, writer: Any, snapshots: Any) -> int:
     """Run the asyncio gRPC server until SIGTERM/SIGINT, or until the store fails for good."""
     from estate.collector.server import build_server
 
@@ -177,7 +210,8 @@ async def _serve(args: argparse.Namespace, tls: Any, limits: Any, metrics: Any, 
 
     try:
         server, port, health = build_server(writer, args.listen, tls, insecure=args.insecure, limits=limits,
-                                            metrics=metrics, on_store_failure=on_store_failure)
+                                            metrics=metrics, on_store_failure=on_store_failure,
+                                            snapshots=snapshots)
         metrics_port = metrics.serve(args.metrics) if args.metrics else None
     except (ValueError, OSError) as exc:
         print(f"estate-collector: {exc}", file=sys.stderr)
@@ -191,6 +225,12 @@ async def _serve(args: argparse.Namespace, tls: Any, limits: Any, metrics: Any, 
     host = args.listen.rsplit(":", 1)[0]
     if metrics_port is not None:
         logging.info("metrics on http://%s:%d/metrics", args.metrics.rpartition(":")[0], metrics_port)
+    # Tells 'estate-collector snapshot --db' which collector holds the file.
+    serve_file = Path(f"{args.db}.serve.json")
+    local = "127.0.0.1" if host in ("0.0.0.0", "[::]", "") else host  # noqa: S104 (a wildcard: reach it on loopback)
+    serve_file.write_text(json.dumps({"address": f"{local}:{port}", "pid": os.getpid(), "tls": tls is not None}))
+    if args.snapshot_every:
+        snapshots.start()
     logging.info("listening on %s:%d (%s), storing in %s", host, port, "mTLS" if tls else "plaintext", args.db)
     await stopping.wait()
     await health.set(False)
@@ -198,10 +238,12 @@ async def _serve(args: argparse.Namespace, tls: Any, limits: Any, metrics: Any, 
         logging.error("the database failed and must be reopened: %s; exiting (code %d) for the supervisor to "
                       "restart the collector; reports without a receipt stay in the senders' spools",
                       store_failure[0], EXIT_STORE_FAILED)
+        serve_file.unlink(missing_ok=True)
         await server.stop(grace=1)
         os._exit(EXIT_STORE_FAILED)  # the writer and the store cannot be closed cleanly once invalidated
     logging.info("stopping: finishing streams in progress")
     await server.stop(grace=10)
+    serve_file.unlink(missing_ok=True)
     writer.close()
     return 0
 

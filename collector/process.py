@@ -37,11 +37,16 @@ class CollectorProcess:
 
 
 def start_collector(db: Path, log: Path, extra_args: Sequence[str] = (), listen: str = "127.0.0.1:0",
-                    timeout_s: float = 30.0) -> CollectorProcess:
-    """Start `estate-collector serve` on a free loopback port; wait until it says where it listens."""
+                    timeout_s: float = 30.0, pre_args: Sequence[str] = (), db_flag: bool = True) -> CollectorProcess:
+    """Start `estate-collector serve` on a free loopback port; wait until it says where it listens.
+
+    `pre_args` go before the command (`--config FILE`); without `db_flag` the database comes from
+    the configuration.
+    """
     handle = open(log, "w")  # noqa: SIM115  (the child keeps writing after we return)
+    db_args = ["--db", str(db)] if db_flag else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "estate.collector.cli", "serve", "--db", str(db), "--listen", listen,
+        [sys.executable, "-m", "estate.collector.cli", *pre_args, "serve", *db_args, "--listen", listen,
          *extra_args], stdout=handle, stderr=subprocess.STDOUT, text=True)
     handle.close()
     deadline = time.monotonic() + timeout_s

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import os
+import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +32,12 @@ from estate.agent.transport import MAX_MESSAGE_BYTES, is_loopback
 from estate.collector.ingest.validate import MAX_REPORT_BYTES, Rejected, decode_report
 from estate.collector.ingest.writer import Writer
 from estate.collector.metrics import Metrics, log_report
-from estate.collector.security.roles import INGEST_ROLES, caller_role
+from estate.collector.read.sandbox import LimitReached, Limits, Refused, SandboxedQuery
+from estate.collector.security.roles import ADMIN_ROLES, INGEST_ROLES, QUERY_ROLES, caller_role
 from estate.collector.store.database import Outcome, StoreError
+from estate.collector.store.snapshot import SnapshotError, Snapshotter
 from estate.v1 import ingest_pb2 as ingest_pb
+from estate.v1 import query_pb2 as query_pb
 
 # How far the stream reader may run ahead of the store, in messages (rejected ones included).
 MAX_PENDING_PER_STREAM = 128
@@ -321,11 +326,100 @@ class IngestService:
                 self.metrics.streams_open.dec()
 
 
+# Sandboxed queries running at once (each bounded in time, memory and threads); more wait for none.
+MAX_CONCURRENT_QUERIES = 2
+SNAPSHOT_CHUNK_BYTES = 1 << 20
+
+
+def _peer_is_loopback(context: grpc.ServicerContext) -> bool:
+    peer: str = context.peer()  # "ipv4:127.0.0.1:5555", "ipv6:[::1]:5555", "unix:..."
+    return bool(peer.startswith(("ipv4:127.", "ipv6:[::1]", "unix:")))
+
+
+class QueryService:
+    """Query.Run: one sandboxed SELECT on the latest snapshot, for callers with role `analyst` over mTLS."""
+
+    def __init__(self, snapshots: Snapshotter, check_roles: bool, limits: Limits | None = None) -> None:
+        self.snapshots = snapshots
+        self.check_roles = check_roles
+        self.limits = limits or Limits()
+        self._slots = threading.BoundedSemaphore(MAX_CONCURRENT_QUERIES)
+
+    def run(self, request: query_pb.QueryRequest, context: grpc.ServicerContext) -> Iterator[query_pb.QueryReply]:
+        role = caller_role(context) if self.check_roles else ""
+        if role not in QUERY_ROLES:
+            context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                          f"a caller with role {role or '(none: no client certificate)'!r} may not query; "
+                          "Query needs a client certificate with role 'analyst' over mTLS")
+        if not self._slots.acquire(blocking=False):
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                          f"refused: {MAX_CONCURRENT_QUERIES} queries are running already; try again shortly")
+        try:
+            yield from self._answer(request, context)
+        finally:
+            self._slots.release()
+
+    def _answer(self, request: query_pb.QueryRequest, context: grpc.ServicerContext
+                ) -> Iterator[query_pb.QueryReply]:
+        limits = self.limits
+        if request.max_rows:
+            limits = Limits(limits.seconds, min(request.max_rows, limits.max_rows), limits.memory_limit,
+                            limits.threads)
+        latest = self.snapshots.latest
+        try:
+            query = SandboxedQuery(self.snapshots.path, request.sql, limits)
+            taken = latest.taken_at.isoformat().replace("+00:00", "Z") if latest else ""
+            yield query_pb.QueryReply(arrow_schema=query.schema.serialize().to_pybytes(), snapshot_taken_at=taken)
+            for batch in query.batches():
+                yield query_pb.QueryReply(arrow_batch=batch.serialize().to_pybytes())
+        except LimitReached as exc:
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+        except Refused as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+
+
+class AdminService:
+    """Admin.Snapshot: a fresh snapshot streamed to the caller (loopback plaintext, or role `collector`)."""
+
+    def __init__(self, snapshots: Snapshotter, check_roles: bool) -> None:
+        self.snapshots = snapshots
+        self.check_roles = check_roles
+
+    def snapshot(self, request: query_pb.SnapshotRequest, context: grpc.ServicerContext
+                 ) -> Iterator[query_pb.SnapshotChunk]:
+        if self.check_roles:
+            role = caller_role(context)
+            if role not in ADMIN_ROLES:
+                context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                              f"a certificate with role {role or '(none)'!r} may not take snapshots; "
+                              "that needs role 'collector'")
+        elif not _peer_is_loopback(context):
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, "snapshots in plaintext are for loopback callers only")
+        try:
+            info, fd = self.snapshots.open_latest()
+        except SnapshotError as exc:
+            context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+        with os.fdopen(fd, "rb") as handle:
+            meta = query_pb.SnapshotInfo(taken_at=info.taken_at.isoformat().replace("+00:00", "Z"),
+                                         size_bytes=info.size_bytes, seconds=info.seconds, reports=info.reports)
+            first = True
+            while True:
+                data = handle.read(SNAPSHOT_CHUNK_BYTES)
+                if not data and not first:
+                    return
+                yield query_pb.SnapshotChunk(data=data, info=meta if first else None)
+                first = False
+
+
 def build_server(writer: Writer, listen: str, tls: ServerTls | None, insecure: bool = False,
                  limits: StreamLimits | None = None, metrics: Metrics | None = None,
-                 on_store_failure: Callable[[StoreError], None] | None = None) -> tuple[grpc.aio.Server, int, Health]:
-    """An asyncio gRPC server with Ingest and health bound to `listen`; returns it (not started), the port
-    and its health. Call from the event loop that will run it."""
+                 on_store_failure: Callable[[StoreError], None] | None = None,
+                 snapshots: Snapshotter | None = None) -> tuple[grpc.aio.Server, int, Health]:
+    """An asyncio gRPC server with Ingest and health (and, given snapshots, Query and Admin) bound to
+    `listen`; returns it (not started), the port and its health. Call from the event loop that will run it.
+
+    Query and Admin are plain functions, as written for the threaded server: they run on the server's
+    migration thread pool, so a long query or snapshot never holds the event loop."""
     limits = limits or StreamLimits()
     limits.check()
     if tls is None and not (insecure or is_loopback(listen)):
@@ -347,6 +441,19 @@ def build_server(writer: Writer, listen: str, tls: ServerTls | None, insecure: b
     })
     server.add_generic_rpc_handlers((handler,))
     health = Health(server)
+    if snapshots is not None:
+        query = QueryService(snapshots, check_roles=tls is not None)
+        admin = AdminService(snapshots, check_roles=tls is not None)
+        server.add_generic_rpc_handlers((
+            grpc.method_handlers_generic_handler("estate.v1.Query", {
+                "Run": grpc.unary_stream_rpc_method_handler(
+                    query.run, request_deserializer=query_pb.QueryRequest.FromString,
+                    response_serializer=query_pb.QueryReply.SerializeToString)}),
+            grpc.method_handlers_generic_handler("estate.v1.Admin", {
+                "Snapshot": grpc.unary_stream_rpc_method_handler(
+                    admin.snapshot, request_deserializer=query_pb.SnapshotRequest.FromString,
+                    response_serializer=query_pb.SnapshotChunk.SerializeToString)}),
+        ))
     _, _, port_text = listen.rpartition(":")
     if not (port_text.isdigit() and int(port_text) <= 65535):
         # gRPC takes 99999 modulo 65536 and would listen on a port nobody asked for.

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,3 +30,43 @@ def collector(tmp_path: Path) -> Iterator[CollectorProcess]:
         yield proc
     finally:
         proc.stop()
+
+
+@pytest.fixture(scope="session")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(wheel, sdist) built from this checkout with `python -m build`, as `make dist` does.
+
+    --no-isolation: with the setuptools already installed, so building needs no network.
+    """
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--sdist", "--wheel", "--outdir", str(out),
+                    str(REPO)], check=True, capture_output=True, text=True, timeout=300)
+    (wheel,) = out.glob("*.whl")
+    (sdist,) = out.glob("*.tar.gz")
+    return wheel, sdist
+# An integration test that skips has tested nothing while the run looks green: a missing sshd,
+# snmpd or collector is a setup error. Any skipped integration test fails the whole session.
+_SKIPPED_INTEGRATION = pytest.StashKey[list[str]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_SKIPPED_INTEGRATION] = []
+
+
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+    if call.excinfo is not None and call.excinfo.errisinstance(pytest.skip.Exception) \
+            and item.get_closest_marker("integration") is not None:
+        item.config.stash[_SKIPPED_INTEGRATION].append(f"{item.nodeid}: {call.excinfo.value}")
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    skipped = config.stash[_SKIPPED_INTEGRATION]
+    if skipped:
+        terminalreporter.section("integration tests skipped: the run fails", sep="=", red=True, bold=True)
+        for line in skipped:
+            terminalreporter.line(line)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if session.config.stash[_SKIPPED_INTEGRATION] and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

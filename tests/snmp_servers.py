@@ -6,18 +6,15 @@ Both run in the foreground as child processes and are stopped by the caller (con
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-SNMPD = shutil.which("snmpd") or "/usr/sbin/snmpd"
-SNMPSIM = str(Path(sys.executable).with_name("snmpsim-command-responder"))
+from .programs import program, venv_program
 
 V3_USER = "estate-test"
 V3_AUTH_KEY = "auth-key-for-tests"
@@ -39,7 +36,7 @@ def _wait_for_agent(port: int, community: str, proc: subprocess.Popen[bytes], lo
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"agent exited with {proc.returncode}: {log.read_text()[-2000:]}")
-        done = subprocess.run(["snmpget", "-v2c", "-c", community, "-t", "1", "-r", "0", "-On",
+        done = subprocess.run([program("snmpget"), "-v2c", "-c", community, "-t", "1", "-r", "0", "-On",
                                f"udp:{host}:{port}", "1.3.6.1.2.1.1.2.0"], capture_output=True, text=True)
         if done.returncode == 0 and "1.3.6.1.2.1.1.2.0" in done.stdout:
             return
@@ -60,6 +57,8 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 @contextmanager
 def snmpd(workdir: Path) -> Iterator[int]:
     """net-snmp snmpd with a v2c community and a v3 authPriv user (SHA-256 + AES); yields its port."""
+    snmpd_path = program("snmpd")
+    program("snmpget")  # the readiness probe: named now if missing, before the agent is started
     port = free_udp_port()
     conf = workdir / "snmpd.conf"
     conf.write_text(
@@ -72,7 +71,7 @@ def snmpd(workdir: Path) -> Iterator[int]:
     # -C: no system config; the persistent directory keeps engine boots away from /var/lib/snmp.
     env = {**os.environ, "SNMP_PERSISTENT_DIR": str(workdir / "persist")}
     with log.open("wb") as out:
-        proc = subprocess.Popen([SNMPD, "-f", "-Lo", "-C", "-c", str(conf), f"udp:127.0.0.1:{port}"],
+        proc = subprocess.Popen([snmpd_path, "-f", "-Lo", "-C", "-c", str(conf), f"udp:127.0.0.1:{port}"],
                                 stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
         _wait_for_agent(port, COMMUNITY, proc, log)
@@ -85,9 +84,11 @@ def snmpd(workdir: Path) -> Iterator[int]:
 def snmpsim(data_dirs: Sequence[Path], workdir: Path, hosts: Sequence[str] = ("127.0.0.1",),
             probe_community: str = "") -> Iterator[int]:
     """snmpsim serving every .snmprec in data_dirs (community = file base name) on each host; yields the port."""
+    program("snmpget")  # the readiness probe: named now if missing
     port = free_udp_port()
     log = workdir / "snmpsim.log"
-    argv = [SNMPSIM, f"--cache-dir={workdir / 'cache'}", "--log-level=error", "--logging-method=stderr"]
+    argv = [venv_program("snmpsim-command-responder"), f"--cache-dir={workdir / 'cache'}", "--log-level=error",
+            "--logging-method=stderr"]
     argv += [f"--data-dir={d}" for d in data_dirs]
     argv += [f"--agent-udpv4-endpoint={h}:{port}" for h in hosts]
     env = {**os.environ, "SNMPSIM_ALLOW_ROOT": "true"}

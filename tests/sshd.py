@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import getpass
 import os
-import shutil
 import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
-SSH_KEYGEN = shutil.which("ssh-keygen") or "/usr/bin/ssh-keygen"
+from .programs import program
+
 REPLAY = Path(__file__).resolve().parent / "ssh_replay.sh"
 
 
@@ -34,7 +33,7 @@ def public_key(private: Path) -> Path:
 
 
 def keygen(path: Path, kind: str = "ed25519") -> Path:
-    subprocess.run([SSH_KEYGEN, "-q", "-t", kind, "-N", "", "-C", path.name, "-f", str(path)], check=True)
+    subprocess.run([program("ssh-keygen"), "-q", "-t", kind, "-N", "", "-C", path.name, "-f", str(path)], check=True)
     return path
 
 
@@ -72,6 +71,7 @@ class Sshd:
 def start_sshd(directory: Path, legacy: dict[str, Path] | None = None, max_sessions: int = 64,
                timeout_s: float = 20.0) -> Sshd:
     """Start sshd on a free 127.0.0.1 port; `legacy` maps a key name to the fixture folder it replays."""
+    sshd = program("sshd")  # before anything else: a missing sshd is named, not a FileNotFoundError
     directory.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation directory sshd requires
@@ -110,7 +110,7 @@ LogLevel ERROR
 SetEnv HOME={directory}
 """)
     log = open(directory / "sshd.log", "wb")  # noqa: SIM115  (sshd keeps writing to it)
-    process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen([sshd, "-D", "-e", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT)
     log.close()
     server = Sshd(directory, port, process, host_key, key, getpass.getuser(), legacy_keys)
     deadline = time.monotonic() + timeout_s

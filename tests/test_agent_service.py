@@ -1,7 +1,8 @@
-"""`estate-agent run --config FILE` and `flush --config`: the agent as a service, against the real collector."""
+"""`estate-agent run` (settings from the global `--config` file): the agent as a service, against the real collector."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -14,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from estate.agent import service
+from estate.agent import cli, config, service
 from estate.collector.process import start_collector
 
 from .conftest import HOST_FIXTURES
@@ -45,21 +46,28 @@ def write_config(path: Path, collector: str, spool: Path, extra: str = "") -> Pa
 collector = "{collector}"
 spool = "{spool}"
 
-[scan]
 label = ["org=test-org"]
-root = "{root}"
 
 [run]
+root = "{root}"
 interval = 4
 jitter = 0.5
 metrics = "127.0.0.1:{free_port()}"
-connect_timeout = 1
+collector_timeout = 1
 nice = 5
 scan_cpu_seconds = 120
 scan_memory_mib = 1024
 {extra}
 """)
     return path
+
+
+def load(path: Path) -> service.RunSettings:
+    """`run`'s settings from a config file, as `estate-agent --config FILE run` would have them."""
+    found = config.effective("agent", cli.build_parser(), path, environ={})
+    import argparse
+
+    return service.settings_from(argparse.Namespace(**{k: s.value for k, s in found.commands["run"].items()}))
 
 
 def metric(url: str, name: str) -> float:
@@ -88,7 +96,7 @@ def test_run_spools_while_the_collector_is_away_then_delivers(tmp_path: Path) ->
     url = f"http://127.0.0.1:{metrics_port}/metrics"
     log = tmp_path / "agent.log"
     with open(log, "w") as handle:
-        agent = subprocess.Popen([*AGENT, "run", "--config", str(config)], stdout=handle, stderr=subprocess.STDOUT)
+        agent = subprocess.Popen([*AGENT, "--config", str(config), "run"], stdout=handle, stderr=subprocess.STDOUT)
     collector = None
     try:
         # Collector away: scans go on and their reports wait in the spool.
@@ -118,33 +126,39 @@ def test_run_spools_while_the_collector_is_away_then_delivers(tmp_path: Path) ->
 
 def test_each_scan_is_bounded_in_memory(tmp_path: Path) -> None:
     """A scan over its memory limit dies alone and spools nothing; with room, the same scan spools its report."""
-    config = service.load_config(write_config(tmp_path / "agent.toml", "127.0.0.1:9", tmp_path / "spool",
-                                              extra="").with_name("agent.toml"))
-    tight = config.model_copy(update={"run": config.run.model_copy(update={"scan_memory_mib": 32})})
+    settings = load(write_config(tmp_path / "agent.toml", "127.0.0.1:9", tmp_path / "spool", extra=""))
+    tight = settings.model_copy(update={"scan_memory_mib": 32})
     import threading
 
     svc = service.Service(tight, threading.Event())
     assert svc.scan_once() == 0  # 32 MiB of address space cannot hold the scan
     assert not list((tmp_path / "spool").glob("*.report"))
-    roomy = service.Service(config, threading.Event())
+    roomy = service.Service(settings, threading.Event())
     assert roomy.scan_once() == 1
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("collector = '127.0.0.1:1'\n[run]\ninterval = 'daily'\n", "run.interval: Input should be a valid number"),
-    ("collector = 'collector.example'\n", "collector: Value error, must be HOST:PORT"),
-    ("collector = 'collector.example:50051'\n", "collector: give tls_ca, tls_cert and tls_key"),
-    ("collector = '127.0.0.1:1'\n[run]\ncolour = 'blue'\n", "run.colour: Extra inputs are not permitted"),
-    ("collector = '127.0.0.1:1'\n[scan]\nlabel = ['org']\n", "scan.label: Value error, 'org' is not KEY=VALUE"),
-    ("[run\n", "not valid TOML"),
-    ("collector = '127.0.0.1:1'\n[run]\nlocal = false\n", "nothing to scan"),
+@pytest.mark.parametrize(("text", "where", "message"), [
+    # Types and unknown keys: agent/config.py, naming the file, the table and the key.
+    ("collector = '127.0.0.1:1'\n[run]\ninterval = 'daily'\n", "file",
+     "[run]: interval: Input should be a valid number"),
+    ("collector = '127.0.0.1:1'\n[run]\ncolour = 'blue'\n", "file", "[run]: colour: unknown key"),
+    ("[run\n", "file", "not valid TOML"),
+    # What the values mean: the service's own checks, naming the key.
+    ("collector = 'collector.example'\n", "run", "collector: Value error, must be HOST:PORT"),
+    ("collector = 'collector.example:50051'\n", "run", "collector: give tls_ca, tls_cert and tls_key"),
+    ("collector = '127.0.0.1:1'\n[run]\nlabel = ['org']\n", "run", "label: Value error, 'org' is not KEY=VALUE"),
+    ("collector = '127.0.0.1:1'\n[run]\ninterval = 0\n", "run", "interval: Input should be greater than or equal to 1"),
+    ("collector = '127.0.0.1:1'\n[run]\nlocal = false\n", "run", "nothing to scan"),
+    ("", "run", "collector: give --collector HOST:PORT"),
 ])
-def test_config_errors_name_file_key_and_problem(tmp_path: Path, text: str, message: str) -> None:
+def test_config_errors_name_file_key_and_problem(tmp_path: Path, text: str, where: str, message: str) -> None:
     path = tmp_path / "agent.toml"
     path.write_text(text)
-    result = subprocess.run([*AGENT, "run", "--config", str(path)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([*AGENT, "--config", str(path), "run"], capture_output=True, text=True, timeout=60,
+                            env={k: v for k, v in os.environ.items() if not k.startswith("ESTATE_AGENT_")})
     assert result.returncode == 2
-    assert result.stderr.startswith(f"estate-agent: {path}: ") and message in result.stderr, result.stderr
+    prefix = f"estate-agent: {path}: " if where == "file" else "estate-agent: run: "
+    assert result.stderr.startswith(prefix) and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -160,9 +174,10 @@ def test_scan_does_not_import_the_service_libraries(tmp_path: Path) -> None:
 def test_shipped_example_config_is_valid() -> None:
     from .conftest import REPO
 
-    config = service.load_config(REPO / "deploy" / "config" / "agent.toml")
-    assert config.collector == "collector.example.gov.uk:50051" and config.tls() is not None
-    assert config.labels["criticality"] == "high" and config.run.io_class == "idle"
+    settings = load(REPO / "deploy" / "config" / "agent.toml")
+    assert settings.collector == "collector.example.gov.uk:50051" and settings.tls() is not None
+    assert settings.labels["criticality"] == "high" and settings.io_class == "idle"
+    assert settings.interval == 86400 and settings.metrics == "127.0.0.1:9465"
 
 
 @pytest.mark.integration
@@ -184,9 +199,9 @@ def test_a_cycle_also_sweeps_an_snmp_inventory(tmp_path: Path, monkeypatch: pyte
             "    priv_protocol: aes\n    priv_key_env: TEST_PRIV\n")
         monkeypatch.setenv("TEST_AUTH", V3_AUTH_KEY)  # the scans inherit the service's environment
         monkeypatch.setenv("TEST_PRIV", V3_PRIV_KEY)
-        config = service.load_config(write_config(tmp_path / "agent.toml", "127.0.0.1:9", tmp_path / "spool",
-                                                  extra=f'snmp_inventory = "{inventory}"\n'))
-        assert service.Service(config, threading.Event()).scan_once() == 2
+        settings = load(write_config(tmp_path / "agent.toml", "127.0.0.1:9", tmp_path / "spool",
+                                     extra=f'snmp_inventory = "{inventory}"\n'))
+        assert service.Service(settings, threading.Event()).scan_once() == 2
     spool = transport.Spool(tmp_path / "spool")
     from estate.v1 import inventory_pb2 as pb
 

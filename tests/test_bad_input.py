@@ -53,11 +53,12 @@ def test_every_source_broken_at_once(tmp_path: Path) -> None:
     root = tmp_path / "root"
     build_tree(root)
     start = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "estate.agent.cli", "scan", "--root", str(root)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, _ = proc.communicate(timeout=120)
+    # run() kills the scan if it hangs past the timeout; a bare Popen.communicate() would leave it running.
+    proc = subprocess.run([sys.executable, "-m", "estate.agent.cli", "scan", "--root", str(root)],
+                          capture_output=True, timeout=120)
+    out = proc.stdout
     elapsed = time.monotonic() - start
-    assert proc.returncode == 0
+    assert proc.returncode == 0, proc.stderr
     report = json.loads(out)
     assert elapsed < 60
     assert (report["os"]["id"], report["os"]["version_id"]) == ("rhel", "6.5")  # the one good source decides

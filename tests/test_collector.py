@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -89,8 +90,11 @@ def test_collector_away_keeps_report_in_spool_then_delivers(tmp_path: Path) -> N
 
     spool = tmp_path / "spool"
     agent = [sys.executable, "-m", "estate.agent.cli", "scan", "--spool", str(spool), "--output", "/dev/null"]
-    away = subprocess.run([*agent, "--collector", "127.0.0.1:9"], capture_output=True, text=True, timeout=60)
-    assert away.returncode == 75 and "waits in" in away.stderr
+    started = time.monotonic()
+    away = subprocess.run([*agent, "--collector", "127.0.0.1:9", "--collector-timeout", "0.5"], capture_output=True,
+                          text=True, timeout=60)
+    assert away.returncode == 75 and "collector not reachable within 0.5 s" in away.stderr, away.stderr
+    assert "waits in" in away.stderr and time.monotonic() - started < 30  # not the default 10 s wait
     assert len(list(spool.glob("*.report"))) == 1
     collector = start_collector(tmp_path / "estate.duckdb", tmp_path / "c.log")
     try:
@@ -127,9 +131,11 @@ def test_ingest_files_same_rules(tmp_path: Path) -> None:
     assert f"{json_file}: DUPLICATE" in result.stdout
     assert f"{bad}: REJECTED: not a valid report in JSON" in result.stderr
     assert _rows(db, "SELECT count(*) FROM reports") == [(2,)]
+    stored = {row[0] for row in _rows(db, "SELECT report_id FROM reports")}
+    assert stored == {report.report_id, other.report_id}  # the JSON one and the protobuf one
     listing = subprocess.run([sys.executable, "-m", "estate.collector.cli", "assets", "--db", str(db),
                               "--format", "csv"], capture_output=True, text=True, check=True).stdout
-    assert report.asset_id in listing and str(uuid.UUID(other.report_id))
+    assert listing.count(report.asset_id) == 1  # both reports are one asset: its latest is listed once
 
 
 def test_output_into_a_closed_pipe_is_not_a_traceback(tmp_path: Path) -> None:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
 import pytest
 
 from estate.agent.discovery import aix, hpux, os_release, solaris
+from estate.agent.hostaccess import CommandResult, RecordedHost
+from estate.agent.scan import run_discoverers
 
 from .conftest import HOST_FIXTURES
 
@@ -117,3 +123,77 @@ def test_unknown_red_hat_family_name_keeps_its_own_id() -> None:
     assert claim is not None
     os_part = os_release._os_from_claim(claim)
     assert (os_part.id, os_part.version_id, os_part.codename) == ("mystery", "1.0", "Nope")
+
+
+# --- issue 13 -----------------------------------------------------------------------------------
+
+def test_lslpp_fileset_whose_root_part_lags_is_one_package_at_the_usr_level() -> None:
+    # Lines in the shape of the aix6.1 fixture's `lslpp -c -l` (a real AIX 6.1 host): bos.rte.libc was
+    # updated to 6.1.4.1 and its root part was left at 6.1.4.0; bos.rte.security has parts in all three.
+    text = """#Path:Fileset:Level:PTF Id:State:Type:Description:EFIX Locked
+/usr/lib/objrepos:bos.rte.libc:6.1.4.1::APPLIED:F:libc Library:
+/usr/lib/objrepos:bos.rte.security:6.1.4.0::COMMITTED:I:Base Security Function:
+/usr/share/lib/objrepos:bos.rte.security:6.1.4.0::COMMITTED:I:Base Security Function:
+/etc/objrepos:bos.rte.libc:6.1.4.0::COMMITTED:I:libc Library:
+/etc/objrepos:bos.rte.security:6.1.3.0::COMMITTED:I:Base Security Function:
+/etc/objrepos:devices.root.only:1.0.0.0::COMMITTED:I:Root-only fileset:
+"""
+    packages, problems = aix.parse_lslpp_installp(text)
+    assert {p.name: p.version for p in packages} == {
+        "bos.rte.libc": "6.1.4.1", "bos.rte.security": "6.1.4.0", "devices.root.only": "1.0.0.0"}
+    assert not problems
+
+
+def test_lslpp_all_lists_an_installp_fileset_once_but_keeps_rpm_versions() -> None:
+    # The column layout of the aix7.2 fixture's `lslpp -Lc` (a real AIX 7.2 host); the rows are assembled.
+    text = ("bos.rte.libc:bos.rte.libc:6.1.4.1: : :A: :libc Library: : : : : : :0:0:/:\n"
+            "bos.rte.libc:bos.rte.libc:6.1.4.0: : :C: :libc Library: : : : : : :0:0:/etc/objrepos:\n"
+            "openssl:openssl-1.0.2k-1:1.0.2k-1: : :C:R:Secure Sockets Layer: : : : : : :0:0:/:\n"
+            "openssl:openssl-1.1.1-1:1.1.1-1: : :C:R:Secure Sockets Layer: : : : : : :0:0:/:\n")
+    packages, _ = aix.parse_lslpp_all(text)
+    assert [(p.name, p.version) for p in packages] == [
+        ("bos.rte.libc", "6.1.4.1"), ("openssl", "1.0.2k-1"), ("openssl", "1.1.1-1")]
+
+
+@pytest.mark.parametrize(("fields", "sru"), [
+    ({"Version": "0.5.11 (Oracle Solaris 11.1 SRU 4.5)"}, "11.1.4.5"),
+    ({"Summary": "entire incorporation including Support Repository Update (Oracle Solaris 11 SRU 10.5)."},
+     "11.0.10.5"),
+    ({"Version": "0.5.11 (Oracle Solaris 11.2.15.0.5.1)"}, "11.2.15.0.5.1"),
+    ({"Version": "0.5.11", "Branch": "0.175.1.4.0.5.0"}, "11.1.4.5"),
+    ({"Version": "0.5.11", "Branch": "0.175.3.0.0.19.0"}, "11.3.0.19"),
+    ({"Version": "0.5.11"}, ""),
+])
+def test_solaris_11_0_to_11_3_srus_in_every_format(fields: dict[str, str], sru: str) -> None:
+    assert solaris.sru_from_entire(fields) == sru
+
+
+def test_illumos_over_ssh_is_not_solaris_and_pkg_info_entire_is_not_asked(tmp_path: Path) -> None:
+    (tmp_path / "etc").mkdir()
+    shutil.copy(HOST_FIXTURES / "openindiana151" / "etc" / "release", tmp_path / "etc" / "release")
+    (tmp_path / "commands").mkdir()
+    (tmp_path / "commands" / "uname__s.txt").write_text("SunOS\n")
+    host = CountingHost(tmp_path)
+    found = solaris.discover(host)
+    assert (found.os.family, found.os.id, found.os.version_id) == ("illumos", "openindiana", "oi_151")
+    assert ["pkg", "info", "entire"] not in host.asked
+
+
+class CountingHost(RecordedHost):
+    """A recorded host that remembers every command it was asked to run."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder)
+        self.asked: list[list[str]] = []
+
+    def run(self, argv: Sequence[str], timeout: float = 60.0, limit: int = 64 * 1024 * 1024) -> CommandResult:
+        self.asked.append(list(argv))
+        return super().run(argv, timeout, limit)
+
+
+@pytest.mark.parametrize("folder", ["aix7.2", "solaris10", "hpux11.31"])
+def test_no_reg_query_is_sent_once_uname_named_a_unix(folder: str) -> None:
+    host = CountingHost(HOST_FIXTURES / folder)
+    run_discoverers(host)
+    assert ["uname", "-s"] in host.asked
+    assert not [argv for argv in host.asked if argv[0] == "reg"], host.asked

@@ -33,8 +33,11 @@ def dpkg_installed() -> set[tuple[str, str, str]]:
 def test_scan_json_matches_os_release_and_dpkg_query() -> None:
     out = subprocess.run([*AGENT, "scan", "--format", "json"], check=True, capture_output=True, text=True).stdout
     report = json.loads(out)
-    assert report["os"]["id"] == "debian"
-    assert report["os"]["version_id"] == "12"
+    # This machine's own release, read here (not the release the suite happened to be written on).
+    release = dict(line.split("=", 1) for line in Path("/etc/os-release").read_text().splitlines()
+                   if "=" in line and not line.startswith("#"))
+    assert report["os"]["id"] == release["ID"].strip('"\'') == "debian"
+    assert report["os"]["version_id"] == release["VERSION_ID"].strip('"\'')
     assert report["method"] == "METHOD_LOCAL"
     found = {(p["name"], p["version"], p.get("architecture", "")) for p in report["packages"] if p["manager"] == "dpkg"}
     assert found == dpkg_installed()

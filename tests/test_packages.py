@@ -18,6 +18,7 @@ from estate.agent.discovery import apk, flatpak, node_packages, pacman, python_p
 from estate.agent.hostaccess import LocalHost, RecordedHost
 
 from .conftest import FIXTURES
+from .programs import program
 
 
 def place(root: Path, path: str, data: bytes | str) -> Path:
@@ -90,7 +91,6 @@ def test_rpmdb_through_a_recorded_host_is_copied_to_a_private_file(tmp_path: Pat
     assert len(found.packages) == 3 and not found.errors
 
 
-@pytest.mark.skipif(not shutil.which("rpmbuild"), reason="needs rpmbuild (Debian package rpm)")
 def test_rpmdb_reader_agrees_with_rpm_itself(tmp_path: Path) -> None:
     top, db = tmp_path / "build", tmp_path / "db"
     (top / "SPECS").mkdir(parents=True)
@@ -100,13 +100,14 @@ def test_rpmdb_reader_agrees_with_rpm_itself(tmp_path: Path) -> None:
         (top / "SPECS" / f"{name}.spec").write_text(
             f"Name: {name}\nVersion: {version}\nRelease: {release}\n" + (f"Epoch: {epoch}\n" if epoch else "")
             + f"Summary: test\nLicense: MIT\nBuildArch: {arch}\n%description\ntest\n%files\n")
-        subprocess.run(["rpmbuild", "--quiet", "--define", f"_topdir {top}", "--target", arch, "-bb",
+        subprocess.run([program("rpmbuild"), "--quiet", "--define", f"_topdir {top}", "--target", arch, "-bb",
                         str(top / "SPECS" / f"{name}.spec")], check=True, capture_output=True, timeout=120)
     rpms = [str(p) for p in (top / "RPMS").rglob("*.rpm")]
-    subprocess.run(["rpm", "--dbpath", str(db), "--initdb"], check=True, timeout=60)
-    subprocess.run(["rpm", "--dbpath", str(db), "-i", "--justdb", "--nodeps", "--ignorearch", "--ignoreos", *rpms],
+    subprocess.run([program("rpm"), "--dbpath", str(db), "--initdb"], check=True, timeout=60)
+    subprocess.run([program("rpm"), "--dbpath", str(db), "-i", "--justdb", "--nodeps", "--ignorearch", "--ignoreos",
+                    *rpms],
                    check=True, capture_output=True, timeout=120)
-    query = subprocess.run(["rpm", "--dbpath", str(db), *rpm.RPM_QUERY[1:]], check=True, capture_output=True,
+    query = subprocess.run([program("rpm"), "--dbpath", str(db), *rpm.RPM_QUERY[1:]], check=True, capture_output=True,
                            text=True, timeout=60).stdout
     expected, _ = rpm.parse_rpm_query(query)
     found, problems = rpmdb.read_sqlite_packages(str(db / "rpmdb.sqlite"), "x")
@@ -195,7 +196,6 @@ def test_berkeley_db_packages_under_root(tmp_path: Path) -> None:
     assert not found.errors and all(p.evidence == "/var/lib/rpm/Packages" for p in found.packages)
 
 
-@pytest.mark.skipif(not shutil.which("db5.3_load"), reason="needs db5.3_load (Debian package db5.3-util)")
 def test_berkeley_db_written_by_berkeley_db_itself(tmp_path: Path) -> None:
     import struct
 
@@ -210,7 +210,7 @@ def test_berkeley_db_written_by_berkeley_db_itself(tmp_path: Path) -> None:
     dump.write_text("".join(f"{text(struct.pack('<I', hnum))}\n{text(blob)}\n" for hnum, blob in rows))
     for page_size in (512, 4096, 16384):  # 512: every header spans several overflow pages
         target = tmp_path / f"Packages-{page_size}"
-        subprocess.run(["db5.3_load", "-T", "-t", "hash", "-c", f"db_pagesize={page_size}", "-f", str(dump),
+        subprocess.run([program("db5.3_load"), "-T", "-t", "hash", "-c", f"db_pagesize={page_size}", "-f", str(dump),
                         str(target)], check=True, timeout=60)
         found, problems = rpmdb.read_bdb_packages(target.read_bytes(), "Packages")
         assert not problems and len(found) == 3, page_size

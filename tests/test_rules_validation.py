@@ -180,3 +180,39 @@ def test_bands_must_cover_every_score_once(tmp_path: Path) -> None:
     scoring.write_text(text.replace("- {name: green, min_score: 0}", "- {name: green, min_score: 2}"))
     (error,) = _errors(root, only="scoring.yaml")
     assert "bands: no band for scores below 2" in error
+
+
+def test_supplement_adds_cycles_and_names_its_conflicts(tmp_path: Path) -> None:
+    """lifecycle-supplements/ adds cycles to a product defined elsewhere; one the product already
+    has (an endoflife.date refresh that now covers it) or a product that does not exist is an error
+    naming the supplement's file and line."""
+    root = small_rules(tmp_path, {
+        "lifecycle-supplements/edgeprod.yaml": "product: edgeprod\nsources: [https://example.org/old]\n"
+                                               "releases:\n  - {releaseCycle: '0', eol: true}\n"
+                                               "  - {releaseCycle: '3', eol: true}\n",
+        "lifecycle-supplements/nosuch.yaml": "product: nosuch\nsources: [https://example.org]\n"
+                                             "releases:\n  - {releaseCycle: '1', eol: true}\n",
+    })
+    errors = _errors(root, only="lifecycle-supplements/")
+    assert errors == [
+        "lifecycle-supplements/edgeprod.yaml:5: releaseCycle: edgeprod already has cycle '3' "
+        "(in lifecycles/edgeprod.yaml or another supplement): remove it here",
+        "lifecycle-supplements/nosuch.yaml:1: product: no lifecycle for product 'nosuch' to supplement",
+    ]
+    (root / "lifecycle-supplements" / "nosuch.yaml").unlink()
+    (root / "lifecycle-supplements" / "edgeprod.yaml").write_text(
+        "product: edgeprod\nsources: [https://example.org/old]\nreleases:\n  - {releaseCycle: '0', eol: true}\n")
+    ruleset = load_rules(root)
+    (supplement,) = ruleset.other["supplements"]
+    assert [r.releaseCycle for r in supplement.rule.releases] == ["0"]
+
+
+def test_edition_case_that_names_no_cycle_is_an_error(tmp_path: Path) -> None:
+    root = small_rules(tmp_path, {"matchers/edition.yaml": (
+        "matchers:\n  - id: edge-edition\n    kind: os\n    names: [edgeed]\n    product: edgeprod\n"
+        "    cycle:\n      map: {'7': '{edition}'}\n"
+        "      edition: {regex: '^a', then: '1', otherwise: '2', cases: [{regex: '^b', then: '9'}]}\n")})
+    with pytest.raises(RuleErrors) as caught:
+        load_rules(root)
+    assert [str(e) for e in caught.value.errors] == [
+        "matchers/edition.yaml:2: cycle.edition.cases: edgeprod has no cycle for edition '9'"]

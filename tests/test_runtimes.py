@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import io
 import os
+import platform
 import re
 import shutil
 import subprocess
-import time
+import sys
 import zipfile
 from pathlib import Path
 
@@ -20,6 +21,8 @@ import pytest
 
 from estate.agent.discovery import runtimes
 from estate.agent.hostaccess import LocalHost
+
+from .processes import process_group, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +65,12 @@ def test_python_node_openssl_with_the_version_they_report(live: dict[tuple[str, 
 
 
 def test_scan_reads_no_runtime_by_starting_it(live: dict[tuple[str, str], str]) -> None:
-    evidence = {s.evidence for s in runtimes.discover(LocalHost()).software}
-    assert all("version from /" in e for e in evidence)  # a file, never a command
+    software = runtimes.discover(LocalHost()).software
+    # At least the Python running this test is found (by its process), so the check below has items.
+    me = str(Path(sys.executable).resolve())
+    assert ("python", platform.python_version(), me) in {(s.name, s.version, s.path) for s in software}, live
+    evidence = [s.evidence for s in software]
+    assert evidence and all("version from /" in e for e in evidence), evidence  # a file, never a command
 
 
 def place(root: Path, path: str, data: bytes | str) -> None:
@@ -147,15 +154,25 @@ def test_running_processes_lead_to_installs_outside_known_locations(tmp_path: Pa
         archive.writestr("org/apache/catalina/util/ServerInfo.properties", "server.number=9.0.83.0\n")
     (catalina / "lib").mkdir(parents=True)
     (catalina / "lib" / "catalina.jar").write_bytes(jar.getvalue())
-    proc = subprocess.Popen([str(home / "bin" / "java"), "-c", "sleep 60; :", f"-Dcatalina.home={catalina}"])
-    try:
-        for _ in range(100):  # wait until the kernel shows the new executable
-            if Path(f"/proc/{proc.pid}/exe").exists() and str(home) in os.readlink(f"/proc/{proc.pid}/exe"):
-                break
-            time.sleep(0.05)
+    java = str(home / "bin" / "java")
+    property_ = f"-Dcatalina.home={catalina}"
+    # The shell forks `sleep` (the trailing `:` stops it exec'ing), so there is a grandchild to kill too.
+    with process_group([java, "-c", "sleep 60; :", property_]) as proc:
+        # Discovery reads /proc/PID/exe and then /proc/PID/cmdline; during exec the executable can
+        # already be the new one while the command line is still empty. Wait for both.
+        wait_until(lambda: _exe_and_cmdline(proc.pid) == (java, property_),
+                   f"process {proc.pid} showing {java} with {property_}", timeout_s=60)
         found = {(s.name, s.version, s.path): s.evidence for s in runtimes.discover(LocalHost()).software}
-    finally:
-        proc.kill()
-        proc.wait()
     assert f"process {proc.pid}" in found[("azul-zulu", "11.0.21", str(home))]
     assert f"process {proc.pid}" in found[("tomcat", "9.0.83", str(catalina))]
+
+
+def _exe_and_cmdline(pid: int) -> tuple[str, str] | None:
+    """The executable and last argument of a live process, as discovery reads them, or None."""
+    try:
+        exe = os.readlink(f"/proc/{pid}/exe")
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    last = [a for a in argv if a][-1:]
+    return exe, last[0].decode() if last else ""

@@ -119,10 +119,22 @@ def test_the_collector_rescores_on_ingest(collector: CollectorProcess, tmp_path:
                            "ORDER BY kind, product").fetchall()
         assert ("debian", "12") in rows and ("openssl", "3.0") in rows
         assert con.execute("SELECT count(*) FROM asset_risk").fetchone() == (1,)
+        # The collector scores for the day it ingests: the status depends on that date, so it is
+        # checked against the same rules scored for that same date (a fixed date is tested above).
+        row = con.execute("SELECT status, as_of FROM findings WHERE asset_id = 'machine-id:ingested' "
+                          "AND kind = 'os'").fetchone()
+    assert row is not None
+    status, as_of = row
+    assert abs((as_of - dt.date.today()).days) <= 1
+    fixed = seeded(tmp_path / "same-day.duckdb", RULES, [inv], as_of)
+    try:
+        assert finding(fixed, inv.asset_id, "debian", "os")["status"] == status
+    finally:
+        fixed.close()
     result = subprocess.run([sys.executable, "-m", "estate.collector.cli", "explain", "--db", str(db),
                              "ingested"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert "[extended] debian 12" in result.stdout and "matched by os-debian" in result.stdout
+    assert f"[{status}] debian 12" in result.stdout and "matched by os-debian" in result.stdout
 
 
 def test_score_command_for_a_roadmap_date(tmp_path: Path) -> None:

@@ -128,10 +128,36 @@ def test_partial_rescoring_matches_a_full_one(store) -> None:  # type: ignore[no
     assert store.con.execute("SELECT count(*) FROM findings").fetchone() == (3,)
 
 
-def test_bands_follow_scoring_yaml(store) -> None:  # type: ignore[no-untyped-def]
-    bands = dict(store.con.execute("SELECT band, min_score FROM rule_bands").fetchall())
-    assert bands == {"red": 16.0, "amber": 8.0, "green": 0.0}
-    for overall, band in ((16.0, "red"), (15.99, "amber"), (8.0, "amber"), (7.99, "green")):
-        got = store.con.execute("SELECT arg_max(band, min_score) FROM rule_bands WHERE min_score <= ?",
-                                [overall]).fetchone()
-        assert got == (band,)
+def _assessment(system: str, likelihood: int, impact: int) -> str:
+    return (f"system: {system}\nowner: owner@example.gov.uk\nassessed: 2030-01-01\n"
+            f"likelihood:\n  L2: {{score: {likelihood}}}\nimpact:\n  C1: {{score: {impact}}}\n")
+
+
+# (system, exposed, L2, C1) -> overall and band. No package matches a rule, so L1 is scoring.yaml's
+# l1.unknown (3); likelihood = (mean + max) / 2 of L1 and L2, +1 when exposed; impact likewise of C1.
+BAND_EDGES = {
+    "at-red": (True, 3, 4, 16.0, "red"),  # (3 + 3) / 2 + 1 = 4; 4 x 4 = 16, exactly red's min_score
+    "below-red": (False, 3, 5, 15.0, "amber"),  # 3 x 5
+    "at-amber": (True, 3, 2, 8.0, "amber"),  # 4 x 2 = 8, exactly amber's min_score
+    "below-amber": (False, 3, 2, 6.0, "green"),  # 3 x 2
+}
+
+
+def test_bands_at_exactly_their_thresholds_through_asset_and_system_risk(tmp_path: Path) -> None:
+    """A score equal to a band's min_score is in that band (scoring.yaml: red 16, amber 8, green 0)."""
+    extra = {f"assessments/{name}.yaml": _assessment(name, l2, c1) for name, (_, l2, c1, _, _) in BAND_EDGES.items()}
+    rules = small_rules(tmp_path / "rules", extra)
+    reports = [report(f"hostname:{name}", labels={"system": name}, exposed=exposed)
+               for name, (exposed, *_rest) in BAND_EDGES.items()]
+    store = seeded(tmp_path / "bands.duckdb", rules, reports, AS_OF)
+    try:
+        assert dict(store.con.execute("SELECT band, min_score FROM rule_bands").fetchall()) == {
+            "red": 16.0, "amber": 8.0, "green": 0.0}
+        for name, (_, _, _, overall, band) in BAND_EDGES.items():
+            asset = _risk(store, "asset_risk", "asset_id", f"hostname:{name}")
+            system = _risk(store, "system_risk", "system", name)
+            assert asset["worst_status"] == "unknown" and asset["l1_raw"] == 3, asset
+            assert (asset["overall"], asset["band"]) == (overall, band), (name, asset)
+            assert (system["overall"], system["band"]) == (overall, band), (name, system)
+    finally:
+        store.close()

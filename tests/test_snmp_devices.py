@@ -31,6 +31,12 @@ FAMILIES = {
     ("net-snmp", "linux"), ("microsoft", "windows"), ("ibm", "aix"), ("vmware", "esxi"), ("hp", "printer"),
     ("ricoh", "printer"), ("xerox", "printer"), ("apc", "apc"), ("3com", "3com"), ("avaya", "avaya"),
     ("enterasys", "enterasys"),
+    # issue 13: the families a government estate holds beyond the network core
+    ("cisco", "ucos"), ("cisco", "wlc"), ("cisco", "cimc"), ("dell", "datadomain"), ("dell", "compellent"),
+    ("brocade", "ironware"), ("netapp", "ontap"), ("purestorage", "purity"), ("hpe", "ilo"), ("hpe", "3par"),
+    ("hpe", "nimbleos"), ("citrix", "netscaler"), ("huawei", "vrp"), ("extreme", "exos"),
+    ("mikrotik", "routeros"), ("ubiquiti", "edgeos"), ("vmware", "vcenter"), ("lenovo", "imm"),
+    ("oracle", "solaris"), ("illumos", "openindiana"), ("freebsd", "freebsd"), ("ubiquiti", "airos"),
 }
 
 
@@ -70,6 +76,11 @@ def test_recorded_device(case: Path, reports: dict[str, sweep.Result]) -> None:
     for field in ("vendor", "os", "version", "model", "serial", "hardware_revision", "firmware_revision", "engine_id"):
         if field in expected:
             assert getattr(device, field) == expected[field], field
+    for field in ("id", "edition", "build"):
+        if f"os_{field}" in expected:
+            assert getattr(report.os, field) == expected[f"os_{field}"], f"os.{field}"
+    if expected.get("version"):
+        assert not any("refused" in e.message for e in report.errors if e.evidence == device.evidence["version"])
     if "packages" in expected:
         assert len(report.packages) == expected["packages"]
         assert {p.manager for p in report.packages} == {"hrsw"}

@@ -68,7 +68,7 @@ def test_this_machine_over_snmp(snmpd_port: int, credentials: Credentials) -> No
 
 def test_wrong_community_is_a_clear_no_response(snmpd_port: int) -> None:
     result = read(snmpd_port, Credentials(version="2c", community="not-the-community"), timeout_s=1.0, retries=0)
-    assert result.status == "no-response" and "wrong community" in result.message
+    assert result.status == "no-response" and "community is not accepted" in result.message
 
 
 def test_wrong_v3_auth_key_is_refused_by_name(snmpd_port: int) -> None:
@@ -100,7 +100,7 @@ def test_command_line_end_to_end_to_the_collector(snmpd_port: int, collector: Co
                            "--output", str(out), "--collector", collector.address, "--spool", str(tmp_path / "spool"),
                            "--no-progress"], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "127.0.0.1 ok: net-snmp linux" in done.stderr
+    assert "ok: net-snmp linux" in done.stderr
     assert "ACCEPTED" in done.stderr
     assert V3_AUTH_KEY not in done.stderr + done.stdout
     [line] = out.read_text().splitlines()

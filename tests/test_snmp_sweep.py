@@ -97,7 +97,8 @@ def test_malformed_values_are_reported_and_the_rest_is_kept(results: dict[str, s
     assert "not valid UTF-8" in by_oid["1.3.6.1.2.1.25.6.3.1.2.1"]
     assert "entPhysicalClass is not an integer" in by_oid["1.3.6.1.2.1.47.1.1.1.1.5.1"]
     assert "snmpEngineID is malformed" in by_oid["1.3.6.1.6.3.10.2.1.1.0"]
-    assert report.asset_id == "snmp-address:127.0.0.1"  # no usable engine id, no serial
+    # no usable engine id, no serial: the address, with the port since it is not 161
+    assert report.asset_id == f"snmp-address:127.0.0.1:{result.target.port}"
     assert [(p.name, p.version) for p in report.packages][1] == ("bash", "5.2.15-2+b7")
 
 
@@ -118,14 +119,14 @@ def test_silent_range_members_are_counted_not_failures(sim_port: int) -> None:
     done = run_cli("127.0.0.1", "127.79.0.0/30", "--port", str(sim_port), "--timeout", "1", "--retries", "0",
                    community="enterasys-enterasys_g3")
     assert done.returncode == 0, done.stderr
-    assert "127.0.0.1 ok: enterasys enterasys 06.03.08.0012 G3G124-24P" in done.stderr
+    assert f"127.0.0.1:{sim_port} ok: enterasys enterasys 06.03.08.0012 G3G124-24P" in done.stderr
     assert "2 range address(es) did not answer" in done.stderr and "127.79.0.1" not in done.stderr
 
 
 def test_a_listed_target_that_fails_sets_the_exit_code(sim_port: int) -> None:
     done = run_cli("127.0.0.1", "--port", str(sim_port), "--timeout", "1", "--retries", "0", community="wrong")
     assert done.returncode == 4
-    assert "127.0.0.1 no-response: no response within 1 s x 1 tries" in done.stderr
+    assert f"127.0.0.1:{sim_port} no-response: no response within 1 s x 1 tries" in done.stderr
 
 
 def test_no_credentials_is_a_usage_error_naming_the_variable() -> None:
@@ -146,3 +147,58 @@ def test_outputs_that_cannot_be_written_are_refused_before_the_sweep(sim_port: i
         assert done.returncode == 2, done.stderr
         assert f"cannot write {blocker / 'sub'}" in done.stderr and "Traceback" not in done.stderr
         assert " ok: " not in done.stderr  # refused before any device was queried
+
+
+def test_two_targets_on_one_address_are_both_reported(sim_port: int) -> None:
+    """A target is (address, port, credentials): two inventory entries on one address are two devices."""
+    from estate.agent.snmp import targets as targets_mod
+
+    entries = [(f"entry {i}", {"address": "127.0.0.1", "port": sim_port, "community": community, "timeout": 5})
+               for i, community in enumerate(("juniper-junos_srx100", "arista-eos_7050tx", "juniper-junos_srx100"))]
+    found = targets_mod.build_targets(entries, {})
+    assert len(found) == 2  # the exact repeat is one target
+    done = sweep.run_sweep(found, rules_mod.load_rules(), progress=False)
+    assert [r.status for r in done] == ["ok", "ok"]
+    assert sorted(r.report.device.os for r in done if r.report is not None) == ["eos", "junos"]
+
+
+def test_entity_mib_without_entphysicalclass_still_gives_the_chassis(results: dict[str, sweep.Result],
+                                                                    sim_port: int) -> None:
+    done = sweep.run_sweep([target(sim_port, "hostile_entity_noclass")], rules_mod.load_rules(), progress=False)
+    report = done[0].report
+    assert done[0].status == "ok" and report is not None
+    device = report.device
+    # The chassis (contained in nothing), not the network module that is listed first.
+    assert (device.model, device.serial) == ("WS-C3750X-48P-S", "FDO0000CHAS")
+    assert device.evidence["model"] == "1.3.6.1.2.1.47.1.1.1.1.13.1001"
+
+
+def test_junk_version_is_refused_and_the_report_says_why(sim_port: int) -> None:
+    done = sweep.run_sweep([target(sim_port, "hostile_junk_versions")], rules_mod.load_rules(), progress=False)
+    report = done[0].report
+    assert report is not None and report.device.os == "linux"
+    assert report.device.version == ""
+    assert any("'machine:x86_64' refused: is a 'label:value' pair" in e.message for e in report.errors)
+
+
+def test_a_target_that_stalls_after_the_system_group_keeps_what_it_answered(tmp_path: Path) -> None:
+    with snmpsim([FIXTURES / "snmp-stalls"], tmp_path, probe_community="stalls_after_system") as port:
+        done = sweep.run_sweep([target(port, "stalls_after_system", timeout_s=1.0)], rules_mod.load_rules(),
+                               progress=False)
+    result = done[0]
+    assert result.status == "partial" and result.report is not None
+    assert (result.report.device.vendor, result.report.device.os) == ("juniper", "junos")
+    assert result.report.device.sys_name == "stalling-router"
+    first = result.report.errors[0].message
+    assert first.startswith("partial report: reading ENTITY-MIB: stopped answering")
+    assert "community" not in result.message and "community" not in first
+
+
+def test_a_device_that_outlasts_the_deadline_keeps_what_it_answered(tmp_path: Path) -> None:
+    with snmpsim([FIXTURES / "snmp-stalls"], tmp_path, probe_community="stalls_after_system") as port:
+        done = sweep.run_sweep([target(port, "stalls_after_system", timeout_s=10.0)], rules_mod.load_rules(),
+                               progress=False, deadline_s=4.0)
+    result = done[0]
+    assert result.status == "partial" and result.report is not None
+    assert result.report.device.os == "junos"
+    assert result.report.errors[0].message == "partial report: gave up after 4 s (device too slow or too large)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,10 @@ from .conftest import REPO
 RULES_DIR = REPO / "rules" / "snmp"
 DEVICE_OS = {"ios", "iosxe", "iosxr", "nxos", "asa", "ftd", "junos", "eos", "procurve", "comware", "arubaos",
              "aoscx", "fortios", "panos", "gaia", "bigip", "dellos9", "powerconnect", "idrac", "fabricos", "linux",
-             "windows", "aix", "esxi", "printer", "apc", "3com", "avaya", "enterasys"}
+             "windows", "aix", "esxi", "printer", "apc", "3com", "avaya", "enterasys",
+             "ucos", "wlc", "cbw", "cimc", "datadomain", "compellent", "ironware", "ontap", "eseries", "purity",
+             "ilo", "3par", "nimbleos", "xcc", "imm", "netscaler", "vrp", "exos", "routeros", "edgeos", "airos",
+             "vcenter", "openindiana", "illumos", "solaris", "hpux", "freebsd"}
 
 
 # --- decoding -------------------------------------------------------------------------------------
@@ -176,3 +180,93 @@ def test_a_typo_in_an_environment_setting_is_a_usage_error_naming_it(variable: s
            "ESTATE_SNMP_PRIV_KEY": "privkey-123", variable: value}
     with pytest.raises(targets_mod.InventoryError, match=f"{variable}='{value}': not one of"):
         targets_mod.targets_from_args(["192.0.2.7"], env, {})
+
+
+# --- issue 13: version sanity, Windows products, chassis choice, targets ---------------------------
+
+@pytest.mark.parametrize(("value", "why"), [
+    ("machine:x86_64", "label:value"),
+    ("release:2.6.18-194.el5", "label:value"),
+    ("6.4|2", "'|'"),
+    ("8.10.0.12-", "cut off"),
+    ("Unknown", "no digit"),
+    ("1" * 65, "longer than 64"),
+    ("15.2(4)M7", ""),
+    ("7.1.045, Release 2416", ""),
+    ("V200R003C01SPC900", ""),
+    ("V.43.92", ""),
+])
+def test_version_sanity(value: str, why: str) -> None:
+    problem = detect.version_problem(value)
+    assert (why in problem) if why else problem == ""
+
+
+def test_a_refused_version_falls_through_to_the_next_source() -> None:
+    rule = rules_mod.parse_rule_text(
+        "vendor: x\nos:\n  - id: a\n    name: A\n    detect: [{sysDescr: [a]}]\n    extract:\n      version:\n"
+        "        - {from: sysDescr, regex: 'v=(?P<value>\\S+)'}\n        - {from: entity.software}\n", "x.yaml")[0]
+    facts = Facts(address="192.0.2.1", sys_descr="a v=8.10.0.12-",
+                  entities=[EntityRow(index=1, cls=3, software="8.10.0.12-1")])
+    found = detect.extract(rule, facts)
+    assert found["version"] == ("8.10.0.12-1", "1.3.6.1.2.1.47.1.1.1.1.10.1")
+    assert facts.problems == [("version '8.10.0.12-' refused: ends in a separator (cut off)", detect.SYS_DESCR)]
+
+
+@pytest.mark.parametrize(("object_id", "build", "expected"), [
+    ("1.3.6.1.4.1.311.1.1.3.1.2", "3790", ("windows-server", "2003", "Windows Server 2003", "server")),
+    ("1.3.6.1.4.1.311.1.1.3.1.3", "6002", ("windows-server", "2008", "Windows Server 2008", "domain controller")),
+    ("1.3.6.1.4.1.311.1.1.3.1.2", "7601", ("windows-server", "2008-r2", "Windows Server 2008 R2", "server")),
+    ("1.3.6.1.4.1.311.1.1.3.1.2", "9600", ("windows-server", "2012-r2", "Windows Server 2012 R2", "server")),
+    ("1.3.6.1.4.1.311.1.1.3.1.3", "14393", ("windows-server", "2016", "Windows Server 2016", "domain controller")),
+    ("1.3.6.1.4.1.311.1.1.3.1.2", "17763", ("windows-server", "2019", "Windows Server 2019", "server")),
+    ("1.3.6.1.4.1.311.1.1.3.1.2", "20348", ("windows-server", "2022", "Windows Server 2022", "server")),
+    ("1.3.6.1.4.1.311.1.1.3.1.1", "2600", ("windows", "xp", "Windows XP", "workstation")),
+    ("1.3.6.1.4.1.311.1.1.3.1.1", "7601", ("windows", "7", "Windows 7", "workstation")),
+    ("1.3.6.1.4.1.311.1.1.3.1.1", "9600", ("windows", "8.1", "Windows 8.1", "workstation")),
+    ("1.3.6.1.4.1.311.1.1.3.1.1", "19045", ("windows", "10", "Windows 10", "workstation")),
+    ("1.3.6.1.4.1.311.1.1.3.1.1", "22631", ("windows", "11", "Windows 11", "workstation")),
+])
+def test_windows_over_snmp_is_named_by_product_and_role(object_id: str, build: str,
+                                                        expected: tuple[str, str, str, str]) -> None:
+    nt = "10.0" if int(build) >= 10240 else "6.3"
+    descr = f"Hardware: Intel64 Family 6 - Software: Windows Version {nt} (Build {build} Multiprocessor Free)"
+    facts = Facts(address="192.0.2.1", sys_object_id=object_id, sys_descr=descr)
+    report = detect.build_report(facts, rules_mod.load_rules(RULES_DIR))
+    assert (report.os.id, report.os.version_id, report.os.name, report.os.edition) == expected
+    assert report.device.version == expected[1] and report.os.build == build
+
+
+def test_the_chassis_model_wins_over_a_module_listed_first() -> None:
+    module = EntityRow(index=2, cls=9, contained_in="1", model="C3KX-NM-10G", serial="MOD")
+    chassis = EntityRow(index=1, cls=3, contained_in="0", model="WS-C3750X-48P-S", serial="CHAS")
+    member = EntityRow(index=3, cls=3, contained_in="7", model="WS-C3750X-24", serial="MEMBER")
+    assert detect.main_entity([module, member, chassis]) is chassis
+    plain = EntityRow(index=4, cls=0, descr="backplane", model="X1")
+    assert detect.main_entity([module, plain]) is plain
+
+
+def test_targets_are_keyed_by_address_port_and_credentials() -> None:
+    base: dict[str, Any] = {"address": "192.0.2.10"}
+    entries: list[tuple[str, dict[str, Any]]] = [
+        ("a", {**base, "community": "one"}), ("b", {**base, "community": "two"}),
+        ("c", {**base, "community": "one", "port": 1161}), ("d", {**base, "community": "one"}),
+        ("e", {"range": "192.0.2.8/30", "community": "three"})]
+    found = targets_mod.build_targets(entries, {})
+    keys = [(t.address, t.port, t.credentials.community) for t in found]
+    # a, b and c are three targets; d repeats a; the range skips the listed address but keeps its others.
+    assert keys == [("192.0.2.10", 161, "one"), ("192.0.2.10", 161, "two"), ("192.0.2.10", 1161, "one"),
+                    ("192.0.2.9", 161, "three")]
+
+
+@pytest.mark.parametrize(("sys_descr", "reason"), [
+    ("Linux release:3.10.0-1160.el7.x86_64 machine:x86_64", "'machine:x86_64' refused: is a 'label:value' pair"),
+    ("Linux box 6.4|2 #1 SMP", "'6.4|2' refused: contains '|'"),
+    ("Linux box 8.10.0.12- #1 SMP", "'8.10.0.12-' refused: ends in a separator (cut off)"),
+])
+def test_each_junk_version_is_refused_in_the_report_with_its_reason(sys_descr: str, reason: str) -> None:
+    facts = Facts(address="192.0.2.1", sys_descr=sys_descr, sys_object_id="1.3.6.1.4.1.8072.3.2.10")
+    report = detect.build_report(facts, rules_mod.load_rules(RULES_DIR))
+    assert report.device.os == "linux" and report.device.version == ""
+    refused = [e.message for e in report.errors if "refused" in e.message]
+    assert len(refused) == 1 and refused[0].startswith(f"version {reason}")
+    assert report.errors[0].evidence == detect.SYS_DESCR

@@ -14,8 +14,6 @@ from estate.agent.ssh.inventory import Target
 
 from .sshd import Sshd, start_sshd
 
-pytestmark = pytest.mark.skipif(not Path("/usr/sbin/sshd").exists(), reason="needs OpenSSH sshd")
-
 
 @pytest.fixture(scope="module")
 def connection(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sshd, Connection]]:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -10,6 +17,7 @@ from estate.agent.ssh.inventory import (
     InventoryError,
     Target,
     dedupe,
+    expand_ansible_range,
     load_inventory,
     parse_ansible_ini,
     parse_csv,
@@ -119,3 +127,84 @@ def test_missing_and_empty_inventory_files(tmp_path: Path) -> None:
     empty.write_text("host\n")
     with pytest.raises(InventoryError, match="no hosts in the inventory"):
         load_inventory(empty)
+
+
+# --- issue 13: Ansible's host ranges and `ansible-inventory --list` --------------------------------
+
+ANSIBLE_INVENTORY = shutil.which("ansible-inventory") or str(Path(sys.executable).with_name("ansible-inventory"))
+
+
+def _ansible_list(path: Path) -> dict[str, Any]:
+    """What Ansible itself makes of an inventory file (ansible-core's ansible-inventory --list)."""
+    done = subprocess.run([ANSIBLE_INVENTORY, "-i", str(path), "--list"], capture_output=True, text=True,
+                          timeout=120, check=True, env={**os.environ, "ANSIBLE_LOCAL_TEMP": "/tmp"})
+    data: dict[str, Any] = json.loads(done.stdout)
+    return data
+
+
+def _ansible_hosts(listing: dict[str, Any]) -> set[str]:
+    return {host for name, group in listing.items() if name != "_meta" for host in group.get("hosts", [])}
+
+
+def test_host_ranges_expand_exactly_as_ansible_does() -> None:
+    path = INVENTORIES / "ansible-ranges.ini"
+    ours = {t.name for t in load_inventory(path)}
+    assert ours == _ansible_hosts(_ansible_list(path))
+    assert {"db-a.example.com", "db-f.example.com", "www01.example.com", "www09.example.com", "h5.example.com",
+            "node0"} <= ours
+    assert "www02.example.com" in ours and "h1.example.com" not in ours
+
+
+@pytest.mark.parametrize(("pattern", "expected"), [
+    ("db-[a:c]", ["db-a", "db-b", "db-c"]),
+    ("web[01:03]", ["web01", "web02", "web03"]),
+    ("h[0:10:5]", ["h0", "h5", "h10"]),
+    ("n[:1]", ["n0", "n1"]),
+    ("r[1:2]-[a:b]", ["r1-a", "r1-b", "r2-a", "r2-b"]),
+])
+def test_range_shapes(pattern: str, expected: list[str]) -> None:
+    assert expand_ansible_range(pattern, "test") == expected
+
+
+@pytest.mark.parametrize(("pattern", "message"), [
+    ("x[5:1]", "is empty"),
+    ("x[01:100]", "same width"),
+    ("x[a:10]", "numbers ([01:20]) or single letters"),
+    ("x[0:2:0]", "step must be at least 1"),
+    ("x[0:99999]", "longer than 10000"),
+])
+def test_bad_ranges_are_named(pattern: str, message: str) -> None:
+    with pytest.raises(InventoryError, match=re.escape(message)):
+        expand_ansible_range(pattern, "line 3")
+
+
+@pytest.mark.parametrize("name", ["ansible.ini", "ansible.yaml"])
+def test_ansible_inventory_list_json_gives_the_same_targets_as_the_file(name: str, tmp_path: Path) -> None:
+    listing = tmp_path / "list.json"
+    listing.write_text(json.dumps(_ansible_list(INVENTORIES / name)))
+    from_file = _by_name(load_inventory(INVENTORIES / name))
+    from_list = _by_name(load_inventory(listing))
+    assert set(from_list) == set(from_file)
+    for host, target in from_file.items():
+        assert from_list[host] == target, host
+
+
+def test_recorded_ansible_inventory_list_output() -> None:
+    """ansible-core 2.19's --list of ansible.ini, kept so the shape is tested without Ansible installed."""
+    targets = _by_name(load_inventory(INVENTORIES / "ansible-inventory-list.json"))
+    assert set(targets) == {"bastion.example.org", "aix01.example.org", "aix02.example.org", "aix03.example.org",
+                            "aix-legacy.example.org", "sol10.example.org"}
+    legacy = targets["aix-legacy.example.org"]
+    assert (legacy.host, legacy.port, legacy.user, legacy.jump) == ("10.1.2.3", 2222, "scan",
+                                                                    "jump@bastion.example.org:2200")
+    assert dict(legacy.labels) == {"environment": "test", "org": "hmrc"}
+
+
+def test_dynamic_inventory_hosts_only_in_meta_and_bad_shapes() -> None:
+    listing = {"_meta": {"hostvars": {"lonely.example.org": {"ansible_user": "ops"}}}, "all": {"children": []}}
+    targets = parse_yaml(json.dumps(listing), {})
+    assert [(t.name, t.user) for t in targets] == [("lonely.example.org", "ops")]
+    with pytest.raises(InventoryError, match="group 'web': hosts must be a list"):
+        parse_yaml(json.dumps({"_meta": {"hostvars": {}}, "web": {"hosts": {"a": {}}}}), {})
+    with pytest.raises(InventoryError, match="ansible_password is not read"):
+        parse_yaml(json.dumps({"_meta": {"hostvars": {"h": {"ansible_password": "x"}}}, "g": {"hosts": ["h"]}}), {})

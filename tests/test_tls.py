@@ -22,9 +22,10 @@ pytestmark = pytest.mark.integration
 COLLECTOR_CLI = [sys.executable, "-m", "estate.collector.cli"]
 
 
-@pytest.fixture
-def pki(tmp_path: Path) -> Path:
-    directory = tmp_path / "pki"
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One CA and its certificates for the whole module (four `certs` runs); the tests only read them."""
+    directory = tmp_path_factory.mktemp("tls") / "pki"
     for argv in (["init"], ["issue", "--name", "collector", "--role", "collector", "--host", "127.0.0.1",
                             "--host", "localhost"],
                  ["issue", "--name", "agent1", "--role", "agent"], ["issue", "--name", "alice", "--role", "analyst"]):

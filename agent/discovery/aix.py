@@ -59,8 +59,17 @@ def os_from_oslevel(level: OsLevel, text: str) -> pb.OperatingSystem:
         pretty_name=f"AIX {level.release} TL{level.technology_level} SP{level.service_pack}")
 
 
+# Where `lslpp -c -l` lists a fileset's parts: usr (the applied level of the product), share, and
+# root (configuration under /etc, which can lag behind the usr part after an update).
+OBJREPOS_ORDER = {"/usr/lib/objrepos": 0, "/usr/share/lib/objrepos": 1, "/etc/objrepos": 2}
+
+
 def parse_lslpp_all(text: str, evidence: str = " ".join(LSLPP_ALL)) -> tuple[list[pb.Package], list[str]]:
-    """Parse `lslpp -Lc`: PackageName:Fileset:Level:State:PTF:FixState:Type:Description:..."""
+    """Parse `lslpp -Lc`: PackageName:Fileset:Level:State:PTF:FixState:Type:Description:...
+
+    An installp fileset is one package at its first-listed level (lslpp lists the usr part first);
+    RPMs may have several versions installed side by side, so they are kept by name and version.
+    """
     packages: list[pb.Package] = []
     problems: list[str] = []
     seen: set[tuple[str, str]] = set()
@@ -73,9 +82,10 @@ def parse_lslpp_all(text: str, evidence: str = " ".join(LSLPP_ALL)) -> tuple[lis
             continue
         package, fileset, level, kind = fields[0].strip(), fields[1].strip(), fields[2].strip(), fields[6].strip()
         name = package if kind == RPM_TYPE else fileset
-        if (name, level) in seen:
+        key = (name, level if kind == RPM_TYPE else "")
+        if key in seen:
             continue
-        seen.add((name, level))
+        seen.add(key)
         packages.append(pb.Package(name=name, version=level, manager="rpm" if kind == RPM_TYPE else "lslpp",
                                    source=package, found_by=FOUND_BY, evidence=evidence))
     return packages, problems
@@ -84,12 +94,12 @@ def parse_lslpp_all(text: str, evidence: str = " ".join(LSLPP_ALL)) -> tuple[lis
 def parse_lslpp_installp(text: str, evidence: str = " ".join(LSLPP_INSTALLP)) -> tuple[list[pb.Package], list[str]]:
     """Parse `lslpp -c -l`: Path:Fileset:Level:PTF Id:State:Type:Description:EFIX Locked.
 
-    A fileset with a root part is listed under both /usr/lib/objrepos and /etc/objrepos: it is one
-    package.
+    A fileset with a root part is listed under both /usr/lib/objrepos and /etc/objrepos, and after
+    an update the two can be at different levels: it is one package, at its usr (applied) level.
+    A root-only fileset keeps its root level.
     """
-    packages: list[pb.Package] = []
     problems: list[str] = []
-    seen: set[tuple[str, str]] = set()
+    chosen: dict[str, tuple[int, str]] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.startswith("#"):
             continue
@@ -98,10 +108,11 @@ def parse_lslpp_installp(text: str, evidence: str = " ".join(LSLPP_INSTALLP)) ->
             problems.append(f"line {number}: expected Path:Fileset:Level:..., got {line[:80]!r}")
             continue
         name, level = fields[1].strip(), fields[2].strip()
-        if (name, level) in seen:
-            continue
-        seen.add((name, level))
-        packages.append(pb.Package(name=name, version=level, manager="lslpp", found_by=FOUND_BY, evidence=evidence))
+        rank = OBJREPOS_ORDER.get(fields[0].strip().rstrip("/"), len(OBJREPOS_ORDER))
+        if name not in chosen or rank < chosen[name][0]:
+            chosen[name] = (rank, level)
+    packages = [pb.Package(name=name, version=level, manager="lslpp", found_by=FOUND_BY, evidence=evidence)
+                for name, (_, level) in chosen.items()]
     return packages, problems
 
 

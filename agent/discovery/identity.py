@@ -9,6 +9,12 @@ The asset_id rule (asset_id_for): both identifiers when both are trustworthy,
   copied) keeps its UUID but is the same asset. Containers see their host's DMI UUID, so inside a
   container (hardware.container set) the DMI UUID is not used.
 - Reinstalling the OS gives a new machine-id and so a new asset_id: the software is new too.
+A tree or image scanned with --root (or a host over SSH) often has neither: then the host name from
+its files (/etc/hostname, /etc/HOSTNAME, /etc/nodename on Solaris, HOSTNAME= in
+/etc/sysconfig/network on RHEL 5-6), then its SSH host key (`ssh-host-key:SHA256:<fingerprint>`, as
+`ssh-keygen -l` prints it: made once per installation, copied only with the whole image). The
+command line's --asset-id ID wins over every rule, and a --root scan with none of these gets
+`file-tree:<scanner host>:<tree path>` (scan.build_report).
 Known duplicate patterns are flagged in host.identity_warnings and kept out of the id: placeholder
 SMBIOS UUIDs firmware vendors ship on many boards, systemd's "uninitialized" machine-id of an
 image that was never booted, empty or all-zero ids, and two machine-id files that disagree.
@@ -16,6 +22,7 @@ image that was never booted, empty or all-zero ids, and two machine-id files tha
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import sys
@@ -25,7 +32,13 @@ from estate.v1 import inventory_pb2 as pb
 
 MACHINE_ID_FILES = ("/etc/machine-id", "/var/lib/dbus/machine-id")
 DMI_UUID_FILE = "/sys/class/dmi/id/product_uuid"
-HOSTNAME_FILES = ("/etc/hostname", "/etc/HOSTNAME")
+HOSTNAME_FILES = ("/etc/hostname", "/etc/HOSTNAME", "/etc/nodename")
+SYSCONFIG_NETWORK = "/etc/sysconfig/network"
+# Host keys, most modern first: the first one present gives the fallback identity.
+SSH_HOST_KEYS = ("/etc/ssh/ssh_host_ed25519_key.pub", "/etc/ssh/ssh_host_ecdsa_key.pub",
+                 "/etc/ssh/ssh_host_rsa_key.pub", "/etc/ssh/ssh_host_dsa_key.pub", "/etc/ssh_host_rsa_key.pub")
+# Names an image or a fresh install carries that say nothing about which host it is.
+GENERIC_HOSTNAMES = frozenset({"localhost", "localhost.localdomain", "localhost6", "unknown", "(none)", ""})
 # Placeholder SMBIOS UUIDs that firmware vendors ship on many machines: never an identity.
 BOGUS_DMI_UUIDS = frozenset({
     "00000000-0000-0000-0000-000000000000",
@@ -50,7 +63,36 @@ def asset_id_for(host: pb.Host) -> tuple[str, str]:
     if host.machine_id:
         return f"machine-id:{host.machine_id}", "machine_id"
     name = host.fqdn or host.hostname
-    return (f"hostname:{name}", "fqdn" if host.fqdn else "hostname") if name else ("", "")
+    if name.lower() in GENERIC_HOSTNAMES:
+        return "", ""
+    return f"hostname:{name}", "fqdn" if host.fqdn else "hostname"
+
+
+def ssh_host_key_fingerprint(text: str) -> str:
+    """'SHA256:<base64>' of an OpenSSH public key line ('ssh-ed25519 AAAA... comment'), '' if malformed."""
+    import base64
+    import binascii
+    import hashlib
+
+    words = text.split()
+    if len(words) < 2:
+        return ""
+    try:
+        blob = base64.b64decode(words[1], validate=True)
+    except (binascii.Error, ValueError):
+        return ""
+    if len(blob) < 20:
+        return ""
+    return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+
+
+def hostname_from_sysconfig(text: str) -> str:
+    """HOSTNAME= in /etc/sysconfig/network (RHEL 5-6 keep the host name there, not in /etc/hostname)."""
+    for line in text.splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and key.strip() == "HOSTNAME":
+            return value.strip().strip("\"'")
+    return ""
 
 
 def dmi_uuid_problem(uuid: str) -> str:
@@ -135,7 +177,29 @@ def discover(host: HostAccess) -> pb.Inventory:
             ident.hostname = _first_line(host, path)
             if ident.hostname:
                 break
+        if not ident.hostname:
+            with contextlib.suppress(OSError, HostAccessError):
+                ident.hostname = hostname_from_sysconfig(host.read_text(SYSCONFIG_NETWORK, limit=64 * 1024))[:255]
+        if not ident.machine_id and not ident.dmi_product_uuid and ident.hostname.lower() in GENERIC_HOSTNAMES:
+            if ident.hostname:
+                ident.identity_warnings.append(f"host name {ident.hostname!r} names no particular host: "
+                                               "not used as the asset id")
+            fingerprint, path = _ssh_host_key(host)
+            if fingerprint:
+                # Not a Host field: build_report takes it when asset_id_for finds nothing better.
+                found.asset_id, ident.asset_id_source = f"ssh-host-key:{fingerprint}", f"ssh_host_key ({path})"
     return found
+
+
+def _ssh_host_key(host: HostAccess) -> tuple[str, str]:
+    for path in SSH_HOST_KEYS:
+        try:
+            fingerprint = ssh_host_key_fingerprint(host.read_text(path, limit=16 * 1024))
+        except (OSError, HostAccessError):
+            continue
+        if fingerprint:
+            return fingerprint, path
+    return "", ""
 
 
 def _add_interfaces(ident: pb.Host) -> None:

@@ -15,9 +15,18 @@ are recorded as contradictions in `evidence`):
    DISTRIB_ID, then /etc/debian_version when it holds a number.
 4. Release files that agree with the decision refine `version` (os-release says 7, centos-release
    7.5.1804; debian 10 and debian_version 10.1).
-5. No Linux file at all: `uname -s` decides. Darwin reads `sw_vers` (macos.py); AIX, SunOS and
-   HP-UX are left to their own discoverers (os stays empty); no uname at all tries the Windows
-   registry through `reg query` (windows.py).
+5. /etc/system-release-cpe alone (a CPE such as cpe:/o:rocky:rocky:9::baseos) names the
+   distribution and its major release.
+6. No Linux file: /etc/release naming Solaris 8-11 or an illumos distribution (OpenIndiana, OmniOS,
+   SmartOS, NexentaStor) decides, from the files alone (a --root tree or image has no uname).
+7. Nothing yet: `uname -s` decides. Darwin reads `sw_vers` (macos.py); AIX, SunOS and HP-UX are left
+   to their own discoverers (os stays empty); no uname at all tries the Windows registry through
+   `reg query` (windows.py).
+
+Rolling distributions (Arch, Manjaro, Gentoo, ...) have no release cycle: version is "rolling",
+version_id stays empty, and a snapshot or baselayout number the files give goes to `build`.
+Debian testing/unstable writes "<codename>/sid" in debian_version and no VERSION_ID: the codename's
+release number is the version_id (what it will become), with edition "testing".
 
 Kernel and architecture come from uname (os.uname() when live).
 """
@@ -54,7 +63,27 @@ RELEASE_FILES = (
     "/etc/redhat-release",
     "/etc/system-release",
     "/etc/arch-release",
+    "/etc/manjaro-release",
 )
+SYSTEM_RELEASE_CPE = "/etc/system-release-cpe"
+SOLARIS_RELEASE = "/etc/release"
+# Distributions without releases: their os-release has no VERSION_ID (or a baselayout number).
+ROLLING_IDS = frozenset({"arch", "manjaro", "manjaro-arm", "gentoo", "endeavouros", "artix", "void",
+                         "opensuse-tumbleweed"})
+# Debian codenames -> release numbers (for "<codename>/sid" in debian_version on testing).
+DEBIAN_CODENAMES = {"squeeze": "6", "wheezy": "7", "jessie": "8", "stretch": "9", "buster": "10",
+                    "bullseye": "11", "bookworm": "12", "trixie": "13", "forky": "14", "duke": "15"}
+# Devuan codenames -> releases (its os-release has no VERSION_ID; PRETTY_NAME ends in the codename).
+DEVUAN_CODENAMES = {"jessie": "1", "ascii": "2", "beowulf": "3", "chimaera": "4", "daedalus": "5",
+                    "excalibur": "6"}
+# CPE (vendor, product) in system-release-cpe -> os-release ID.
+CPE_IDS = {("redhat", "enterprise_linux"): "rhel", ("centos", "centos"): "centos", ("rocky", "rocky"): "rocky",
+           ("almalinux", "almalinux"): "almalinux", ("oracle", "linux"): "ol", ("fedoraproject", "fedora"): "fedora",
+           ("amazon", "linux"): "amzn", ("amazon", "amazon_linux"): "amzn", ("cloudlinux", "cloudlinux"): "cloudlinux",
+           ("scientificlinux", "scientificlinux"): "scientific", ("centos", "centos_stream"): "centos"}
+# os-release IDs of Unix systems that also ship os-release: not Linux.
+NON_LINUX_FAMILIES = {"solaris": "solaris", "openindiana": "illumos", "omnios": "illumos", "smartos": "illumos",
+                      "illumos": "illumos", "freebsd": "bsd", "netbsd": "bsd", "openbsd": "bsd", "dragonfly": "bsd"}
 MAX_RELEASE_BYTES = 64 * 1024
 # What Debian testing and its derivatives (Ubuntu) write in /etc/debian_version instead of a number.
 _DEBIAN_SUITE = re.compile(r"^[a-z]+/sid$")
@@ -102,6 +131,8 @@ NAME_TO_ID = (
     ("kali", "kali"),
     ("alpine", "alpine"),
     ("arch", "arch"),
+    ("manjarolinux", "manjaro"),
+    ("manjaro", "manjaro"),
 )
 # Derivative -> the distribution whose os-release it may ship unchanged.
 DERIVATIVES = {
@@ -117,7 +148,7 @@ NAMES = {
     "rocky": "Rocky Linux", "almalinux": "AlmaLinux", "cloudlinux": "CloudLinux", "scientific": "Scientific Linux",
     "fedora": "Fedora", "amzn": "Amazon Linux", "sles": "SUSE Linux Enterprise Server", "opensuse": "openSUSE",
     "debian": "Debian GNU/Linux", "ubuntu": "Ubuntu", "linuxmint": "Linux Mint", "alpine": "Alpine Linux",
-    "arch": "Arch Linux", "gentoo": "Gentoo", "slackware": "Slackware",
+    "arch": "Arch Linux", "gentoo": "Gentoo", "slackware": "Slackware", "manjaro": "Manjaro Linux",
 }
 # uname -s values whose OS identity belongs to other discoverers (AIX, Solaris, HP-UX).
 OTHER_UNIXES = frozenset({"AIX", "SunOS", "HP-UX"})
@@ -175,7 +206,7 @@ def os_from_release(values: dict[str, str]) -> pb.OperatingSystem:
     if not codename:
         codename = _codename_from_version(values.get("VERSION", ""))
     return pb.OperatingSystem(
-        family="linux",
+        family=NON_LINUX_FAMILIES.get(os_id, "linux"),
         id=os_id,
         name=values.get("NAME", ""),
         version=_precise_version(values.get("VERSION", ""), version_id),
@@ -210,6 +241,8 @@ def parse_release_file(path: str, text: str) -> Claim | None:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if path.endswith("/arch-release"):
         return Claim(path, "arch", name=NAMES["arch"])
+    if path.endswith("/manjaro-release"):
+        return Claim(path, "manjaro", name=NAMES["manjaro"])
     if not lines:
         return None
     first = lines[0]
@@ -261,6 +294,21 @@ def parse_debian_version(text: str) -> Claim | None:
     if re.match(r"^\d+(\.\d+)*$", value):
         return Claim(DEBIAN_VERSION, "debian", version=value, name=NAMES["debian"])
     return None
+
+
+def parse_system_release_cpe(text: str) -> Claim | None:
+    """/etc/system-release-cpe: 'cpe:/o:rocky:rocky:9::baseos' or CPE 2.3 'cpe:2.3:o:amazon:amazon_linux:2'."""
+    value = text.strip().splitlines()[0].strip() if text.strip() else ""
+    parts = value.split(":")
+    if value.startswith("cpe:2.3:"):
+        parts = ["cpe", *parts[2:]]
+    if len(parts) < 5 or parts[0] != "cpe" or parts[1].lstrip("/") != "o":
+        return None
+    vendor, product, version = parts[2].lower(), parts[3].lower(), parts[4]
+    os_id = CPE_IDS.get((vendor, product)) or re.sub(r"[^a-z0-9._-]", "", product)
+    if not os_id or version in ("", "*", "-"):
+        return None
+    return Claim(SYSTEM_RELEASE_CPE, os_id, version=version, name=NAMES.get(os_id, product))
 
 
 class Sources:
@@ -329,7 +377,9 @@ def decide_linux(sources: Sources) -> tuple[pb.OperatingSystem | None, list[str]
     if debian_text is not None and debian is None and not _DEBIAN_SUITE.match(debian_text.strip()):
         sources.found.errors.add(discoverer=FOUND_BY, evidence=DEBIAN_VERSION, message=(
             f"{DEBIAN_VERSION}: {debian_text.strip()[:40]!r} is not a Debian version number; ignored"))
-    ordered = claims + ([lsb] if lsb else []) + ([debian] if debian else [])
+    cpe_text = sources.text(SYSTEM_RELEASE_CPE) if present is None or "system-release-cpe" in present else None
+    cpe = parse_system_release_cpe(cpe_text) if cpe_text is not None else None
+    ordered = claims + ([lsb] if lsb else []) + ([debian] if debian else []) + ([cpe] if cpe else [])
 
     if os_release is not None:
         notes.insert(0, f"decided by {os_release_path}")
@@ -350,6 +400,11 @@ def decide_linux(sources: Sources) -> tuple[pb.OperatingSystem | None, list[str]
             notes.append(f"contradiction: {claim.source} says {claim.id} {claim.version}; "
                          f"kept {os_release_path} ({os_release.id} {os_release.version_id})")
         _refine_version(os_release, ordered, notes)
+        if os_release.id == "debian" and not os_release.version_id:
+            _debian_without_version_id(os_release, debian, debian_text, notes)
+        _codename_release(os_release, notes)
+        _tumbleweed(os_release, notes)
+        _rolling(os_release, ordered, notes)
         return os_release, notes
 
     if ordered:
@@ -360,8 +415,75 @@ def decide_linux(sources: Sources) -> tuple[pb.OperatingSystem | None, list[str]
             if claim.id != chosen.id and not (claim.source == DEBIAN_VERSION and chosen.id in ("ubuntu", "linuxmint")):
                 notes.append(f"contradiction: {claim.source} says {claim.id} {claim.version}; kept {chosen.source}")
         _refine_version(result, ordered, notes)
+        _rolling(result, ordered, notes)
         return result, notes
     return None, notes
+
+
+def _debian_without_version_id(result: pb.OperatingSystem, debian: Claim | None, debian_text: str | None,
+                               notes: list[str]) -> None:
+    """Debian whose os-release has no VERSION_ID: a numbered debian_version, or testing's '<codename>/sid'."""
+    if debian is not None:
+        result.version, result.version_id, result.major = debian.version, debian.major, debian.major
+        notes.append(f"no VERSION_ID: version {debian.version} from {DEBIAN_VERSION}")
+        return
+    suite = (debian_text or "").strip().splitlines()[0].strip() if (debian_text or "").strip() else ""
+    if _DEBIAN_SUITE.match(suite):
+        codename = suite.split("/", 1)[0]
+        result.version, result.codename, result.edition = suite, codename, "testing"
+        if codename in DEBIAN_CODENAMES:
+            result.version_id = result.major = DEBIAN_CODENAMES[codename]
+        notes.append(f"{DEBIAN_VERSION} says {suite}: testing/unstable before {codename}'s release")
+
+
+def _codename_release(result: pb.OperatingSystem, notes: list[str]) -> None:
+    """Devuan names its release only by codename ('Devuan GNU/Linux ascii'): the codename gives the number."""
+    if result.id != "devuan" or result.version_id:
+        return
+    codename = result.codename or (result.pretty_name.split()[-1].lower() if result.pretty_name else "")
+    if codename in DEVUAN_CODENAMES:
+        result.codename = codename
+        result.version_id = result.major = result.version = DEVUAN_CODENAMES[codename]
+        notes.append(f"no VERSION_ID: Devuan {codename} is release {result.version_id}")
+
+
+def _tumbleweed(result: pb.OperatingSystem, notes: list[str]) -> None:
+    """Tumbleweed before 2017 said ID=opensuse with its snapshot date as VERSION_ID: it is the rolling release."""
+    if result.id == "opensuse" and "tumbleweed" in result.name.lower():
+        result.id = "opensuse-tumbleweed"
+        notes.append("ID=opensuse with NAME openSUSE Tumbleweed: the rolling opensuse-tumbleweed")
+
+
+def _rolling(result: pb.OperatingSystem, claims: list[Claim], notes: list[str]) -> None:
+    """A rolling distribution has no release: version 'rolling', the files' number kept as `build`
+    (Gentoo's baselayout, Manjaro's installer snapshot in lsb-release)."""
+    arch_like = bool(result.id_like) and result.id_like[0] == "arch" and not result.version_id
+    if result.id not in ROLLING_IDS and not arch_like:
+        return
+    if result.version and result.version != "rolling":
+        result.build = result.build or result.version
+    snapshot = next((c for c in claims if c.id == result.id and c.version), None)
+    if snapshot is not None and not result.build:
+        result.build = snapshot.version
+    if snapshot is not None and not result.codename and snapshot.codename not in ("", "n/a"):
+        result.codename = snapshot.codename
+    result.version, result.version_id, result.major = "rolling", "", ""
+    notes.append(f"{result.id} is a rolling release: no release cycle"
+                 + (f" (build {result.build})" if result.build else ""))
+
+
+def _solaris_family(sources: Sources) -> tuple[pb.OperatingSystem | None, list[str]]:
+    """Solaris or an illumos distribution from /etc/release alone (files only: trees and images)."""
+    text = sources.text(SOLARIS_RELEASE)
+    if text is None:
+        return None, []
+    from estate.agent.discovery import solaris
+
+    try:
+        result = solaris.os_from_release_text(text)
+    except ValueError:
+        return None, []  # Mageia and others keep an /etc/release too; theirs were read above
+    return result, [f"no os-release: decided by {SOLARIS_RELEASE}"]
 
 
 def _os_from_claim(claim: Claim) -> pb.OperatingSystem:
@@ -402,6 +524,9 @@ def discover(host: HostAccess) -> pb.Inventory:
     found = pb.Inventory()
     sources = Sources(host, found)
     result, notes = decide_linux(sources)
+    if result is None:
+        result, more = _solaris_family(sources)
+        notes.extend(more)
     if result is None:
         result, more = _non_linux(host, found)
         notes.extend(more)

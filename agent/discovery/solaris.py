@@ -1,10 +1,16 @@
-"""Oracle Solaris 8-11: identity from /etc/release (and `pkg info entire` on 11), packages from
-`pkg list -H` (IPS, Solaris 11) and `pkginfo -l` (SVR4 packages, every release).
+"""Oracle Solaris 8-11 and the illumos distributions: identity from /etc/release (and `pkg info
+entire` on Solaris 11), packages from `pkg list -H` (IPS) and `pkginfo -l` (SVR4 packages).
 
 /etc/release's first line names the release: "Oracle Solaris 10 8/11 s10s_u10wos_17b SPARC" is
 Solaris 10 update 10 (the 8/11 release); "Oracle Solaris 11.4 SPARC" is 11.4; "Oracle Solaris 11
 11/11 X86" is the first 11 release. version_id is what endoflife.date calls the cycle ("10",
-"11", "11.4"); on 11, `pkg info entire` gives the exact SRU ("11.4.42.111.0") as the version.
+"11", "11.4"); on 11, `pkg info entire` gives the exact SRU ("11.4.42.111.0") as the version. Solaris
+11.0-11.3 wrote the SRU differently over the years ("Oracle Solaris 11.1.4.5.0", "Oracle Solaris 11.1 SRU
+4.5", or only the branch 0.175.1.4.0.5.0): each is read as 11.1.4.5.
+
+illumos distributions (OpenIndiana, OmniOS, SmartOS, NexentaStor) also say SunOS to uname and keep
+an /etc/release, but they are not Solaris and have their own lifecycles: they get their own id and
+family "illumos", never "solaris".
 """
 
 from __future__ import annotations
@@ -30,7 +36,18 @@ MAX_ERRORS_LISTED = 20
 _RELEASE = re.compile(r"^(?:Oracle |Sun )?Solaris (?P<version>\d+(?:\.\d+)?)(?: (?P<date>\d{1,2}/\d{2}))?"
                       r"(?: (?P<build>s\w+))?(?: (?P<arch>SPARC|X86|x86|sparc))?\b")
 _UPDATE = re.compile(r"_u(\d+)")
-_SRU = re.compile(r"\(Oracle Solaris ([\d.]+)\)")
+_SRU = re.compile(r"Oracle Solaris (\d+(?:\.\d+){2,})")
+_SRU_WORDS = re.compile(r"Oracle Solaris (?P<release>\d+(?:\.\d+)?) SRU (?P<sru>\d+(?:\.\d+)*)")
+# IPS branch of `entire` on 11.0-11.3: 0.175.<update>.<SRU>.0.<build>.0
+_BRANCH = re.compile(r"^0\.175\.(?P<update>\d+)\.(?P<sru>\d+)\.\d+\.(?P<build>\d+)\.\d+$")
+# illumos /etc/release first lines -> (id, name, version pattern). Order matters: most specific first.
+ILLUMOS_RELEASES = (
+    ("openindiana", "OpenIndiana", re.compile(r"^OpenIndiana (?:\w+ )?(?P<version>oi_\d+(?:\.\d+)*|\d{4}\.\d{2})")),
+    ("omnios", "OmniOS", re.compile(r"^OmniOS (?:v\d+ )?(?P<version>r\d{6}\w*)")),
+    ("smartos", "SmartOS", re.compile(r"^SmartOS (?P<version>\d{8}T\d{6}Z)")),
+    ("nexentastor", "NexentaStor", re.compile(r"^(?:Open Storage Appliance|NexentaStor) v?(?P<version>\d[\w.-]*)")),
+    ("nexenta", "Nexenta Core Platform", re.compile(r"^Nexenta\S* (?:Core Platform )?(?P<version>\d[\w.-]*)")),
+)
 ARCHITECTURES = {"SPARC": "sparc", "sparc": "sparc", "X86": "x86", "x86": "x86"}
 _PKG_INFO_FIELD = re.compile(r"^\s*([A-Z][A-Za-z ]*?):\s+(.*)$")  # continuation lines hold no such key
 _PKGINFO_FIELD = re.compile(r"^\s*([A-Z_]+):\s?(.*)$")
@@ -69,6 +86,29 @@ def os_from_release(release: Release) -> pb.OperatingSystem:
         codename=f"update {release.update}" if release.update else "")
 
 
+def illumos_os(text: str) -> pb.OperatingSystem | None:
+    """An illumos distribution from /etc/release, or None when the first line names none."""
+    line = next((raw.strip() for raw in text.splitlines() if raw.strip()), "")
+    for os_id, name, pattern in ILLUMOS_RELEASES:
+        match = pattern.match(line)
+        if match:
+            version = match["version"]
+            cycle = re.match(r"^(oi_\d+|r\d{6}|\d{4}\.\d{2}|\d+\.\d+)", version)
+            return pb.OperatingSystem(family="illumos", id=os_id, name=name, version=version,
+                                      version_id=cycle.group(1) if cycle else version, pretty_name=line[:200])
+    if "illumos" in line.lower():
+        return pb.OperatingSystem(family="illumos", id="illumos", name=line.split(" ")[0], pretty_name=line[:200])
+    return None
+
+
+def os_from_release_text(text: str) -> pb.OperatingSystem:
+    """Solaris or an illumos distribution from /etc/release; raises ValueError for anything else."""
+    illumos = illumos_os(text)
+    if illumos is not None:
+        return illumos
+    return os_from_release(parse_release(text))
+
+
 def parse_pkg_info(text: str) -> dict[str, str]:
     """`pkg info PACKAGE` -> {'Version': '11.4 (Oracle Solaris 11.4.0.0.1.15.0)', 'Branch': ...}."""
     fields: dict[str, str] = {}
@@ -80,9 +120,25 @@ def parse_pkg_info(text: str) -> dict[str, str]:
 
 
 def sru_from_entire(fields: dict[str, str]) -> str:
-    """'11.4 (Oracle Solaris 11.4.0.0.1.15.0)' -> '11.4.0.0.1.15.0'; '' when not shown."""
-    match = _SRU.search(fields.get("Version", ""))
-    return match.group(1) if match else ""
+    """The SRU of `pkg info entire` as one dotted version, '' when not shown.
+
+    '11.4 (Oracle Solaris 11.4.0.0.1.15.0)' -> '11.4.0.0.1.15.0'; 'Oracle Solaris 11.1 SRU 4.5' (in
+    Version or Summary) -> '11.1.4.5'; 'Oracle Solaris 11 SRU 10.5' -> '11.0.10.5'; with neither, the
+    11.0-11.3 branch 0.175.1.4.0.5.0 -> '11.1.4.5'.
+    """
+    for field in ("Version", "Summary"):
+        text = fields.get(field, "")
+        match = _SRU.search(text)
+        if match:
+            return match.group(1)
+        words = _SRU_WORDS.search(text)
+        if words:
+            release = words["release"] if "." in words["release"] else words["release"] + ".0"
+            return f"{release}.{words['sru']}"
+    branch = _BRANCH.match(fields.get("Branch", ""))
+    if branch:
+        return f"11.{branch['update']}.{branch['sru']}.{branch['build']}"
+    return ""
 
 
 def parse_pkg_list(text: str, evidence: str = " ".join(PKG_LIST)) -> tuple[list[pb.Package], list[str]]:
@@ -145,14 +201,14 @@ def discover(host: HostAccess) -> pb.Inventory:
     found.os.CopyFrom(pb.OperatingSystem(family="solaris", id="solaris", name="Solaris"))
     evidence = ["uname -s"]
     try:
-        release = parse_release(host.read_text(RELEASE_FILE, limit=64 * 1024))
-        found.os.CopyFrom(os_from_release(release))
+        found.os.CopyFrom(os_from_release_text(host.read_text(RELEASE_FILE, limit=64 * 1024)))
         evidence.append(RELEASE_FILE)
     except (OSError, HostAccessError, ValueError) as exc:
         found.errors.add(discoverer=FOUND_BY, message=f"{exc}; Solaris release unknown", evidence=RELEASE_FILE)
     with contextlib.suppress(OSError, HostAccessError):
         found.host.hostname = host.read_text(NODENAME_FILE, limit=4096).strip().split("\n")[0][:255]
-    entire = _run(host, PKG_INFO_ENTIRE, found, optional=True)
+    # `entire` carries Oracle's SRU; illumos distributions number their own releases.
+    entire = _run(host, PKG_INFO_ENTIRE, found, optional=True) if found.os.family == "solaris" else None
     if entire is not None:
         fields = parse_pkg_info(entire)
         sru = sru_from_entire(fields)

@@ -48,6 +48,8 @@ CLIENT_BUILDS = ((22000, "11"), (10240, "10"), (9600, "8.1"), (9200, "8"), (7600
                  (2600, "xp"))
 _SERVER_NAME = re.compile(r"Windows Server (\d{4})( R2)?", re.IGNORECASE)
 ARCHITECTURES = {"AMD64": "x86_64", "X86": "i686", "ARM64": "aarch64", "IA64": "ia64"}
+# What `uname -s` prints on Windows when a POSIX layer (Cygwin, MSYS, Git for Windows) provides one.
+WINDOWS_UNAMES = ("WINDOWS", "CYGWIN", "MINGW", "MSYS")
 
 
 class RegKey:
@@ -202,10 +204,19 @@ def programs_from_uninstall(keys: Sequence[RegKey], architecture: str, evidence:
 
 
 def _maybe_windows(host: HostAccess) -> bool:
-    """False where `reg` cannot exist: a live non-Windows host, or one with a POSIX shell (saves
-    needless remote commands on every Unix host scanned over SSH)."""
+    """False where `reg` cannot exist: a live non-Windows host, one whose `uname -s` named a Unix,
+    or one with a POSIX shell. A `reg query` sent to a Unix host fills its audit and sudo logs with
+    failed commands, so it is never sent once the host has said what it is."""
     if host.is_live:
         return sys.platform == "win32"
+    from estate.agent.discovery.unix import sysname
+
+    try:
+        name = sysname(host)  # asked once per host (cached), shared with the other discoverers
+    except (OSError, HostAccessError):
+        name = ""
+    if name and not name.upper().startswith(WINDOWS_UNAMES):
+        return False
     return not host.exists("/bin/sh")
 
 
@@ -231,6 +242,35 @@ def discover_programs(host: HostAccess) -> pb.Inventory:
             del found.packages[MAX_PROGRAMS:]
             found.errors.add(discoverer=PROGRAMS_FOUND_BY, message=f"more than {MAX_PROGRAMS} programs: list cut")
             break
+    return found
+
+
+MACHINE_GUID = ("reg", "query", r"HKLM\SOFTWARE\Microsoft\Cryptography", "/v", "MachineGuid")
+COMPUTER_NAME = ("reg", "query", r"HKLM\SYSTEM\CurrentControlSet\Control\ComputerName\ComputerName", "/v",
+                 "ComputerName")
+IDENTITY_FOUND_BY = "windows_identity"
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def identity_from_registry(guid_text: str | None, name_text: str | None) -> tuple[str, str]:
+    """(MachineGuid, ComputerName) from their `reg query` outputs; '' for what is missing or malformed.
+
+    MachineGuid is made when Windows is installed (sysprep makes a new one for each clone), so it
+    plays the part machine-id plays on Linux.
+    """
+    guid = merged_values(parse_reg_query(guid_text or "", 10)).get("MachineGuid").strip().lower()
+    name = merged_values(parse_reg_query(name_text or "", 10)).get("ComputerName").strip()
+    return (guid if _GUID.match(guid) else ""), name[:255]
+
+
+def discover_identity(host: HostAccess) -> pb.Inventory:
+    """The Windows machine's MachineGuid (its machine-id) and computer name, from the registry."""
+    found = pb.Inventory()
+    if not _maybe_windows(host):
+        return found
+    guid, name = identity_from_registry(_run(host, MACHINE_GUID, found, IDENTITY_FOUND_BY),
+                                        _run(host, COMPUTER_NAME, found, IDENTITY_FOUND_BY))
+    found.host.machine_id, found.host.hostname = guid, name
     return found
 
 

@@ -114,6 +114,7 @@ class Session:
         self.engine, self.target, self.transport = engine, target, transport
         self.auth = target.credentials.auth_data()
         self.context = ContextData()
+        self.answered = False
 
     @classmethod
     async def open(cls, engine: SnmpEngine, target: Target) -> Session:
@@ -128,10 +129,16 @@ class Session:
         if error_indication:
             if isinstance(error_indication, errind.RequestTimedOut):
                 tries = self.target.retries + 1
-                why = ("wrong community" if self.target.credentials.version != "3"
+                if self.answered:
+                    # It spoke a moment ago with these credentials: they are not what is wrong.
+                    raise SnmpFailure("no-response", f"stopped answering (no response within "
+                                      f"{self.target.timeout_s:g} s x {tries} tries) after it had answered: "
+                                      "agent too slow, rate-limiting or overloaded, or packets lost")
+                why = ("the community is not accepted (agents drop such requests silently)"
+                       if self.target.credentials.version != "3"
                        else "SNMPv3 privacy key or protocol wrong (the agent drops what it cannot decrypt)")
                 raise SnmpFailure("no-response", f"no response within {self.target.timeout_s:g} s x {tries} "
-                                  f"tries: host down, port filtered, or {why}")
+                                  f"tries: host down, port filtered, SNMP not enabled, or {why}")
             if isinstance(error_indication, AUTH_FAILURES):
                 raise SnmpFailure("auth", f"SNMPv3 credentials refused: {error_indication}")
             raise SnmpFailure("error", f"SNMP error: {error_indication}")
@@ -151,6 +158,7 @@ class Session:
                     out.update(await self.get([oid]))
             return out
         self._check(ind, status, index)
+        self.answered = True
         return {str(name): value for name, value in var_binds if not _is_missing(value)}
 
     async def walk(self, root: str, max_rows: int) -> tuple[list[tuple[str, Any]], bool]:
@@ -174,6 +182,7 @@ class Session:
                 ind, status, index, table = await bulk_cmd(self.engine, self.auth, self.transport, self.context,
                                                            0, MAX_REPETITIONS, bind, lookupMib=False)
             self._check(ind, status, index)
+            self.answered = True
             if not table:
                 return rows, False
             for name, value in table:
@@ -219,10 +228,16 @@ def oid_of(value: Any, oid: str, problems: list[tuple[str, str]]) -> str:
     return text.lstrip(".")
 
 
-async def read_device(engine: SnmpEngine, target: Target, rules: Sequence[OsRule]) -> Facts:
-    """Read the system group, engine id, ENTITY-MIB, hrSWInstalled and the detected OS's vendor objects."""
+async def read_device(engine: SnmpEngine, target: Target, rules: Sequence[OsRule],
+                      facts: Facts | None = None) -> Facts:
+    """Read the system group, engine id, ENTITY-MIB, hrSWInstalled and the detected OS's vendor objects.
+
+    Once the system group has answered, a later failure (a timeout on a big table, an error) ends
+    the reading but not the report: what was read is kept and `facts.interrupted` says why. The
+    caller may pass the Facts to fill, so that what was read survives its own deadline too.
+    """
     session = await Session.open(engine, target)
-    facts = Facts(address=target.address)
+    facts = facts if facts is not None else Facts(address=target.address, port=target.port)
     problems = facts.problems
     system = await session.get(list(detect.SYSTEM_OIDS.values()))
     if not system:
@@ -234,29 +249,42 @@ async def read_device(engine: SnmpEngine, target: Target, rules: Sequence[OsRule
             facts.sys_object_id = oid_of(system[oid], oid, problems)
         else:
             setattr(facts, name, text_of(system[oid], oid, problems, name))
-    engine_id = (await session.get([detect.SNMP_ENGINE_ID])).get(detect.SNMP_ENGINE_ID)
-    if isinstance(engine_id, univ.OctetString) and 5 <= len(engine_id) <= 32:
-        facts.engine_id = hex_id(bytes(engine_id.asOctets()))
-    elif engine_id is not None:
-        problems.append(("snmpEngineID is malformed (RFC 3411: 5 to 32 octets); not used", detect.SNMP_ENGINE_ID))
-    facts.entities = await _read_entities(session, problems)
-    rows, cut = await session.walk(detect.HR_SW_INSTALLED_NAME, MAX_SOFTWARE_ROWS)
-    facts.software = [(oid, text) for oid, value in rows
-                      if (text := text_of(value, oid, problems, "hrSWInstalledName"))]
-    if cut:
-        problems.append((f"hrSWInstalled walk stopped after {len(rows)} rows", detect.HR_SW_INSTALLED_NAME))
     rule = detect.detect_os(rules, facts.sys_descr, facts.sys_object_id)
-    if rule is not None and rule.vendor_oids():
-        values = await session.get(rule.vendor_oids()[:MAX_VENDOR_OIDS])
-        facts.vendor_values = {oid: text_of(v, oid, problems, f"vendor object {oid}")
-                               if isinstance(v, univ.OctetString) else str(v.prettyPrint())
-                               for oid, v in values.items()}
+    step = "snmpEngineID"
+    try:
+        engine_id = (await session.get([detect.SNMP_ENGINE_ID])).get(detect.SNMP_ENGINE_ID)
+        if isinstance(engine_id, univ.OctetString) and 5 <= len(engine_id) <= 32:
+            facts.engine_id = hex_id(bytes(engine_id.asOctets()))
+        elif engine_id is not None:
+            problems.append(("snmpEngineID is malformed (RFC 3411: 5 to 32 octets); not used",
+                             detect.SNMP_ENGINE_ID))
+        # Vendor objects before the big tables: they carry the version on devices whose sysDescr does not.
+        step = "vendor objects"
+        if rule is not None and rule.vendor_oids():
+            values = await session.get(rule.vendor_oids()[:MAX_VENDOR_OIDS])
+            facts.vendor_values = {oid: text_of(v, oid, problems, f"vendor object {oid}")
+                                   if isinstance(v, univ.OctetString) else str(v.prettyPrint())
+                                   for oid, v in values.items()}
+        step = "ENTITY-MIB"
+        facts.entities = await _read_entities(session, problems)
+        step = "hrSWInstalled"
+        rows, cut = await session.walk(detect.HR_SW_INSTALLED_NAME, MAX_SOFTWARE_ROWS)
+        facts.software = [(oid, text) for oid, value in rows
+                          if (text := text_of(value, oid, problems, "hrSWInstalledName"))]
+        if cut:
+            problems.append((f"hrSWInstalled walk stopped after {len(rows)} rows", detect.HR_SW_INSTALLED_NAME))
+    except SnmpFailure as exc:
+        facts.interrupted = f"reading {step}: {exc}"
     return facts
 
 
 async def _read_entities(session: Session, problems: list[tuple[str, str]]) -> list[EntityRow]:
     """Find the chassis in entPhysicalTable by class, then GET just its columns (big chassis have
-    thousands of entities; walking every column of every one would be slow)."""
+    thousands of entities; walking every column of every one would be slow).
+
+    Some agents fill entPhysicalTable without entPhysicalClass; then the entities that have a
+    software revision or a model name are the candidates, in index order.
+    """
     rows, cut = await session.walk(detect.ENT_PHYSICAL_CLASS, MAX_ENTITY_ROWS)
     if cut:
         problems.append((f"entPhysicalClass walk stopped after {len(rows)} rows", detect.ENT_PHYSICAL_CLASS))
@@ -266,14 +294,36 @@ async def _read_entities(session: Session, problems: list[tuple[str, str]]) -> l
             classes[int(oid.rsplit(".", 1)[1])] = int(value)
         except (TypeError, ValueError):
             problems.append(("entPhysicalClass is not an integer", oid))
-    preferred = [i for i, c in classes.items() if c in (detect.ENT_CLASS_CHASSIS, detect.ENT_CLASS_STACK)]
-    candidates = (preferred or list(classes))[:ENTITY_CANDIDATES]
+    if classes:
+        preferred = [i for i, c in classes.items() if c in (detect.ENT_CLASS_CHASSIS, detect.ENT_CLASS_STACK)]
+        candidates = (preferred or list(classes))[:ENTITY_CANDIDATES]
+    else:
+        candidates = await _entities_without_class(session)
     entities = []
     for index in candidates:
         oids = {f"{detect.ENT_PHYSICAL_ENTRY}.{col}.{index}": attr for attr, col in detect.ENTITY_COLUMNS.items()}
         values = await session.get(list(oids))
-        row = EntityRow(index=index, cls=classes[index])
+        row = EntityRow(index=index, cls=classes.get(index, 0))
         for oid, value in values.items():
-            setattr(row, oids[oid], text_of(value, oid, problems, f"entPhysical{oids[oid].title()}"))
+            attr = oids[oid]
+            text = (text_of(value, oid, problems, f"entPhysical{attr.title()}")
+                    if isinstance(value, univ.OctetString) else str(value.prettyPrint()))
+            setattr(row, attr, text)
         entities.append(row)
     return entities
+
+
+async def _entities_without_class(session: Session) -> list[int]:
+    """Indexes of entities with a software revision (else a model name) when entPhysicalClass is absent."""
+    found: list[int] = []
+    for column in (detect.ENTITY_COLUMNS["software"], detect.ENTITY_COLUMNS["model"]):
+        root = f"{detect.ENT_PHYSICAL_ENTRY}.{column}"
+        rows, _ = await session.walk(root, ENTITY_CANDIDATES * 16)
+        for oid, value in rows:
+            if isinstance(value, univ.OctetString) and bytes(value.asOctets()).strip():
+                index = int(oid.rsplit(".", 1)[1])
+                if index not in found:
+                    found.append(index)
+        if found:
+            break
+    return found[:ENTITY_CANDIDATES]

@@ -104,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
                 continue
         elif result.status != "ok":
             failed = True
-        print(f"{result.target.address} {result.status}: {result.message}", file=sys.stderr)
+        where = result.target.address if result.target.port == 161 else f"{result.target.address}:{result.target.port}"
+        print(f"{where} {result.status}: {result.message}", file=sys.stderr)
     if silent:
         print(f"estate-agent: {silent} range address(es) did not answer", file=sys.stderr)
     output = args.output if args.output is not None else (None if (args.collector or args.output_dir) else "-")

@@ -15,6 +15,7 @@ from pathlib import PurePath
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from estate.agent import __version__
+from estate.agent.discovery.windows import CLIENT_BUILDS, SERVER_BUILDS
 from estate.agent.snmp.rules import OsRule, Source
 from estate.agent.snmp.values import first_line
 from estate.v1 import inventory_pb2 as pb
@@ -33,7 +34,8 @@ SYSTEM_OIDS = {"sys_descr": SYS_DESCR, "sys_object_id": SYS_OBJECT_ID, "sys_cont
 ENT_PHYSICAL_ENTRY = "1.3.6.1.2.1.47.1.1.1.1"
 ENT_PHYSICAL_CLASS = ENT_PHYSICAL_ENTRY + ".5"
 # ENTITY-MIB entPhysicalTable columns we read, by EntityRow attribute.
-ENTITY_COLUMNS = {"descr": 2, "hardware": 8, "firmware": 9, "software": 10, "serial": 11, "mfg": 12, "model": 13}
+ENTITY_COLUMNS = {"descr": 2, "contained_in": 4, "hardware": 8, "firmware": 9, "software": 10, "serial": 11,
+                  "mfg": 12, "model": 13}
 ENT_CLASS_CHASSIS = 3
 ENT_CLASS_STACK = 11
 ENT_CLASS_MODULE = 9
@@ -56,6 +58,23 @@ _RPM_NAME = re.compile(r"^(?P<name>\S+)-(?P<version>[^-\s]+-[^-\s]+)\.(?P<arch>x
 MAX_PACKAGES = 50_000
 MAX_ERRORS = 100
 
+# What a version must look like: a digit early on, then version characters, ending in a letter or digit.
+# Refused, with the reason in the report: "machine:x86_64" (a label: value pair from a Linux
+# sysDescr), "6.4|2" (a separator), "8.10.0.12-" (cut off), words with no digit, absurd lengths.
+MAX_VERSION_CHARS = 64
+# Spaces and commas stay allowed: Comware says "7.1.045, Release 2416".
+_VERSION_SHAPE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.()_+\-, /]*$")
+_LABEL_VALUE = re.compile(r"^[A-Za-z][A-Za-z_-]*[:=]")
+
+# Windows over SNMP: the role is in sysObjectID (Microsoft's LanManager-MIB registrations).
+WINDOWS_ROLES = {
+    "1.3.6.1.4.1.311.1.1.3.1.1": "workstation",
+    "1.3.6.1.4.1.311.1.1.3.1.2": "server",
+    "1.3.6.1.4.1.311.1.1.3.1.3": "domain controller",
+}
+_WINDOWS_BUILD = re.compile(r"Build (?P<build>\d{4,5})")
+_WINDOWS_NT = re.compile(r"Version (?P<nt>\d+\.\d+)")
+
 
 @dataclass
 class EntityRow:
@@ -63,6 +82,7 @@ class EntityRow:
 
     index: int
     cls: int = 0
+    contained_in: str = ""
     descr: str = ""
     hardware: str = ""
     firmware: str = ""
@@ -77,6 +97,7 @@ class Facts:
     """Everything read from one agent, already decoded; `problems` are (message, OID) pairs."""
 
     address: str
+    port: int = 161
     sys_descr: str = ""
     sys_object_id: str = ""
     sys_contact: str = ""
@@ -87,6 +108,8 @@ class Facts:
     vendor_values: dict[str, str] = field(default_factory=dict)
     software: list[tuple[str, str]] = field(default_factory=list)
     problems: list[tuple[str, str]] = field(default_factory=list)
+    # Set when the agent answered the system group and then stopped: the report is partial.
+    interrupted: str = ""
 
 
 def oid_has_prefix(oid: str, prefix: str) -> bool:
@@ -113,14 +136,40 @@ def detect_os(rules: Sequence[OsRule], sys_descr: str, sys_object_id: str) -> Os
     return next((r for r in rules if matches(r, sys_descr, sys_object_id)), None)
 
 
+def version_problem(value: str) -> str:
+    """Why `value` is not a version ("" when it looks like one)."""
+    if len(value) > MAX_VERSION_CHARS:
+        return f"longer than {MAX_VERSION_CHARS} characters"
+    if "|" in value:
+        return "contains '|' (a field separator, not a version)"
+    if _LABEL_VALUE.match(value):
+        return "is a 'label:value' pair, not a version"
+    if not any(c.isdigit() for c in value):
+        return "has no digit"
+    if value[-1] in "-.+_(,/ ":
+        return "ends in a separator (cut off)"
+    if not _VERSION_SHAPE.match(value):
+        return "has characters a version does not have"
+    return ""
+
+
+def _is_top_level(row: EntityRow) -> bool:
+    return row.contained_in in ("", "0")
+
+
 def main_entity(entities: Sequence[EntityRow]) -> EntityRow | None:
-    """The entity that describes the device: a chassis (or stack) with a model or serial, else the first useful one."""
-    useful = [e for e in entities if e.model or e.serial or e.software]
+    """The entity that describes the device: the top-level chassis (or stack) with a model or serial,
+    else the first useful entity that is not a module (a line card's model is not the device's)."""
+    useful = [e for e in entities if e.model or e.serial or e.software or e.descr]
     for wanted in (ENT_CLASS_CHASSIS, ENT_CLASS_STACK):
-        for row in useful:
-            if row.cls == wanted:
-                return row
-    return useful[0] if useful else None
+        rows = [row for row in useful if row.cls == wanted]
+        top = [row for row in rows if _is_top_level(row)]
+        if top or rows:
+            return (top or rows)[0]
+    not_modules = [row for row in useful if row.cls != ENT_CLASS_MODULE]
+    top = [row for row in not_modules if _is_top_level(row)]
+    chosen = top or not_modules or useful
+    return chosen[0] if chosen else None
 
 
 def _source_value(source: Source, facts: Facts, entity: EntityRow | None) -> tuple[str, str]:
@@ -140,7 +189,11 @@ def _source_value(source: Source, facts: Facts, entity: EntityRow | None) -> tup
 
 
 def extract(rule: OsRule | None, facts: Facts) -> dict[str, tuple[str, str]]:
-    """Each field's value and the OID that gave it: the rule's sources first, then the defaults."""
+    """Each field's value and the OID that gave it: the rule's sources first, then the defaults.
+
+    A version that does not look like one is refused (noted in facts.problems) and the next
+    source is tried.
+    """
     entity = main_entity(facts.entities)
     found: dict[str, tuple[str, str]] = {}
     for name, defaults in DEFAULT_SOURCES.items():
@@ -155,10 +208,43 @@ def extract(rule: OsRule | None, facts: Facts) -> dict[str, tuple[str, str]]:
                     continue
                 raw = match.group("value") if "value" in source.regex.groupindex else match.group(1)
             value = first_line(raw or "").strip()
+            if value and name == "version":
+                why = version_problem(value)
+                if why:
+                    facts.problems.append((f"version {value[:80]!r} refused: {why}", oid))
+                    continue
             if value:
                 found[name] = (value, oid)
                 break
     return found
+
+
+def windows_os(facts: Facts) -> pb.OperatingSystem | None:
+    """Windows product and role from sysObjectID and the build number in sysDescr.
+
+    The NT number alone is ambiguous (6.1 is Windows 7 and Server 2008 R2; 10.0 is every release
+    since 2015), so the build decides, and sysObjectID says workstation, server or domain controller.
+    """
+    build_match = _WINDOWS_BUILD.search(facts.sys_descr)
+    role = next((r for oid, r in WINDOWS_ROLES.items() if oid_has_prefix(facts.sys_object_id, oid)), "")
+    if build_match is None:
+        return None
+    build = int(build_match["build"])
+    server = role in ("server", "domain controller") or (not role and build in SERVER_BUILDS and build >= 20348)
+    if server:
+        version_id = SERVER_BUILDS.get(build) or next(
+            (v for first, v in sorted(SERVER_BUILDS.items(), reverse=True) if build >= first), "")
+        name = "Windows Server " + version_id.replace("-r2", " R2") if version_id else "Windows Server"
+    else:
+        version_id = next((v for first, v in CLIENT_BUILDS if build >= first), "")
+        name = "Windows " + (version_id.upper() if version_id == "xp" else version_id.title())
+    nt = _WINDOWS_NT.search(facts.sys_descr)
+    kernel = f"{nt['nt']}.{build}" if nt else str(build)
+    return pb.OperatingSystem(family="windows", id="windows-server" if server else "windows", name=name.strip(),
+                              version=kernel, version_id=version_id, major=version_id.split("-")[0].split(".")[0],
+                              pretty_name=f"{name.strip()} ({role})" if role else name.strip(), kernel=kernel,
+                              edition=role, build=str(build), found_by=FOUND_BY,
+                              evidence=f"{SYS_DESCR} (build) {SYS_OBJECT_ID} (role)")
 
 
 def parse_hrsw_name(text: str) -> pb.Package:
@@ -172,12 +258,16 @@ def parse_hrsw_name(text: str) -> pb.Package:
 
 
 def asset_id_for(facts: Facts, vendor: str, serial: str) -> tuple[str, str]:
-    """Stable identity: the SNMP engine id; else vendor + serial; else the address (least stable)."""
+    """Stable identity: the SNMP engine id; else vendor + serial; else the address (least stable).
+
+    The port joins the address when it is not 161: two agents behind one address are two devices.
+    """
     if facts.engine_id:
         return f"snmp:{facts.engine_id}", "snmpEngineID"
     if serial:
         return f"snmp-serial:{vendor or 'unknown'}:{serial}", "serial"
-    return f"snmp-address:{facts.address}", "address"
+    where = facts.address if facts.port == 161 else f"{facts.address}:{facts.port}"
+    return f"snmp-address:{where}", "address"
 
 
 def build_device(facts: Facts, rule: OsRule | None) -> pb.Device:
@@ -201,6 +291,22 @@ def build_device(facts: Facts, rule: OsRule | None) -> pb.Device:
     return device
 
 
+def _refine_windows(report: pb.Inventory, facts: Facts) -> None:
+    """Windows: the product ("2008-r2", "xp") as the device version and an OS part, not the NT number."""
+    os_info = windows_os(facts)
+    if os_info is None:
+        facts.problems.append(("Windows sysDescr has no build number: product unknown", SYS_DESCR))
+        return
+    report.os.CopyFrom(os_info)
+    if os_info.version_id:
+        report.device.version = os_info.version_id
+        report.device.evidence["version"] = f"{SYS_DESCR} (build {os_info.build})"
+
+
+# Products whose name is worked out from several objects at once, by (vendor, os).
+REFINERS = {("microsoft", "windows"): _refine_windows}
+
+
 def build_report(facts: Facts, rules: Sequence[OsRule], labels: Mapping[str, str] | None = None) -> pb.Inventory:
     """One Inventory (method SNMP) for one device, with a fresh report_id."""
     rule = detect_os(rules, facts.sys_descr, facts.sys_object_id)
@@ -209,6 +315,9 @@ def build_report(facts: Facts, rules: Sequence[OsRule], labels: Mapping[str, str
     stamp.GetCurrentTime()
     report.collected_at.CopyFrom(stamp)
     report.device.CopyFrom(build_device(facts, rule))
+    refine = REFINERS.get((report.device.vendor, report.device.os))
+    if refine is not None:
+        refine(report, facts)
     report.host.hostname = facts.sys_name
     report.host.interfaces.add(addresses=[facts.address])
     report.asset_id, report.host.asset_id_source = asset_id_for(facts, report.device.vendor, report.device.serial)
@@ -223,6 +332,8 @@ def build_report(facts: Facts, rules: Sequence[OsRule], labels: Mapping[str, str
     if rule is None:
         facts.problems.append(("no detection rule matches this sysObjectID/sysDescr: vendor and OS unknown",
                                SYS_OBJECT_ID))
+    if facts.interrupted:
+        facts.problems.insert(0, (f"partial report: {facts.interrupted}", ""))
     for message, oid in facts.problems[:MAX_ERRORS]:
         report.errors.add(discoverer=FOUND_BY, message=message[:1000], evidence=oid)
     return report

@@ -25,7 +25,8 @@ DEFAULT_DEADLINE_S = 300.0
 
 @dataclass
 class Result:
-    """What happened to one target: status ok, no-response, auth or error."""
+    """What happened to one target: status ok, partial (a report with what it answered before it
+    stopped), no-response, auth or error."""
 
     target: Target
     status: str
@@ -38,11 +39,20 @@ async def query_one(engine: SnmpEngine, target: Target, rules: Sequence[OsRule],
                     deadline_s: float = DEFAULT_DEADLINE_S) -> Result:
     """Read one target into a report, or a result saying clearly why not."""
     started = time.monotonic()
+    facts = detect.Facts(address=target.address, port=target.port)
     try:
-        facts = await asyncio.wait_for(client.read_device(engine, target, rules), deadline_s)
+        try:
+            await asyncio.wait_for(client.read_device(engine, target, rules, facts), deadline_s)
+        except asyncio.TimeoutError:
+            if not (facts.sys_descr or facts.sys_object_id):
+                raise
+            # It answered the system group: a big device that outlasts the deadline still gets a report.
+            facts.interrupted = f"gave up after {deadline_s:g} s (device too slow or too large)"
         report = detect.build_report(facts, rules, dict(target.labels))
         device = report.device
         summary = " ".join(x for x in (device.vendor, device.os, device.version, device.model) if x) or "unknown device"
+        if facts.interrupted:
+            return Result(target, "partial", f"{summary}; {facts.interrupted}", report, time.monotonic() - started)
         return Result(target, "ok", summary, report, time.monotonic() - started)
     except SnmpFailure as exc:
         return Result(target, exc.kind, str(exc), None, time.monotonic() - started)

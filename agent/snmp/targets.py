@@ -122,21 +122,27 @@ def expand(spec: str, where: str) -> tuple[list[str], bool]:
 
 
 def build_targets(entries: Iterable[tuple[str, dict[str, Any]]], environ: Mapping[str, str]) -> list[Target]:
-    """Targets from (where, settings-with-address-or-range) entries; an address listed on its own
-    wins over the same address inside a range, whatever the order."""
-    explicit: dict[str, Target] = {}
-    swept: dict[str, Target] = {}
+    """Targets from (where, settings-with-address-or-range) entries.
+
+    A target is (address, port, credentials): two entries on one address with different ports or
+    communities are two targets (two agents, or two contexts of one). An address listed on its own
+    wins over the same address inside a range, whatever the order, and an exact repeat is kept once.
+    """
+    explicit: dict[tuple[str, int, Credentials], Target] = {}
+    swept: dict[tuple[str, int, Credentials], Target] = {}
     for where, settings in entries:
         creds = credentials_from(settings, environ, where)
         addresses, is_range = expand(settings.get("address") or settings["range"], where)
         labels = tuple(sorted(settings.get("labels", {}).items()))
+        port = int(settings.get("port", 161))
         for address in addresses:
-            target = Target(address=address, credentials=creds, port=int(settings.get("port", 161)),
+            target = Target(address=address, credentials=creds, port=port,
                             timeout_s=float(settings.get("timeout", 2.0)), retries=int(settings.get("retries", 1)),
                             labels=labels, from_range=is_range)
             bucket = swept if is_range else explicit
-            bucket.setdefault(address, target)
-    targets = list(explicit.values()) + [t for a, t in swept.items() if a not in explicit]
+            bucket.setdefault((address, port, creds), target)
+    listed = {address for address, _, _ in explicit}
+    targets = list(explicit.values()) + [t for key, t in swept.items() if key[0] not in listed]
     if len(targets) > MAX_ADDRESSES:
         raise InventoryError(f"{len(targets)} targets; at most {MAX_ADDRESSES} per sweep")
     return targets

@@ -87,7 +87,7 @@ def add_parser(subparsers: Any) -> None:
                      help="also write one JSON line per host (name, status, detail, report_id) to FILE")
     out.add_argument("--label", action="append", default=[], metavar="KEY=VALUE",
                      help="label every asset (org, department, environment, ...); repeatable")
-    _add_transport_options(parser)
+    _add_transport_options(parser, collector_timeout=False)  # it sends per host without waiting first
 
 
 def load_targets(args: argparse.Namespace) -> list[Target]:

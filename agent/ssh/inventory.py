@@ -27,6 +27,7 @@ import csv
 import io
 import re
 import shlex
+import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -41,8 +42,9 @@ LABEL_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 HOST_NAME = re.compile(r"^[A-Za-z0-9_.:%-]{1,253}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 COMMAND_NAME = re.compile(r"^[A-Za-z0-9_.+-]{1,64}$")
-# Ansible host ranges: web[01:20].example.org (numeric, with leading zeros kept).
-ANSIBLE_RANGE = re.compile(r"\[(\d+):(\d+)\]")
+# Ansible host ranges as its docs write them: web[01:20] (leading zeros kept), db-[a:f] (letters),
+# h[0:10:5] (a step), [:3] (start 0).
+ANSIBLE_RANGE = re.compile(r"\[([0-9A-Za-z]*):([0-9A-Za-z]+)(?::(\d+))?\]")
 MAX_RANGE_HOSTS = 10_000
 
 
@@ -213,8 +215,13 @@ def _merge(*layers: Mapping[str, Any]) -> dict[str, Any]:
 
 # -- files -------------------------------------------------------------------------------------
 
-def load_inventory(path: Path, defaults: Mapping[str, Any] | None = None) -> list[Target]:
-    """Load targets from an inventory file, recognising its format from the name and content."""
+def load_inventory(path: Path, defaults: Mapping[str, Any] | None = None,
+                   connections: frozenset[str] | None = None) -> list[Target]:
+    """Load targets from an inventory file, recognising its format from the name and content.
+
+    `connections` picks an Ansible inventory's hosts by `ansible_connection` (default: the SSH
+    ones); `estate-agent winrm` asks for the WinRM ones. Our YAML and CSV are SSH-only.
+    """
     try:
         data = path.read_bytes()[: MAX_INVENTORY_BYTES + 1]
     except OSError as exc:
@@ -225,12 +232,14 @@ def load_inventory(path: Path, defaults: Mapping[str, Any] | None = None) -> lis
     base = dict(defaults or {})
     suffix = path.suffix.lower()
     try:
+        if suffix == ".csv" and connections not in (None, SSH_CONNECTIONS):
+            raise InventoryError("a CSV inventory lists SSH targets only; use an Ansible inventory")
         if suffix == ".csv":
             targets = parse_csv(text, base)
-        elif suffix in (".yaml", ".yml") or text.lstrip().startswith(("---", "{")):
-            targets = parse_yaml(text, base)
+        elif suffix in (".yaml", ".yml", ".json") or text.lstrip().startswith(("---", "{")):
+            targets = parse_yaml(text, base, connections)
         elif suffix in (".ini", ".cfg", "") or text.lstrip().startswith("["):
-            targets = parse_ansible_ini(text, base)
+            targets = parse_ansible_ini(text, base, connections)
         else:
             raise InventoryError(f"unknown inventory format {suffix!r}: use .yaml, .yml, .csv or .ini")
     except InventoryError as exc:
@@ -279,7 +288,7 @@ def parse_csv(text: str, defaults: Mapping[str, Any]) -> list[Target]:
     return _check_count(targets)
 
 
-def parse_yaml(text: str, defaults: Mapping[str, Any]) -> list[Target]:
+def parse_yaml(text: str, defaults: Mapping[str, Any], connections: frozenset[str] | None = None) -> list[Target]:
     """Our own YAML (top-level defaults/groups/hosts list) or an Ansible YAML inventory."""
     import yaml  # only needed for YAML inventories
 
@@ -289,10 +298,60 @@ def parse_yaml(text: str, defaults: Mapping[str, Any]) -> list[Target]:
         raise InventoryError(f"not valid YAML: {exc}") from None
     if not isinstance(document, dict):
         raise InventoryError("expected a mapping at the top of the YAML file")
+    if is_ansible_list(document):
+        return parse_ansible_list(document, defaults, connections)
     ours = {"defaults", "groups"} & set(document) or isinstance(document.get("hosts"), list)
     if ours:
+        if connections not in (None, SSH_CONNECTIONS):
+            raise InventoryError("this YAML inventory lists SSH targets only; use an Ansible inventory")
         return _parse_own_yaml(document, defaults)
-    return _parse_ansible_yaml(document, defaults)
+    return _parse_ansible_yaml(document, defaults, connections)
+
+
+def is_ansible_list(document: dict[str, Any]) -> bool:
+    """`ansible-inventory --list` JSON: a `_meta.hostvars` map, or groups whose hosts are a list."""
+    if isinstance(document.get("_meta"), dict):
+        return True
+    groups = [v for k, v in document.items() if k != "hosts" and isinstance(v, dict)]
+    return bool(groups) and any(isinstance(g.get("hosts"), list) for g in groups)
+
+
+def parse_ansible_list(document: dict[str, Any], defaults: Mapping[str, Any],
+                       connections: frozenset[str] | None = None) -> list[Target]:
+    """`ansible-inventory --list` output, the way dynamic inventories (cloud, CMDB plugins) are consumed.
+
+    {"_meta": {"hostvars": {HOST: {vars}}}, GROUP: {"hosts": [...], "children": [...], "vars": {...}}}.
+    Host variables in _meta already include the group variables Ansible resolved; a group's own
+    `vars` (from --export) are applied under them.
+    """
+    meta = _mapping(document.get("_meta"), "_meta")
+    hostvars = _mapping(meta.get("hostvars"), "_meta.hostvars")
+    groups: dict[str, _Group] = {}
+    for name, body in document.items():
+        if name == "_meta":
+            continue
+        body = _mapping(body, f"group {name!r}")
+        group = groups.setdefault(str(name), _Group())
+        hosts = body.get("hosts", [])
+        if not isinstance(hosts, list):
+            raise InventoryError(f"group {name!r}: hosts must be a list in ansible-inventory --list output")
+        for host in hosts:
+            host_name = _text(host, f"group {name!r} host")
+            group.hosts[host_name] = _mapping(hostvars.get(host_name), f"_meta.hostvars[{host_name!r}]")
+        children = body.get("children", [])
+        if not isinstance(children, list):
+            raise InventoryError(f"group {name!r}: children must be a list")
+        group.children.extend(_text(child, f"group {name!r} child") for child in children)
+        group.vars.update(_mapping(body.get("vars"), f"group {name!r} vars"))
+    for group in list(groups.values()):
+        for child in group.children:
+            groups.setdefault(child, _Group())
+    # A host only in _meta (an empty group list) is still a host of `all`.
+    listed = {host for group in groups.values() for host in group.hosts}
+    for host, host_vars in hostvars.items():
+        if host not in listed:
+            groups.setdefault("ungrouped", _Group()).hosts[str(host)] = _mapping(host_vars, f"host {host!r}")
+    return _resolve_ansible(groups, defaults, connections)
 
 
 def _mapping(value: object, what: str) -> dict[str, Any]:
@@ -344,6 +403,8 @@ ANSIBLE_VARS = {
 }
 # Hosts Ansible reaches by other means (WinRM, a container, the controller itself) are not SSH targets.
 SSH_CONNECTIONS = frozenset({"ssh", "paramiko", "smart", "ansible.builtin.ssh", "ansible.builtin.paramiko_ssh"})
+# Hosts Ansible reaches over WinRM: `estate-agent winrm --inventory` reads these.
+WINRM_CONNECTIONS = frozenset({"winrm", "ansible.builtin.winrm", "psrp", "ansible.builtin.psrp"})
 CONNECTION = "_connection"
 SECRET_VARS = frozenset({"ansible_password", "ansible_ssh_pass", "ansible_ssh_password", "ansible_become_password",
                          "ansible_become_pass"})
@@ -384,18 +445,37 @@ def _jump_from_ssh_args(args: str) -> str:
 
 
 def expand_ansible_range(pattern: str, what: str) -> list[str]:
-    """'web[01:03].x' -> ['web01.x', 'web02.x', 'web03.x'] (numeric ranges, zero padding kept)."""
+    """Expand Ansible host ranges as Ansible does: 'web[01:03].x' -> web01.x, web02.x, web03.x;
+    'db-[a:c]' -> db-a, db-b, db-c; 'h[0:10:5]' -> h0, h5, h10. Several ranges multiply."""
     match = ANSIBLE_RANGE.search(pattern)
     if not match:
         return [pattern]
-    start, end = match.group(1), match.group(2)
-    if int(end) < int(start) or int(end) - int(start) >= MAX_RANGE_HOSTS:
-        raise InventoryError(f"{what}: host range [{start}:{end}] is empty or longer than {MAX_RANGE_HOSTS}")
-    width = len(start) if start.startswith("0") else 0
+    start, end, step_text = match.group(1) or "0", match.group(2), match.group(3)
+    step = int(step_text) if step_text else 1
+    shown = match.group(0)
+    if step < 1:
+        raise InventoryError(f"{what}: host range {shown}: the step must be at least 1")
+    if start.isdigit() and end.isdigit():
+        # Ansible pads to the start's width when the start has a leading zero ([01:10] -> 01..10),
+        # and then wants the end written at the same width.
+        width = len(start) if start.startswith("0") and len(start) > 1 else 0
+        if width and len(end) != width:
+            raise InventoryError(f"{what}: host range {shown}: a zero-padded range needs a start and end "
+                                 "of the same width, as Ansible does")
+        values = [str(n).zfill(width) for n in range(int(start), int(end) + 1, step)]
+    elif len(start) == 1 and len(end) == 1 and start in string.ascii_letters and end in string.ascii_letters:
+        # Ansible's letter order: a-z then A-Z.
+        letters = string.ascii_letters
+        values = list(letters[letters.index(start):letters.index(end) + 1:step])
+    else:
+        raise InventoryError(f"{what}: host range {shown}: use numbers ([01:20]) or single letters ([a:f])")
+    if not values or len(values) > MAX_RANGE_HOSTS:
+        raise InventoryError(f"{what}: host range {shown} is empty or longer than {MAX_RANGE_HOSTS}")
     names: list[str] = []
-    for number in range(int(start), int(end) + 1):
-        names += expand_ansible_range(pattern[:match.start()] + str(number).zfill(width) + pattern[match.end():],
-                                      what)
+    for value in values:
+        names += expand_ansible_range(pattern[:match.start()] + value + pattern[match.end():], what)
+        if len(names) > MAX_RANGE_HOSTS:
+            raise InventoryError(f"{what}: host ranges in {pattern!r} name more than {MAX_RANGE_HOSTS} hosts")
     return names
 
 
@@ -406,7 +486,8 @@ class _Group:
     children: list[str] = field(default_factory=list)
 
 
-def _resolve_ansible(groups: dict[str, _Group], defaults: Mapping[str, Any]) -> list[Target]:
+def _resolve_ansible(groups: dict[str, _Group], defaults: Mapping[str, Any],
+                     connections: frozenset[str] | None = None) -> list[Target]:
     """Apply group vars from the outermost parent inwards, then host vars; each host once."""
     parents: dict[str, list[str]] = {}
     for name, group in groups.items():
@@ -431,7 +512,7 @@ def _resolve_ansible(groups: dict[str, _Group], defaults: Mapping[str, Any]) -> 
             merged[host] = _merge(merged.get(host, {}), *layers, host_fields)
     targets = []
     for host, values in merged.items():
-        if values.pop(CONNECTION, "ssh") not in SSH_CONNECTIONS:
+        if values.pop(CONNECTION, "ssh") not in (connections or SSH_CONNECTIONS):
             continue
         values = _merge(defaults, values)
         values.setdefault("host", host)
@@ -440,7 +521,8 @@ def _resolve_ansible(groups: dict[str, _Group], defaults: Mapping[str, Any]) -> 
     return _check_count(targets)
 
 
-def _parse_ansible_yaml(document: dict[str, Any], defaults: Mapping[str, Any]) -> list[Target]:
+def _parse_ansible_yaml(document: dict[str, Any], defaults: Mapping[str, Any],
+                        connections: frozenset[str] | None = None) -> list[Target]:
     groups: dict[str, _Group] = {}
 
     def walk(name: str, body: object) -> None:
@@ -460,10 +542,11 @@ def _parse_ansible_yaml(document: dict[str, Any], defaults: Mapping[str, Any]) -
 
     for name, body in document.items():
         walk(str(name), body)
-    return _resolve_ansible(groups, defaults)
+    return _resolve_ansible(groups, defaults, connections)
 
 
-def parse_ansible_ini(text: str, defaults: Mapping[str, Any]) -> list[Target]:
+def parse_ansible_ini(text: str, defaults: Mapping[str, Any],
+                      connections: frozenset[str] | None = None) -> list[Target]:
     """An Ansible INI inventory: [group], [group:vars], [group:children]; host lines 'name k=v ...'."""
     groups: dict[str, _Group] = {"ungrouped": _Group()}
     section, kind = "ungrouped", "hosts"
@@ -503,7 +586,7 @@ def parse_ansible_ini(text: str, defaults: Mapping[str, Any]) -> list[Target]:
         for child in group.children:
             groups.setdefault(child, _Group())  # as in Ansible, naming a child group creates it
     groups.setdefault("all", _Group())
-    return _resolve_ansible(groups, defaults)
+    return _resolve_ansible(groups, defaults, connections)
 
 
 def _ini_value(value: str) -> str:

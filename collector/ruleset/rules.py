@@ -227,17 +227,40 @@ class Lifecycle(Strict):
     releases: Annotated[list[Release], Field(min_length=1, max_length=2000)]
 
 
+class Supplement(Strict):
+    """Cycles added to an imported product's lifecycle: what endoflife.date lacks (AIX 6.1, Junos 22.x).
+
+    Kept apart from the imported file so that a refresh from endoflife.date never loses them, and a
+    refresh that starts giving one of these cycles itself is an error that names both files.
+    """
+
+    product: Slug
+    sources: Annotated[list[Url], Field(min_length=1, max_length=50)]
+    notes: Text | None = None
+    releases: Annotated[list[Release], Field(min_length=1, max_length=2000)]
+
+
 MatcherKind = Literal["os", "kernel", "package", "software", "device"]
 # "auto": a package is read by its manager's scheme (dpkg, rpm, apk); anything else as written.
 Scheme = Literal["auto", "dpkg", "rpm", "apk", "generic"]
 
 
+class EditionCase(Strict):
+    regex: Annotated[str, Field(max_length=300)]
+    then: Annotated[str, Field(max_length=40)]
+
+
 class EditionRule(Strict):
-    """Replaces `{edition}` in a mapped cycle: `then` when the edition matches `regex`, else `otherwise`."""
+    """Replaces `{edition}` in a mapped cycle: `then` when the edition matches `regex`, else `otherwise`.
+
+    `cases` are tried first, in order: editions with a lifecycle of their own (Windows LTSC's
+    EnterpriseS is an Enterprise edition, but is supported for years longer).
+    """
 
     regex: Annotated[str, Field(max_length=300)]
     then: Annotated[str, Field(max_length=40)]
     otherwise: Annotated[str, Field(max_length=40)]
+    cases: Annotated[list[EditionCase], Field(max_length=20)] = []
 
 
 class CycleRule(Strict):
@@ -473,6 +496,26 @@ def check_lifecycle(data: Any, lines: dict[Path_, int], name: str) -> list[Locat
     return [Located(name, _line(lines, ()), rule, lines)]
 
 
+def check_supplement(data: Any, lines: dict[Path_, int], name: str) -> list[Located]:
+    rule: Supplement = _validate(Supplement, data, lines, name)
+    errors = []
+    if Path(name).stem != rule.product:
+        errors.append(RuleError(name, _line(lines, ("product",)), "product",
+                                f"the file must be named {rule.product}.yaml"))
+    seen: dict[str, int] = {}
+    for index, release in enumerate(rule.releases):
+        where = ("releases", index)
+        cycle = release.releaseCycle.lower()
+        if cycle in seen:
+            errors.append(RuleError(name, _line(lines, (*where, "releaseCycle")), _field((*where, "releaseCycle")),
+                                    f"cycle {release.releaseCycle!r} is already given at releases[{seen[cycle]}]"))
+        seen[cycle] = index
+        errors.extend(_dates_in_order(release, where, lines, name))
+    if errors:
+        raise RuleErrors(errors)
+    return [Located(name, _line(lines, ()), rule, lines)]
+
+
 # Milestones in the order they must fall; a boolean (date unknown) is not compared.
 DATE_ORDER = ("releaseDate", "eoas", "eol", "eoes")
 
@@ -491,14 +534,18 @@ def check_matchers(data: Any, lines: dict[Path_, int], name: str) -> list[Locate
     rule: MatcherFile = _validate(MatcherFile, data, lines, name)
     errors = []
     for index, matcher in enumerate(rule.matchers):
-        for key, pattern in (("name_regex", matcher.name_regex), ("cycle.regex", matcher.cycle.regex),
-                             ("cycle.edition.regex", matcher.cycle.edition.regex if matcher.cycle.edition else None)):
+        edition = matcher.cycle.edition
+        patterns = [("name_regex", matcher.name_regex), ("cycle.regex", matcher.cycle.regex),
+                    ("cycle.edition.regex", edition.regex if edition else None)]
+        cases = edition.cases if edition else []
+        patterns += [(f"cycle.edition.cases.{i}.regex", case.regex) for i, case in enumerate(cases)]
+        for key, pattern in patterns:
             if pattern is None:
                 continue
             try:
                 compiled = re.compile(pattern)
             except re.error as exc:
-                path: Path_ = ("matchers", index, *key.split("."))
+                path: Path_ = ("matchers", index, *(int(k) if k.isdigit() else k for k in key.split(".")))
                 errors.append(RuleError(name, _line(lines, path), _field(path), f"bad regular expression: {exc}"))
                 continue
             if key == "cycle.regex" and compiled.groups != 1:
@@ -576,6 +623,7 @@ class RuleKind:
 # Folder (or file) under the rules directory -> its kind. Add a kind here; nothing else to change.
 RULE_KINDS: dict[str, RuleKind] = {
     "lifecycles": RuleKind("lifecycles", check_lifecycle),
+    "lifecycle-supplements": RuleKind("supplements", check_supplement),
     "matchers": RuleKind("matchers", check_matchers),
     "assessments": RuleKind("assessments", check_assessment),
     "exceptions": RuleKind("exceptions", check_exceptions),
@@ -705,6 +753,19 @@ def cross_check(ruleset: RuleSet, lifecycle_errors: bool = False) -> list[RuleEr
             continue
         products[product] = loc
         cycles[product] = {r.releaseCycle.lower() for r in loc.rule.releases}
+    for loc in ruleset.other.get("supplements", []):
+        product = loc.rule.product
+        if product not in products:
+            errors.append(RuleError(loc.file, loc.line, "product",
+                                    f"no lifecycle for product {product!r} to supplement{maybe}"))
+            continue
+        for index, release in enumerate(loc.rule.releases):
+            cycle = release.releaseCycle.lower()
+            if cycle in cycles[product]:
+                errors.append(RuleError(loc.file, loc.lines.get(("releases", index), loc.line), "releaseCycle",
+                                        f"{product} already has cycle {release.releaseCycle!r} "
+                                        f"(in {products[product].file} or another supplement): remove it here"))
+            cycles[product].add(cycle)
     seen: dict[str, Located] = {}
     for loc in ruleset.matchers:
         matcher = loc.rule
@@ -721,6 +782,14 @@ def cross_check(ruleset: RuleSet, lifecycle_errors: bool = False) -> list[RuleEr
                     if variant.lower() not in cycles[matcher.product]:
                         errors.append(RuleError(loc.file, loc.line, "cycle.map",
                                                 f"{matcher.product} has no cycle {variant!r}"))
+            # An edition case need not exist for every mapped value (LTSC exists for a few builds:
+            # elsewhere the cycle is unknown), but must exist for one, or it is a typo.
+            for case in matcher.cycle.edition.cases if matcher.cycle.edition else ():
+                made = {value.replace("{edition}", case.then).lower()
+                        for value in matcher.cycle.map.values() if "{edition}" in value}
+                if not made & cycles[matcher.product]:
+                    errors.append(RuleError(loc.file, loc.line, "cycle.edition.cases",
+                                            f"{matcher.product} has no cycle for edition {case.then!r}"))
     systems: dict[str, Located] = {}
     for loc in ruleset.assessments:
         system = loc.rule.system

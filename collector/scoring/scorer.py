@@ -24,6 +24,7 @@ import pyarrow as pa
 from estate.collector.ruleset.rules import (
     Lifecycle,
     Matcher,
+    Release,
     RuleError,
     RuleErrors,
     RuleSet,
@@ -36,8 +37,8 @@ log = logging.getLogger("estate.collector")
 
 SCORING_SQL = ("findings.sql", "risk.sql")
 RULE_TABLES = ("rule_files", "rule_products", "rule_identifiers", "rule_cycles", "rule_matchers",
-               "rule_matcher_names", "rule_cycle_maps", "rule_params", "rule_l1_steps", "rule_criteria",
-               "rule_bands", "rule_adjustments", "rule_assessments", "rule_exceptions")
+               "rule_matcher_names", "rule_cycle_maps", "rule_edition_cases", "rule_params", "rule_l1_steps",
+               "rule_criteria", "rule_bands", "rule_adjustments", "rule_assessments", "rule_exceptions")
 
 
 def cycle_key(cycle: str) -> str:
@@ -57,6 +58,19 @@ def _milestone(value: object) -> tuple[dt.date | None, bool | None]:
     return None, None
 
 
+def _cycle_row(product: str, release: Release, file: str, line: int) -> dict[str, Any]:
+    """One rule_cycles row: a release of a lifecycle (or of a supplement to one)."""
+    eoas, eoas_flag = _milestone(release.eoas)
+    eol, eol_flag = _milestone(release.eol)
+    eoes, eoes_flag = _milestone(release.eoes)
+    return {
+        "product": product, "cycle": release.releaseCycle, "cycle_key": cycle_key(release.releaseCycle),
+        "label": release.releaseLabel, "codename": release.codename, "release_date": release.releaseDate,
+        "eoas": eoas, "eoas_flag": eoas_flag, "eol": eol, "eol_flag": eol_flag, "eoes": eoes,
+        "eoes_flag": eoes_flag, "lts": bool(release.lts) if release.lts is not None else None,
+        "latest": release.latest, "latest_date": release.latestReleaseDate, "file": file, "line": line}
+
+
 def rule_rows(ruleset: RuleSet) -> dict[str, list[dict[str, Any]]]:
     """The rule set as rows of the rule_* tables."""
     rows: dict[str, list[dict[str, Any]]] = {table: [] for table in RULE_TABLES}
@@ -73,16 +87,12 @@ def rule_rows(ruleset: RuleSet) -> dict[str, list[dict[str, Any]]]:
                     rows["rule_identifiers"].append({"product": life.product, "type": kind,
                                                      "value": getattr(ident, kind)})
         for index, release in enumerate(life.releases):
-            eoas, eoas_flag = _milestone(release.eoas)
-            eol, eol_flag = _milestone(release.eol)
-            eoes, eoes_flag = _milestone(release.eoes)
-            rows["rule_cycles"].append({
-                "product": life.product, "cycle": release.releaseCycle, "cycle_key": cycle_key(release.releaseCycle),
-                "label": release.releaseLabel, "codename": release.codename, "release_date": release.releaseDate,
-                "eoas": eoas, "eoas_flag": eoas_flag, "eol": eol, "eol_flag": eol_flag, "eoes": eoes,
-                "eoes_flag": eoes_flag, "lts": bool(release.lts) if release.lts is not None else None,
-                "latest": release.latest, "latest_date": release.latestReleaseDate, "file": loc.file,
-                "line": loc.lines.get(("releases", index), loc.line)})
+            rows["rule_cycles"].append(_cycle_row(life.product, release, loc.file,
+                                                  loc.lines.get(("releases", index), loc.line)))
+    for loc in ruleset.other.get("supplements", []):
+        for index, release in enumerate(loc.rule.releases):
+            rows["rule_cycles"].append(_cycle_row(loc.rule.product, release, loc.file,
+                                                  loc.lines.get(("releases", index), loc.line)))
     for ord_, loc in enumerate(ruleset.matchers):
         m: Matcher = loc.rule
         edition = m.cycle.edition
@@ -96,6 +106,9 @@ def rule_rows(ruleset: RuleSet) -> dict[str, list[dict[str, Any]]]:
             rows["rule_matcher_names"].append({"matcher_id": m.id, "kind": m.kind, "name": name})
         for key, cycle in (m.cycle.map or {}).items():
             rows["rule_cycle_maps"].append({"matcher_id": m.id, "key": key.lower(), "cycle": cycle_key(cycle)})
+        for case_ord, case in enumerate(edition.cases if edition else ()):
+            rows["rule_edition_cases"].append({"matcher_id": m.id, "ord": case_ord, "regex": case.regex,
+                                               "edition": case.then})
     assert ruleset.scoring is not None
     scoring: Scoring = ruleset.scoring.rule
     params = {"eol_soon_days": scoring.status.eol_soon_days, "l1_eol": scoring.l1.eol,

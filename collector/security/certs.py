@@ -96,12 +96,14 @@ def issue(directory: Path, name: str, role: str, hosts: tuple[str, ...] = ()) ->
             sans.append(x509.IPAddress(ipaddress.ip_address(host)))
         except ValueError:
             sans.append(x509.DNSName(host))
-    usage = ExtendedKeyUsageOID.SERVER_AUTH if role == "collector" else ExtendedKeyUsageOID.CLIENT_AUTH
+    # The collector's certificate also authenticates its operators' admin calls (Admin.Snapshot) as a client.
+    usages = ([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH] if role == "collector"
+              else [ExtendedKeyUsageOID.CLIENT_AUTH])
     builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca_cert.subject)
                .public_key(key.public_key()).serial_number(x509.random_serial_number())
                .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=LEAF_DAYS))
                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-               .add_extension(x509.ExtendedKeyUsage([usage]), critical=False))
+               .add_extension(x509.ExtendedKeyUsage(usages), critical=False))
     if sans:
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
     cert = builder.sign(ca_key, hashes.SHA256())

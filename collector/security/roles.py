@@ -7,6 +7,10 @@ import grpc
 from estate.collector.security.certs import role_of
 
 INGEST_ROLES = frozenset({"agent"})
+# Sandboxed SQL on the snapshot: analysts only (never agents or GDS, which sees aggregates only).
+QUERY_ROLES = frozenset({"analyst"})
+# Taking snapshots on demand: the collector's own certificate (its operators).
+ADMIN_ROLES = frozenset({"collector"})
 
 
 def caller_role(context: grpc.ServicerContext) -> str:

@@ -85,8 +85,11 @@ WITH keys AS (
     SELECT e.*,
            CASE WHEN e.edition_regex IS NULL THEN coalesce(cm.cycle, e.raw_key)
                 ELSE replace(coalesce(cm.cycle, e.raw_key), '{edition}',
-                             CASE WHEN regexp_matches(coalesce(e.edition, ''), e.edition_regex)
-                                  THEN e.edition_then ELSE e.edition_else END) END AS cycle_key
+                             coalesce((SELECT arg_min(ec.edition, ec.ord) FROM rule_edition_cases ec
+                                       WHERE ec.matcher_id = e.matcher_id
+                                         AND regexp_matches(coalesce(e.edition, ''), ec.regex)),
+                                      CASE WHEN regexp_matches(coalesce(e.edition, ''), e.edition_regex)
+                                           THEN e.edition_then ELSE e.edition_else END)) END AS cycle_key
     FROM extracted e LEFT JOIN rule_cycle_maps cm ON cm.matcher_id = e.matcher_id AND cm.key = e.raw_key
 )
 SELECT mp.matcher_id, mp.source, mp.edition, mp.product, mp.cycle_key,

@@ -17,11 +17,13 @@ class Method(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     METHOD_SSH: _ClassVar[Method]
     METHOD_SNMP: _ClassVar[Method]
     METHOD_FILE: _ClassVar[Method]
+    METHOD_WINRM: _ClassVar[Method]
 METHOD_UNSPECIFIED: Method
 METHOD_LOCAL: Method
 METHOD_SSH: Method
 METHOD_SNMP: Method
 METHOD_FILE: Method
+METHOD_WINRM: Method
 
 class Inventory(_message.Message):
     __slots__ = ("report_id", "asset_id", "collected_at", "method", "host", "os", "packages", "software", "listeners", "device", "labels", "errors", "agent_version")

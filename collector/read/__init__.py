@@ -1,0 +1,1 @@
+"""The read side: sandboxed SQL for analysts and what reads the snapshots."""
