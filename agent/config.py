@@ -127,6 +127,8 @@ def _convert(action: argparse.Action, value: Any) -> Any:
 
 
 def _validate(where: str, data: Mapping[str, Any], actions: Mapping[str, argparse.Action]) -> list[str]:
+    if not data:
+        return []  # nothing to check: pydantic is imported only when a file gives values
     from pydantic import ValidationError
 
     problems = []

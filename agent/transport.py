@@ -7,8 +7,12 @@ stores each report_id once.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
+import socket
+import ssl
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +23,32 @@ from estate.v1 import ingest_pb2 as ingest_pb
 
 STREAM_METHOD = "/estate.v1.Ingest/Stream"
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# The largest report the collector accepts (collector/ingest/validate.py MAX_REPORT_BYTES): a spooled
+# report over it can never be delivered, so it is set aside instead of blocking the spool.
+MAX_REPORT_BYTES = 48 * 1024 * 1024
 SPOOL_MAX_FILES = 1000
 SPOOL_MAX_BYTES = 512 * 1024 * 1024
+SPOOL_SUFFIX = ".report"
+# A spool file: magic and format version, the payload's length and SHA-256, then the payload (one
+# serialized Inventory). A file cut short or changed anywhere fails the length or checksum test.
+SPOOL_MAGIC = b"ESTATE-SPOOL\x00\x01"
+SPOOL_HEADER = struct.Struct(f">{len(SPOOL_MAGIC)}sQ32s")
 
 
 class TransportError(Exception):
     """The collector could not be reached or refused the connection; reports stay in the spool."""
+
+
+class PermanentError(TransportError):
+    """A refusal that no retry fixes (certificates, roles): the operator has to act. `kind` names it."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class SpoolError(Exception):
+    """The spool could not be written (disk full, read-only): the report is not kept."""
 
 
 @dataclass(frozen=True)
@@ -64,27 +88,77 @@ def open_channel(target: str, tls: TlsFiles | None, insecure: bool = False) -> g
     return grpc.insecure_channel(target, options=options)
 
 
+@dataclass(frozen=True)
+class SetAside:
+    """A spooled report moved out of the way: where to, and why."""
+
+    report_id: str
+    folder: str
+    reason: str
+
+
 class Spool:
-    """Reports waiting for a receipt, one file per report, bounded in count and bytes."""
+    """Reports waiting for a receipt, one checksummed file per report, bounded in count and bytes.
+
+    Files that can never be delivered are set aside with a reason file beside them, so the rest of
+    the spool still goes: `corrupt/` (torn or altered: the length or checksum does not match) and
+    `rejected/` (over the collector's size limit, or refused by the collector's receipt).
+    """
 
     def __init__(self, directory: Path, max_files: int = SPOOL_MAX_FILES,
                  max_bytes: int = SPOOL_MAX_BYTES) -> None:
         self.directory = directory
         self.rejected = directory / "rejected"
+        self.corrupt = directory / "corrupt"
         self.max_files, self.max_bytes = max_files, max_bytes
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._adopt_legacy_files()
+
+    def _adopt_legacy_files(self) -> None:
+        """Frame the raw `REPORT_ID.pb` files older agents spooled, so they are still delivered.
+
+        They carry no checksum: one torn by a crash is sent as it is (the collector checks what it can),
+        as the agent that wrote it would have done.
+        """
+        for legacy in sorted(self.directory.glob("*.pb")):
+            try:
+                if legacy.stat().st_size > MAX_REPORT_BYTES:
+                    self._set_aside(legacy, self.rejected, "report over the collector's size limit")
+                    continue
+                self.add(legacy.stem, legacy.read_bytes())
+                legacy.unlink()
+            except (OSError, SpoolError):
+                return  # a full disk: try again next run; the legacy file stays
 
     def pending(self) -> list[Path]:
         """Spooled reports, oldest first."""
-        files = [p for p in self.directory.glob("*.pb") if p.is_file()]
+        files = [p for p in self.directory.iterdir() if p.suffix == SPOOL_SUFFIX and p.is_file()]
         return sorted(files, key=lambda p: (p.stat().st_mtime_ns, p.name))
 
     def add(self, report_id: str, data: bytes) -> tuple[Path, list[str]]:
-        """Store a report atomically; drops the oldest reports past the bounds and says which."""
-        path = self.directory / f"{report_id}.pb"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        """Store a report durably (written, fsynced, then renamed); drops the oldest past the bounds.
+
+        Raises SpoolError if it cannot be written (a full disk), leaving no partial file behind.
+        """
+        path = self.directory / f"{report_id}{SPOOL_SUFFIX}"
+        tmp = self.directory / f".{report_id}.tmp"
+        header = SPOOL_HEADER.pack(SPOOL_MAGIC, len(data), hashlib.sha256(data).digest())
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(header)
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                tmp.replace(path)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+            _fsync_dir(self.directory)
+        except OSError as exc:
+            raise SpoolError(f"cannot keep the report in the spool {self.directory}: "
+                             f"{exc.strerror or exc}; it is not kept") from exc
         dropped: list[str] = []
         files = self.pending()
         total = sum(p.stat().st_size for p in files)
@@ -95,14 +169,70 @@ class Spool:
             dropped.append(oldest.stem)
         return path, dropped
 
+    def read(self, path: Path) -> bytes:
+        """The report in a spool file; raises ValueError saying why the file cannot be trusted."""
+        with open(path, "rb") as handle:
+            head = handle.read(SPOOL_HEADER.size)
+            if len(head) < SPOOL_HEADER.size or not head.startswith(SPOOL_MAGIC):
+                raise ValueError("not a spool file of this agent (no header: torn or foreign)")
+            _, length, digest = SPOOL_HEADER.unpack(head)
+            if length > MAX_REPORT_BYTES:
+                raise OverflowError(f"report is {length} bytes, over the collector's limit of {MAX_REPORT_BYTES}")
+            data = handle.read(length + 1)
+        if len(data) != length:
+            raise ValueError(f"torn: {len(data)} of {length} bytes" if len(data) < length else
+                             "longer than its header says")
+        if hashlib.sha256(data).digest() != digest:
+            raise ValueError("checksum mismatch: the file was altered or damaged")
+        return data
+
+    def load(self, limit: int | None = None) -> tuple[list[tuple[Path, bytes]], list[SetAside]]:
+        """Up to `limit` deliverable reports (oldest first), setting aside every file that is not."""
+        ready: list[tuple[Path, bytes]] = []
+        set_aside: list[SetAside] = []
+        for path in self.pending():
+            if limit is not None and len(ready) >= limit:
+                break
+            try:
+                ready.append((path, self.read(path)))
+            except OverflowError as exc:
+                set_aside.append(self._set_aside(path, self.rejected, str(exc)))
+            except ValueError as exc:
+                set_aside.append(self._set_aside(path, self.corrupt, str(exc)))
+            except FileNotFoundError:
+                continue  # another run delivered it meanwhile
+        return ready, set_aside
+
+    def _set_aside(self, path: Path, folder: Path, reason: str) -> SetAside:
+        folder.mkdir(exist_ok=True, mode=0o700)
+        path.replace(folder / path.name)
+        (folder / f"{path.stem}.reason.txt").write_text(reason + "\n")
+        return SetAside(path.stem, folder.name, reason)
+
     def settle(self, path: Path, receipt: ingest_pb.Receipt) -> None:
         """Act on a receipt: delete on ACCEPTED/DUPLICATE, set aside with the reason on REJECTED."""
         if receipt.status in (ingest_pb.Receipt.ACCEPTED, ingest_pb.Receipt.DUPLICATE):
             path.unlink(missing_ok=True)
         elif receipt.status == ingest_pb.Receipt.REJECTED:
-            self.rejected.mkdir(exist_ok=True, mode=0o700)
-            path.replace(self.rejected / path.name)
-            (self.rejected / f"{path.stem}.reason.txt").write_text(receipt.reason + "\n")
+            self._set_aside(path, self.rejected, receipt.reason)
+
+    def depth(self) -> tuple[int, int]:
+        """Reports waiting, and their bytes."""
+        files = self.pending()
+        return len(files), sum(p.stat().st_size for p in files)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename in `directory` durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# gRPC status codes that no retry fixes: the collector said this caller may not send.
+PERMANENT_CODES = {"PERMISSION_DENIED": "permission", "UNAUTHENTICATED": "unauthenticated"}
 
 
 def stream_reports(channel: grpc.Channel, messages: list[bytes],
@@ -120,23 +250,39 @@ def stream_reports(channel: grpc.Channel, messages: list[bytes],
     try:
         receipts = list(call(requests(), timeout=timeout_s))
     except grpc.RpcError as exc:
-        raise TransportError(f"collector: {exc.code().name}: {exc.details()}") from exc
+        code = exc.code().name
+        if code in PERMANENT_CODES:
+            raise PermanentError(PERMANENT_CODES[code], f"the collector refused this agent: {code}: "
+                                                        f"{exc.details()}") from exc
+        raise TransportError(f"collector: {code}: {exc.details()}") from exc
     if len(receipts) != len(messages):
         raise TransportError(f"collector answered {len(receipts)} receipts for {len(messages)} reports")
     return receipts
 
 
-def flush_spool(channel: grpc.Channel, spool: Spool, batch: int = 64) -> list[tuple[str, ingest_pb.Receipt]]:
-    """Send everything in the spool, settling each file by its receipt; returns (report file, receipt)."""
-    settled: list[tuple[str, ingest_pb.Receipt]] = []
-    files = spool.pending()
-    for start in range(0, len(files), batch):
-        chunk = files[start:start + batch]
-        receipts = stream_reports(channel, [p.read_bytes() for p in chunk])
-        for path, receipt in zip(chunk, receipts, strict=True):
+@dataclass
+class Flushed:
+    """What one flush of the spool did."""
+
+    settled: list[tuple[str, ingest_pb.Receipt]]
+    set_aside: list[SetAside]
+
+
+def flush_spool(channel: grpc.Channel, spool: Spool, batch: int = 64) -> Flushed:
+    """Send everything in the spool, settling each file by its receipt; unsendable files are set aside."""
+    done = Flushed([], [])
+    sent: set[Path] = set()
+    while True:
+        ready, set_aside = spool.load(limit=batch)
+        done.set_aside += set_aside
+        chunk = [(path, data) for path, data in ready if path not in sent]
+        if not chunk:
+            return done
+        receipts = stream_reports(channel, [data for _, data in chunk])
+        for (path, _), receipt in zip(chunk, receipts, strict=True):
             spool.settle(path, receipt)
-            settled.append((path.stem, receipt))
-    return settled
+            sent.add(path)
+            done.settled.append((path.stem, receipt))
 
 
 def default_spool_dir() -> Path:
@@ -146,9 +292,60 @@ def default_spool_dir() -> Path:
     return Path(state) / "legacy-estate" / "spool"
 
 
-def wait_for_channel(channel: grpc.Channel, timeout_s: float) -> None:
-    """Block until the channel is connected or raise TransportError."""
+def wait_for_channel(channel: grpc.Channel, timeout_s: float, target: str = "",
+                     tls: TlsFiles | None = None) -> None:
+    """Block until the channel is connected or raise TransportError (PermanentError for a TLS refusal).
+
+    gRPC reports a failed TLS handshake the same way as a collector that is down; a direct handshake
+    with Python's ssl module tells them apart, so certificate problems are not retried for ever.
+    """
     try:
         grpc.channel_ready_future(channel).result(timeout=timeout_s)
     except grpc.FutureTimeoutError as exc:
+        if tls is not None and target:
+            diagnose_tls(target, tls)
         raise TransportError(f"collector not reachable within {timeout_s:g} s") from exc
+
+
+# TLS alerts by which the collector refuses this agent's certificate.
+REFUSED_ALERTS = ("CERTIFICATE_EXPIRED", "UNKNOWN_CA", "BAD_CERTIFICATE", "CERTIFICATE_REVOKED",
+                  "CERTIFICATE_REQUIRED", "UNSUPPORTED_CERTIFICATE", "ACCESS_DENIED", "DECRYPT_ERROR")
+
+
+def diagnose_tls(target: str, tls: TlsFiles, timeout_s: float = 5.0) -> None:
+    """Raise PermanentError if a TLS handshake with `target` fails because of a certificate."""
+    host, _, port = target.rpartition(":")
+    host = host.strip("[]")
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(tls.ca))
+    context.set_alpn_protocols(["h2"])
+    try:
+        context.load_cert_chain(str(tls.cert), str(tls.key))
+    except ssl.SSLError as exc:
+        raise PermanentError("certificate", f"{tls.cert}, {tls.key}: not a usable certificate and key "
+                                            f"({exc.reason or exc})") from exc
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s) as raw, \
+                context.wrap_socket(raw, server_hostname=host) as conn:
+            # Under TLS 1.3 the server judges the client certificate after the client's handshake
+            # ends: its verdict arrives as an alert on the first read.
+            conn.settimeout(2.0)
+            try:
+                first = conn.recv(1)
+            except TimeoutError:
+                return
+            if not first:  # a gRPC server speaks first (HTTP/2 SETTINGS); closing instead is a refusal
+                raise PermanentError("certificate", f"the collector refused this agent's certificate {tls.cert}: "
+                                                    "it closed the connection after the TLS handshake (the "
+                                                    "certificate has expired, or another CA signed it)")
+    except ssl.SSLCertVerificationError as exc:
+        raise PermanentError("untrusted-collector",
+                             f"the collector's certificate is not trusted: {exc.verify_message} "
+                             f"(checked against --tls-ca {tls.ca})") from exc
+    except ssl.SSLError as exc:
+        reason = (exc.reason or "").upper()
+        alert = next((name for name in REFUSED_ALERTS if name in reason), None)
+        if alert is not None:
+            raise PermanentError("certificate", f"the collector refused this agent's certificate {tls.cert}: "
+                                                f"{alert.lower().replace('_', ' ')}") from exc
+    except (OSError, ValueError):
+        return  # not reachable at all: a transient problem, reported by the caller

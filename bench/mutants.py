@@ -42,7 +42,8 @@ class Listed:
 
 LISTED = (
     Listed("REJECTED spooled reports deleted instead of moved to rejected/", "agent/transport.py",
-           "path.replace(self.rejected / path.name)", "path.unlink(missing_ok=True)",
+           "            self._set_aside(path, self.rejected, receipt.reason)",
+           "            path.unlink(missing_ok=True)",
            ("tests/test_delivery.py",)),
     Listed("spool size limit removed", "agent/transport.py",
            "while files and (len(files) > self.max_files or total > self.max_bytes) and files[0] != path:",

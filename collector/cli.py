@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
 import json
 import logging
 import os
 import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 from google.protobuf import json_format
 
 from estate.agent import __version__, config
+from estate.agent.text import printable
 from estate.collector.ingest.validate import MAX_REPORT_BYTES, Rejected, decode_report
 from estate.collector.read import commands as read_cli
 from estate.collector.read import report_commands as report_cli
@@ -55,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="allow plaintext on an address that is not loopback")
     serve.add_argument("--rules", type=Path, default=None, metavar="DIR",
                        help="rules to score with after each ingest (default: the rules shipped)")
+    _add_limit_options(serve)
+    serve.add_argument("--metrics", metavar="ADDR",
+                       help="serve Prometheus metrics on HOST:PORT (/metrics), e.g. 127.0.0.1:9464")
     serve.add_argument("--snapshot-every", type=duration, default="5m", metavar="DURATION",
                        help="take a read-only snapshot for analysts this often (e.g. 30s, 5m, 1h; 0: only on "
                             "demand; default 5m)")
@@ -131,6 +135,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_STORE_FAILED = 74  # sysexits EX_IOERR: the database failed (disk full); the supervisor restarts us
+MIB = 1024 * 1024
+
+
+def _add_limit_options(serve: argparse.ArgumentParser) -> None:
+    from estate.collector.server import StreamLimits
+
+    d = StreamLimits()
+    serve.add_argument("--max-streams", type=int, default=d.max_streams, metavar="N",
+                       help=f"streams open at once; more are refused with RESOURCE_EXHAUSTED (default {d.max_streams})")
+    serve.add_argument("--idle-timeout", type=float, default=d.idle_s, metavar="SECONDS",
+                       help=f"end a stream that sends nothing for this long (default {d.idle_s:g})")
+    serve.add_argument("--stream-timeout", type=float, default=d.max_stream_s, metavar="SECONDS",
+                       help=f"end a stream open longer than this (default {d.max_stream_s:g})")
+    serve.add_argument("--max-pending-mib", type=int, default=d.pending_bytes_total // MIB, metavar="MIB",
+                       help="reports received and waiting for the store, all streams together "
+                            f"(default {d.pending_bytes_total // MIB}; at least 48)")
+    serve.add_argument("--max-pending-mib-per-stream", type=int, default=d.pending_bytes_per_stream // MIB,
+                       metavar="MIB", help="the same for one stream "
+                                           f"(default {d.pending_bytes_per_stream // MIB}; at least 48)")
+
+
 def duration(text: str) -> float:
     """Seconds from '90', '30s', '5m' or '1h'; 0 turns the schedule off."""
     units = {"s": 1, "m": 60, "h": 3600}
@@ -195,7 +221,11 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from estate.collector.ingest.writer import Writer
-    from estate.collector.server import ServerTls, SummarySettings, build_server
+    from estate.collector.metrics import Metrics, configure_report_log
+    from estate.collector.security.certs import CertError
+    from estate.collector.security.senders import load_scanner_scopes, sync_trust
+    from estate.collector.security.trust import Trust, default_trust_dir
+    from estate.collector.server import ServerTls, StreamLimits, SummarySettings
     from estate.collector.store.snapshot import Snapshotter, default_snapshot_path
 
     tls = None
@@ -204,45 +234,75 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print("estate-collector: --tls-cert, --tls-key and --tls-ca go together", file=sys.stderr)
             return 2
         tls = ServerTls(args.tls_cert, args.tls_key, args.tls_ca)
-    from estate.collector.security.certs import CertError
-    from estate.collector.security.senders import load_scanner_scopes, sync_trust
-    from estate.collector.security.trust import Trust, default_trust_dir
-
     try:
         scanner_scopes = load_scanner_scopes(args.scanner_scopes) if args.scanner_scopes else None
     except CertError as exc:
         print(f"estate-collector: {exc}", file=sys.stderr)
         return 2
     trust = Trust(args.trust_dir or default_trust_dir(args.db))
-    # Many threads share the GIL (stream readers flattening reports, two writer lanes, the scorer):
+    limits = StreamLimits(max_streams=args.max_streams, idle_s=args.idle_timeout, max_stream_s=args.stream_timeout,
+                          pending_bytes_total=args.max_pending_mib * MIB,
+                          pending_bytes_per_stream=args.max_pending_mib_per_stream * MIB)
+    configure_report_log()
+    metrics = Metrics()
+    metrics.watch_store(args.db)
+    # Many threads share the GIL (reports flattened in a small pool, two writer lanes, the scorer):
     # hand it over every millisecond rather than every five, so a small report's few steps are not
     # queued behind a huge report's flattening.
     sys.setswitchinterval(0.001)
     store = Store(args.db)
     sync_trust(store.con, trust)  # enrolments and revocations made while the collector was stopped
-    # A cursor made here, before the writer thread starts: the snapshot thread's own connection to the
-    # writer's database, the only one that can read the live file.
+    # Cursors made here, before the writer thread starts: the snapshot thread's and the Summary's own
+    # connections to the writer's database, the only ones that can read the live file. Scoring runs
+    # on its own connection in its own thread (ruleset/commands.scorer): receipts never wait for it.
     snapshots = Snapshotter(store.con.cursor(), args.snapshot or default_snapshot_path(args.db),
                             args.snapshot_every or None)
-    # Summary (for GDS) reads through its own connection too, made here for the same reason.
     summary = SummarySettings(store.con.cursor(), args.summary_threshold, args.stale_days)
-    scorer = rules_cli.scorer(store, args.rules, args.rules_dir)
+    scorer = rules_cli.scorer(store, args.rules, args.rules_dir, on_run=metrics.scoring.time)
     writer = Writer(store, on_commit=scorer.notify)
     try:
-        server, port = build_server(writer, args.listen, tls, insecure=args.insecure, snapshots=snapshots,
-                                    summary=summary, trust=trust, scanner_scopes=scanner_scopes)
+        return asyncio.run(_serve(args, tls, limits, metrics, writer, snapshots,
+                                  dict(summary=summary, trust=trust, scanner_scopes=scanner_scopes)))
+    finally:
+        snapshots.stop()
+        scorer.close(finish_within_s=SCORER_GRACE_S)  # scores are derived: the next start redoes what is left
+        sync_trust(store.con, trust)  # and those made since the last report, for the audit tables
+        store.close()
+
+
+async def _serve(args: argparse.Namespace, tls: Any, limits: Any, metrics: Any, writer: Any, snapshots: Any,
+                 services: dict[str, Any]) -> int:
+    """Run the asyncio gRPC server until SIGTERM/SIGINT, or until the store fails for good."""
+    from estate.collector.server import build_server
+
+    stopping = asyncio.Event()
+    store_failure: list[StoreError] = []
+
+    def on_store_failure(exc: StoreError) -> None:
+        # DuckDB invalidates a database after a fatal error (a full disk during a checkpoint): no
+        # later write can succeed in this process. Exit so the supervisor starts a fresh one, which
+        # replays the log once there is space; every report it acknowledged is in that log.
+        if _store_invalidated(exc):
+            store_failure.append(exc)
+            stopping.set()
+
+    try:
+        server, port, health = build_server(writer, args.listen, tls, insecure=args.insecure, limits=limits,
+                                            metrics=metrics, on_store_failure=on_store_failure,
+                                            snapshots=snapshots, **services)
+        metrics_port = metrics.serve(args.metrics) if args.metrics else None
     except (ValueError, OSError) as exc:
         print(f"estate-collector: {exc}", file=sys.stderr)
         writer.close()
-        scorer.close(finish_within_s=0)
-        snapshots.stop()
-        store.close()
         return 2
-    stopping = threading.Event()
+    loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stopping.set())
-    server.start()
+        loop.add_signal_handler(signum, stopping.set)
+    await server.start()
+    await health.set(True)
     host = args.listen.rsplit(":", 1)[0]
+    if metrics_port is not None:
+        logging.info("metrics on http://%s:%d/metrics", args.metrics.rpartition(":")[0], metrics_port)
     # Tells 'estate-collector snapshot --db' which collector holds the file.
     serve_file = Path(f"{args.db}.serve.json")
     local = "127.0.0.1" if host in ("0.0.0.0", "[::]", "") else host  # noqa: S104 (a wildcard: reach it on loopback)
@@ -250,16 +310,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.snapshot_every:
         snapshots.start()
     logging.info("listening on %s:%d (%s), storing in %s", host, port, "mTLS" if tls else "plaintext", args.db)
-    stopping.wait()
+    await stopping.wait()
+    await health.set(False)
+    if store_failure:
+        logging.error("the database failed and must be reopened: %s; exiting (code %d) for the supervisor to "
+                      "restart the collector; reports without a receipt stay in the senders' spools",
+                      store_failure[0], EXIT_STORE_FAILED)
+        serve_file.unlink(missing_ok=True)
+        await server.stop(grace=1)
+        os._exit(EXIT_STORE_FAILED)  # the writer and the store cannot be closed cleanly once invalidated
     logging.info("stopping: finishing streams in progress")
-    server.stop(grace=10).wait()
+    await server.stop(grace=10)
     serve_file.unlink(missing_ok=True)
-    snapshots.stop()
     writer.close()
-    scorer.close(finish_within_s=SCORER_GRACE_S)  # scores are derived: the next start redoes what is left
-    sync_trust(store.con, trust)  # and those made since the last report, for the audit tables
-    store.close()
     return 0
+
+
+def _store_invalidated(exc: StoreError) -> bool:
+    """True when DuckDB has invalidated the database (a fatal error): only a new process can reopen it."""
+    import duckdb
+
+    return isinstance(exc.__cause__, duckdb.FatalException) or "invalidated" in str(exc)
 
 
 def cmd_certs(args: argparse.Namespace) -> int:
@@ -421,7 +492,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def _print_outcome(path: Path, outcome: Outcome) -> None:
     reason = f": {outcome.reason}" if outcome.reason else ""
-    print(f"{path}: {outcome.status}{reason}", file=sys.stderr if outcome.status == "REJECTED" else sys.stdout)
+    line = printable(f"{path}: {outcome.status}{reason}")
+    print(line, file=sys.stderr if outcome.status == "REJECTED" else sys.stdout)
 
 
 # Labels shown are the effective ones (ownership rules over the agent's, vocabulary-checked) once resolved;
@@ -463,7 +535,7 @@ def print_rows(rows: list[dict[str, Any]], names: list[str], fmt: str) -> None:
     elif fmt == "csv":
         writer = csv.DictWriter(sys.stdout, fieldnames=names)
         writer.writeheader()
-        writer.writerows({k: (json.dumps(v) if isinstance(v, dict) else v) for k, v in row.items()} for row in rows)
+        writer.writerows({k: _csv_cell(v) for k, v in row.items()} for row in rows)
     else:
         cells = [[_cell(row[name]) for name in names] for row in rows]
         widths = [max([len(name)] + [len(c[i]) for c in cells]) for i, name in enumerate(names)]
@@ -473,9 +545,16 @@ def print_rows(rows: list[dict[str, Any]], names: list[str], fmt: str) -> None:
 
 
 def _cell(value: Any) -> str:
+    """A table cell: whatever a host sent is shown with its control characters escaped."""
     if isinstance(value, dict):
-        return ",".join(f"{k}={v}" for k, v in sorted(value.items()))
-    return "" if value is None else str(value)
+        return printable(",".join(f"{k}={v}" for k, v in sorted(value.items())))
+    return "" if value is None else printable(value)
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, dict):
+        return printable(json.dumps(value))
+    return printable(value) if isinstance(value, str) else value
 
 
 if __name__ == "__main__":

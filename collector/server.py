@@ -1,20 +1,30 @@
-"""The gRPC side of the collector: the Ingest service and the server itself.
+"""The gRPC side of the collector: the Ingest service, the standard health service, and the server.
 
 The servicer only decodes, hands reports to the writer (ingest/writer.py) and turns outcomes into
-receipts. The
-stream is registered with a raw-bytes request deserializer so that a message which does not
-decode gets its own REJECTED receipt and the stream goes on; with the generated servicer, gRPC
-would abort the whole stream, receipts and all.
+receipts. The stream is registered with a raw-bytes request deserializer so that a message which
+does not decode gets its own REJECTED receipt and the stream goes on; with the generated servicer,
+gRPC would abort the whole stream, receipts and all.
+
+The server is gRPC's asyncio server: every stream is a pair of coroutines on one event loop (one
+reads and submits, one sends receipts in order), so hundreds of open streams cost no threads and an
+idle one costs nothing but its memory. No sender can starve the others: the number of open streams
+is bounded (RESOURCE_EXHAUSTED beyond it), a stream that sends nothing for `idle_s` or stays open
+longer than `max_stream_s` is ended (DEADLINE_EXCEEDED, after the receipts of what it already sent),
+and reports waiting for the store are bounded in bytes, per stream and in total: a stream's reader
+must reserve a report's size before submitting it and gets it back only once the receipt is sent.
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import datetime as dt
+import functools
 import hashlib
 import os
-import queue
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +33,9 @@ from typing import Any
 import grpc
 
 from estate.agent.transport import MAX_MESSAGE_BYTES, is_loopback
-from estate.collector.ingest.validate import Rejected, decode_report
+from estate.collector.ingest.validate import MAX_REPORT_BYTES, Rejected, decode_report
 from estate.collector.ingest.writer import Writer
+from estate.collector.metrics import Metrics, log_report
 from estate.collector.read.sandbox import LimitReached, Limits, Refused, SandboxedQuery
 from estate.collector.security.certs import Scopes
 from estate.collector.security.roles import (
@@ -43,10 +54,58 @@ from estate.v1 import ingest_pb2 as ingest_pb
 from estate.v1 import query_pb2 as query_pb
 from estate.v1 import summary_pb2 as summary_pb
 
-# How far the stream reader may run ahead of the store: bounds memory per stream.
+# How far the stream reader may run ahead of the store, in messages (rejected ones included).
 MAX_PENDING_PER_STREAM = 128
 STATUS = {"ACCEPTED": ingest_pb.Receipt.ACCEPTED, "DUPLICATE": ingest_pb.Receipt.DUPLICATE,
           "REJECTED": ingest_pb.Receipt.REJECTED}
+INGEST_SERVICE = "estate.v1.Ingest"
+# gRPC's own cap, above ours: our refusal (with its message) answers first; health checks still get in.
+SPARE_RPCS = 16
+# Threads for services whose handlers are not coroutines (each call holds one while it runs).
+SYNC_HANDLER_THREADS = 8
+# Threads that check and flatten incoming reports for the writer (the GIL makes more of no use).
+FLATTEN_THREADS = 2
+
+
+@dataclass(frozen=True)
+class StreamLimits:
+    """What one sender may hold: streams, time and bytes waiting for the store."""
+
+    max_streams: int = 256
+    idle_s: float = 60.0
+    max_stream_s: float = 900.0
+    pending_bytes_per_stream: int = 64 * 1024 * 1024
+    pending_bytes_total: int = 256 * 1024 * 1024
+
+    def check(self) -> None:
+        if self.max_streams < 1 or self.idle_s <= 0 or self.max_stream_s <= 0:
+            raise ValueError("--max-streams, --idle-timeout and --stream-timeout must be positive")
+        if min(self.pending_bytes_per_stream, self.pending_bytes_total) < MAX_REPORT_BYTES:
+            raise ValueError(f"pending byte limits must be at least the report size limit ({MAX_REPORT_BYTES} "
+                             "bytes), or the largest valid report could never be stored")
+
+
+class ByteBudget:
+    """Bytes that may be reserved at once; reserving waits until enough is returned (event loop only)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    async def acquire(self, size: int) -> None:
+        while self.used + size > self.limit:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            await waiter
+        self.used += size
+
+    def release(self, size: int) -> None:
+        self.used -= size
+        while self._waiters:  # every waiter looks again; those that still do not fit wait again
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
 
 
 def receipt_for(sequence: int, outcome: Outcome) -> ingest_pb.Receipt:
@@ -54,49 +113,170 @@ def receipt_for(sequence: int, outcome: Outcome) -> ingest_pb.Receipt:
                              reason=outcome.reason, sequence=sequence)
 
 
-def handle_stream(messages: Iterator[bytes], writer: Writer, sender: str = "",
-                  who: Sender | None = None) -> Iterator[ingest_pb.Receipt]:
-    """Answer each message with a receipt, in order; a receipt is yielded only after the store has it.
+@dataclass
+class _Pending:
+    """A message read from the stream: its outcome to come, and what it holds of the budgets."""
 
-    A reader thread decodes and submits ahead of the receipts, so the writer can commit many
-    reports at once; the bounded queue between them is the back-pressure on the sender.
-    """
-    pending: queue.Queue[tuple[int, Future[Outcome]] | BaseException | None] = queue.Queue(
-        maxsize=MAX_PENDING_PER_STREAM)
+    sequence: int
+    future: Future[Outcome]
+    size: int
+    reserved: int
+    asset_id: str
+    arrived: float
 
-    def read() -> None:
+
+class StreamEnded(Exception):
+    """A stream limit ended the stream: the status code and the message to send."""
+
+    def __init__(self, code: grpc.StatusCode, limit: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.limit = code, limit
+
+
+_END = None  # the reader's last item: the sender closed its side
+
+
+class IngestStream:
+    """One Ingest.Stream: a reader task decodes and submits, the handler sends receipts in order."""
+
+    def __init__(self, writer: Writer, limits: StreamLimits, budget: ByteBudget, sender: str = "",
+                 metrics: Metrics | None = None, who: Sender | None = None,
+                 flattening: ThreadPoolExecutor | None = None) -> None:
+        self.writer, self.limits, self.budget = writer, limits, budget
+        self.sender, self.metrics, self.who = sender, metrics, who
+        # Checking and flattening a report (Writer.submit) is Python work: off the event loop, so a
+        # huge report never holds the other streams' receipts.
+        self.flattening = flattening
+        self.own_budget = ByteBudget(limits.pending_bytes_per_stream)
+        self.pending: asyncio.Queue[_Pending | BaseException | None] = asyncio.Queue(MAX_PENDING_PER_STREAM)
+        self.opened = time.monotonic()
+        # When the reader started waiting for the sender's next message (None while it is busy with one).
+        self.waiting_since: float | None = self.opened
+        self.closing = False  # past the total deadline: no more messages are taken
+        self._getter: asyncio.Future[_Pending | BaseException | None] | None = None
+
+    async def _read(self, messages: AsyncIterator[bytes]) -> None:
+        sequence = 0
         try:
-            for sequence, data in enumerate(messages, start=1):
-                try:
-                    future = writer.submit(decode_report(data), sender=sender,
-                                           sha256=hashlib.sha256(data).hexdigest(), data=data, who=who)
-                except Rejected as exc:
-                    future = Future()
-                    future.set_result(Outcome("", "REJECTED", str(exc)))
-                pending.put((sequence, future))
+            async for data in messages:
+                self.waiting_since = None
+                if self.closing:
+                    break  # past the deadline: not submitted, so the sender keeps it and sends it again
+                sequence += 1
+                await self.pending.put(await self._submit(sequence, data))
+                self.waiting_since = time.monotonic()
+        except asyncio.CancelledError:
+            raise
         except grpc.RpcError:
             pass  # the client went away; what was submitted is still answered or stored
         except Exception as exc:  # surfaced to the stream below
-            pending.put(exc)
-        pending.put(None)
+            await self.pending.put(exc)
+        await self.pending.put(_END)
 
-    threading.Thread(target=read, name="stream-reader", daemon=True).start()
-    while True:
-        item = pending.get()
-        if item is None:
-            return
-        if isinstance(item, BaseException):
-            raise item
-        sequence, future = item
-        yield receipt_for(sequence, future.result())
+    async def _submit(self, sequence: int, data: bytes) -> _Pending:
+        arrived, size = time.monotonic(), len(data)
+        try:
+            report = decode_report(data)
+        except Rejected as exc:
+            rejected: Future[Outcome] = Future()
+            rejected.set_result(Outcome("", "REJECTED", str(exc)))
+            return _Pending(sequence, rejected, size, 0, "", arrived)
+        # A decoded report holds about its wire size again; reserve that before the writer sees it.
+        await self.own_budget.acquire(size)
+        try:
+            await self.budget.acquire(size)
+        except BaseException:
+            self.own_budget.release(size)
+            raise
+        try:
+            submit = functools.partial(self.writer.submit, report, sender=self.sender,
+                                       sha256=hashlib.sha256(data).hexdigest(), data=data, who=self.who)
+            future = await asyncio.get_running_loop().run_in_executor(self.flattening, submit)
+        except BaseException:
+            self.own_budget.release(size)
+            self.budget.release(size)
+            raise
+        return _Pending(sequence, future, size, size, report.asset_id, arrived)
 
+    def _release(self, item: _Pending) -> None:
+        if item.reserved:
+            self.own_budget.release(item.reserved)
+            self.budget.release(item.reserved)
+            item.reserved = 0
 
-def sender_of(context: grpc.ServicerContext) -> str:
-    """Who is sending, for the reports table: the client certificate's common name, else the peer address."""
-    names = context.auth_context().get("x509_common_name") or []
-    if names:
-        return "cert:" + bytes(names[0]).decode("utf-8", "replace")[:256]
-    return "peer:" + str(context.peer())[:256]
+    def _settle_later(self, item: _Pending) -> None:
+        """Give back what a report holds once the store is done with it, with nobody waiting for its receipt."""
+        loop = asyncio.get_running_loop()
+        item.future.add_done_callback(lambda _: loop.call_soon_threadsafe(self._release, item))
+
+    async def _next(self) -> _Pending | BaseException | None:
+        """The next item from the reader, enforcing the idle and total deadlines while waiting."""
+        limits = self.limits
+        while True:
+            now = time.monotonic()
+            waiting = self.waiting_since
+            wake = self.opened + limits.max_stream_s
+            if waiting is not None:
+                wake = min(wake, waiting + limits.idle_s)
+            # One get() kept across waits (not wait_for, which on Python < 3.12 can drop an item that
+            # arrives just as the timeout fires).
+            if self._getter is None:
+                self._getter = asyncio.ensure_future(self.pending.get())
+            done, _ = await asyncio.wait({self._getter}, timeout=max(0.05, wake - now))
+            if done:
+                item, self._getter = self._getter.result(), None
+                return item
+            now = time.monotonic()
+            waiting = self.waiting_since
+            if now - self.opened > limits.max_stream_s:
+                self.closing = True
+                if waiting is not None and self.pending.empty():
+                    raise StreamEnded(grpc.StatusCode.DEADLINE_EXCEEDED, "too_long",
+                                      f"stream open longer than {limits.max_stream_s:g} s (the collector's "
+                                      "--stream-timeout): reports without a receipt must be sent on a new stream")
+            elif waiting is not None and now - waiting > limits.idle_s and self.pending.empty():
+                raise StreamEnded(grpc.StatusCode.DEADLINE_EXCEEDED, "idle",
+                                  f"stream idle for {limits.idle_s:g} s (the collector's --idle-timeout): "
+                                  "open a new stream to send more")
+
+    async def receipts(self, messages: AsyncIterator[bytes]) -> AsyncIterator[ingest_pb.Receipt]:
+        """Answer each message with a receipt, in order; a receipt is sent only after the store has it."""
+        reader = asyncio.create_task(self._read(messages))
+        item: _Pending | BaseException | None = None
+        try:
+            while True:
+                item = await self._next()
+                if item is _END:
+                    if self.closing:
+                        raise StreamEnded(grpc.StatusCode.DEADLINE_EXCEEDED, "too_long",
+                                          f"stream open longer than {self.limits.max_stream_s:g} s (the "
+                                          "collector's --stream-timeout): send the rest on a new stream")
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                outcome = await asyncio.wrap_future(item.future)
+                self._release(item)
+                latency = time.monotonic() - item.arrived
+                if self.metrics is not None:
+                    self.metrics.record(outcome.status, outcome.reason, latency)
+                log_report(outcome.report_id, item.asset_id, self.sender, outcome.status, outcome.reason,
+                           item.size, latency)
+                yield receipt_for(item.sequence, outcome)
+        finally:
+            reader.cancel()
+            if isinstance(item, _Pending) and item.reserved:
+                self._settle_later(item)
+            if self._getter is not None:
+                if self._getter.done() and not self._getter.cancelled():
+                    got = self._getter.result()
+                    if isinstance(got, _Pending):
+                        self._settle_later(got)
+                else:
+                    self._getter.cancel()
+            while not self.pending.empty():
+                entry = self.pending.get_nowait()
+                if isinstance(entry, _Pending):
+                    self._settle_later(entry)
 
 
 @dataclass(frozen=True)
@@ -116,42 +296,79 @@ class IngestService:
     """Ingest.Stream. Over mTLS only certificates with an ingest role may send; plaintext is
     allowed only on loopback (or with an explicit --insecure), where the operator is trusted."""
 
-    def __init__(self, writer: Writer, check_roles: bool, trust: Trust | None = None,
-                 scanner_scopes: dict[str, Scopes] | None = None) -> None:
+    def __init__(self, writer: Writer, check_roles: bool, limits: StreamLimits | None = None,
+                 metrics: Metrics | None = None, on_store_failure: Callable[[StoreError], None] | None = None,
+                 trust: Trust | None = None, scanner_scopes: dict[str, Scopes] | None = None) -> None:
         self.writer = writer
-        self.check_roles = check_roles
         self.trust = trust
         self.scanner_scopes = scanner_scopes
+        self.flattening = ThreadPoolExecutor(max_workers=FLATTEN_THREADS, thread_name_prefix="flatten")
+        self.check_roles = check_roles
+        self.limits = limits or StreamLimits()
+        self.budget = ByteBudget(self.limits.pending_bytes_total)
+        self.metrics = metrics
+        self.on_store_failure = on_store_failure
+        self._open = 0
+        if metrics is not None:
+            metrics.watch_pending(lambda: self.budget.used)
 
-    def stream(self, messages: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[ingest_pb.Receipt]:
-        sender = plaintext_sender(context.peer())
+    def _refused(self, limit: str) -> None:
+        if self.metrics is not None:
+            self.metrics.streams_refused.labels(limit).inc()
+
+    async def stream(self, messages: AsyncIterator[bytes],
+                     context: grpc.aio.ServicerContext[bytes, ingest_pb.Receipt]) -> AsyncIterator[ingest_pb.Receipt]:
+        sender = "peer:" + str(context.peer())[:256]
+        who = plaintext_sender(context.peer())
         if self.check_roles:
             role = caller_role(context)
             if role not in INGEST_ROLES:
-                context.abort(grpc.StatusCode.PERMISSION_DENIED,
-                              f"a certificate with role {role or '(none)'!r} may not ingest; agents need role "
-                              "'agent', SSH and SNMP sweeps role 'scanner'")
-            sender = self._certificate_sender(context)
+                await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"a certificate with role "
+                                    f"{role or '(none)'!r} may not ingest; agents need role 'agent', SSH and "
+                                    "SNMP sweeps role 'scanner'")
+            names = context.auth_context().get("x509_common_name") or []
+            sender = "cert:" + names[0].decode("utf-8", "replace")[:256] if names else sender
+            who = await self._certificate_sender(context)
+        if self._open >= self.limits.max_streams:
+            self._refused("busy")
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                f"collector busy: {self.limits.max_streams} streams open, its limit (--max-streams); "
+                                "retry later")
+        self._open += 1
+        if self.metrics is not None:
+            self.metrics.streams_open.inc()
         try:
-            yield from handle_stream(messages, self.writer, sender_of(context), sender)
+            stream = IngestStream(self.writer, self.limits, self.budget, sender, self.metrics, who, self.flattening)
+            async for receipt in stream.receipts(messages):
+                yield receipt
+        except StreamEnded as exc:
+            if exc.limit:
+                self._refused(exc.limit)
+            await context.abort(exc.code, str(exc))
         except StoreError as exc:
-            context.abort(grpc.StatusCode.UNAVAILABLE, f"store unavailable, report not stored: {exc}")
+            if self.on_store_failure is not None:
+                self.on_store_failure(exc)
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"store unavailable, report not stored: {exc}")
+        finally:
+            self._open -= 1
+            if self.metrics is not None:
+                self.metrics.streams_open.dec()
 
 
-    def _certificate_sender(self, context: grpc.ServicerContext) -> Sender:
+    async def _certificate_sender(self, context: grpc.aio.ServicerContext[bytes, ingest_pb.Receipt]) -> Sender:
         """The verified caller; aborts the stream for a revoked certificate or a scanner without scopes."""
         pem = caller_pem(context)
         assert pem is not None  # the role came from it
         sender = certificate_sender(pem, self.trust, self.scanner_scopes)
         revoked = self.trust.revocation(sender.fingerprint) if self.trust is not None else None
         if revoked is not None:
-            context.abort(grpc.StatusCode.UNAUTHENTICATED,
-                          f"{sender.name()} was revoked on {revoked.at:%Y-%m-%d %H:%M} UTC"
-                          + (f" ({revoked.reason})" if revoked.reason else "") + "; nothing from it is accepted")
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED,
+                                f"{sender.name()} was revoked on {revoked.at:%Y-%m-%d %H:%M} UTC"
+                                + (f" ({revoked.reason})" if revoked.reason else "") + "; nothing from it is accepted")
         if sender.role == "scanner" and not sender.scopes:
-            context.abort(grpc.StatusCode.PERMISSION_DENIED,
-                          f"scanner {sender.name()} has no scopes: issue it with --scope-org/--scope-cidr/"
-                          "--scope-method or list its common name in the collector's --scanner-scopes file")
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                                f"scanner {sender.name()} has no scopes: issue it with --scope-org/--scope-cidr/"
+                                "--scope-method or list its common name in the collector's --scanner-scopes file")
         return sender
 
 
@@ -294,24 +511,37 @@ class SummaryService:
 
 
 def build_server(writer: Writer, listen: str, tls: ServerTls | None, insecure: bool = False,
-                 max_workers: int = 16, snapshots: Snapshotter | None = None,
-                 summary: SummarySettings | None = None, trust: Trust | None = None,
-                 scanner_scopes: dict[str, Scopes] | None = None) -> tuple[grpc.Server, int]:
-    """A gRPC server with Ingest (and, given snapshots, Query and Admin; given summary settings,
-    Summary) bound to `listen`; returns it (not started) and the bound port."""
+                 limits: StreamLimits | None = None, metrics: Metrics | None = None,
+                 on_store_failure: Callable[[StoreError], None] | None = None,
+                 snapshots: Snapshotter | None = None, summary: SummarySettings | None = None,
+                 trust: Trust | None = None, scanner_scopes: dict[str, Scopes] | None = None
+                 ) -> tuple[grpc.aio.Server, int, Health]:
+    """An asyncio gRPC server with Ingest and health (and, given snapshots, Query and Admin) bound to
+    `listen`; returns it (not started), the port and its health. Call from the event loop that will run it.
+
+    Query and Admin are plain functions, as written for the threaded server: they run on the server's
+    migration thread pool, so a long query or snapshot never holds the event loop."""
+    limits = limits or StreamLimits()
+    limits.check()
     if tls is None and not (insecure or is_loopback(listen)):
         raise ValueError(f"refusing to listen in plaintext on {listen}: give --tls-cert/--tls-key/--tls-ca "
                          "(or --insecure on a network you trust)")
     options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
-    server = grpc.server(ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"), options=options)
-    service = IngestService(writer, check_roles=tls is not None, trust=trust, scanner_scopes=scanner_scopes)
-    handler = grpc.method_handlers_generic_handler("estate.v1.Ingest", {
+    # Handlers written for the threaded server (plain functions and generators) still run, on this pool;
+    # Ingest and health are coroutines on the event loop.
+    server = grpc.aio.server(options=options, maximum_concurrent_rpcs=limits.max_streams + SPARE_RPCS,
+                             migration_thread_pool=ThreadPoolExecutor(max_workers=SYNC_HANDLER_THREADS,
+                                                                      thread_name_prefix="grpc-sync"))
+    service = IngestService(writer, check_roles=tls is not None, limits=limits, metrics=metrics,
+                            on_store_failure=on_store_failure, trust=trust, scanner_scopes=scanner_scopes)
+    handler = grpc.method_handlers_generic_handler(INGEST_SERVICE, {
         "Stream": grpc.stream_stream_rpc_method_handler(
             service.stream, request_deserializer=None,
             response_serializer=ingest_pb.Receipt.SerializeToString),
     })
     server.add_generic_rpc_handlers((handler,))
+    health = Health(server)
     if snapshots is not None:
         query = QueryService(snapshots, check_roles=tls is not None)
         admin = AdminService(snapshots, check_roles=tls is not None)
@@ -349,7 +579,23 @@ def build_server(writer: Writer, listen: str, tls: ServerTls | None, insecure: b
                       "this host)") from exc
     if port == 0:
         raise OSError(f"could not bind {listen}")
-    return server, port
+    return server, port, health
+
+
+class Health:
+    """The standard gRPC health service (grpc.health.v1): SERVING while the store takes reports."""
+
+    def __init__(self, server: grpc.aio.Server) -> None:
+        from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+        self._pb = health_pb2
+        self.servicer = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.servicer, server)
+
+    async def set(self, serving: bool) -> None:
+        status = self._pb.HealthCheckResponse.SERVING if serving else self._pb.HealthCheckResponse.NOT_SERVING
+        for service in ("", INGEST_SERVICE):
+            await self.servicer.set(service, status)
 
 
 def _read_pem(path: Path, what: str) -> bytes:

@@ -83,7 +83,7 @@ def test_agent_cli_sends_and_spool_empties(collector: CollectorProcess, tmp_path
                              "--spool", str(spool)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "ACCEPTED" in result.stderr
-    assert not list(spool.glob("*.pb"))
+    assert not list(spool.glob("*.report"))
 
 
 def test_collector_away_keeps_report_in_spool_then_delivers(tmp_path: Path) -> None:
@@ -96,7 +96,7 @@ def test_collector_away_keeps_report_in_spool_then_delivers(tmp_path: Path) -> N
                           text=True, timeout=60)
     assert away.returncode == 75 and "collector not reachable within 0.5 s" in away.stderr, away.stderr
     assert "waits in" in away.stderr and time.monotonic() - started < 30  # not the default 10 s wait
-    assert len(list(spool.glob("*.pb"))) == 1
+    assert len(list(spool.glob("*.report"))) == 1
     collector = start_collector(tmp_path / "estate.duckdb", tmp_path / "c.log")
     try:
         back = subprocess.run([*agent, "--collector", collector.address], capture_output=True, text=True,
@@ -105,7 +105,7 @@ def test_collector_away_keeps_report_in_spool_then_delivers(tmp_path: Path) -> N
         collector.stop()
     assert back.returncode == 0, back.stderr
     assert back.stderr.count("ACCEPTED") == 2  # the spooled one and the new one
-    assert not list(spool.glob("*.pb"))
+    assert not list(spool.glob("*.report"))
     assert _rows(tmp_path / "estate.duckdb", "SELECT count(*) FROM reports") == [(2,)]
 
 

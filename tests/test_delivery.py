@@ -24,6 +24,8 @@ from estate.v1 import ingest_pb2 as ingest_pb
 from estate.v1 import inventory_pb2 as pb
 
 AGENT = [sys.executable, "-m", "estate.agent.cli"]
+# Each spool file is the report behind a header (magic, length, SHA-256): the byte bounds count it.
+HEADER = transport.SPOOL_HEADER.size
 
 
 def _receipt(status: int, reason: str = "") -> ingest_pb.Receipt:
@@ -50,7 +52,7 @@ def test_rejected_report_is_moved_aside_with_its_reason_not_deleted(tmp_path: Pa
     path, _ = spool.add("r1", data)
     spool.settle(path, _receipt(ingest_pb.Receipt.REJECTED, "report_id: not a UUID"))
     assert spool.pending() == [] and not path.exists()
-    assert (spool.rejected / "r1.pb").read_bytes() == data
+    assert spool.read(spool.rejected / "r1.report") == data  # the exact bytes, framed as they were spooled
     assert (spool.rejected / "r1.reason.txt").read_text() == "report_id: not a UUID\n"
     assert (spool.rejected.stat().st_mode & 0o777) == 0o700
 
@@ -80,9 +82,9 @@ def test_the_spool_is_bounded_in_files_and_drops_the_oldest(tmp_path: Path) -> N
 
 
 def test_the_spool_is_bounded_in_bytes_and_keeps_the_newest_even_if_alone_too_big(tmp_path: Path) -> None:
-    spool = transport.Spool(tmp_path / "spool", max_bytes=250)
+    spool = transport.Spool(tmp_path / "spool", max_bytes=2 * (100 + HEADER) + 50)
     dropped = _add_in_order(spool, [("a", b"1" * 100), ("b", b"2" * 100), ("c", b"3" * 100)])
-    assert dropped == [[], [], ["a"]]  # 300 bytes > 250: the oldest goes
+    assert dropped == [[], [], ["a"]]  # three files are over the bound: the oldest goes
     assert _ids(spool.pending()) == ["b", "c"]
     assert _add_in_order(spool, [("huge", b"4" * 1000)])[0] == ["b", "c"]
     assert _ids(spool.pending()) == ["huge"]  # the report just written is never the one dropped
@@ -91,7 +93,7 @@ def test_the_spool_is_bounded_in_bytes_and_keeps_the_newest_even_if_alone_too_bi
 def _fill(spool: transport.Spool, report_ids: list[str]) -> None:
     """Spooled files as earlier runs left them, oldest first (written directly: adding each is quadratic)."""
     for n, report_id in enumerate(report_ids):
-        path = spool.directory / f"{report_id}.pb"
+        path = spool.directory / f"{report_id}.report"
         path.write_bytes(b"")
         os.utime(path, ns=(1_000_000_000 * (n + 1), 1_000_000_000 * (n + 1)))
 
@@ -132,14 +134,14 @@ def test_a_spooled_report_the_collector_rejects_is_set_aside_and_the_rest_delive
     assert "not-a-uuid REJECTED: " in run.stderr and "not a UUID" in run.stderr
     assert f"{good.report_id} ACCEPTED" in run.stderr and run.stderr.count(" ACCEPTED") == 2  # + this scan's
     assert spool.pending() == []
-    assert (spool.rejected / "not-a-uuid.pb").read_bytes() == bad_bytes
+    assert spool.read(spool.rejected / "not-a-uuid.report") == bad_bytes
     assert "not a UUID" in (spool.rejected / "not-a-uuid.reason.txt").read_text()
     assert collector.stop() == 0
     assert _stored(tmp_path / "estate.duckdb", good.report_id) == 1
     # The next run does not send the rejected report again.
     again = _agent_scan(None, spool_dir)
     assert again.returncode == 75 and len(spool.pending()) == 1
-    assert (spool.rejected / "not-a-uuid.pb").exists()
+    assert (spool.rejected / "not-a-uuid.report").exists()
 
 
 @pytest.mark.integration
@@ -152,7 +154,7 @@ def test_a_receipt_lost_after_commit_is_resent_and_stored_once(collector: Collec
     # receipt lost on the way back (a dropped connection, a killed agent) leaves behind.
     with transport.open_channel(collector.address, None) as channel:
         transport.wait_for_channel(channel, 10)
-        (lost,) = transport.stream_reports(channel, [path.read_bytes()])
+        (lost,) = transport.stream_reports(channel, [spool.read(path)])
     assert lost.status == ingest_pb.Receipt.ACCEPTED and path.exists()
     run = _agent_scan(collector, spool_dir)
     assert run.returncode == 0, run.stderr
@@ -173,7 +175,7 @@ def test_a_full_spool_says_which_report_it_dropped(tmp_path: Path) -> None:
     run = _agent_scan(None, spool_dir)
     assert run.returncode == 75
     assert f"spool full, dropped oldest report {ids[0]}" in run.stderr
-    assert len(spool.pending()) == 1000 and not (spool_dir / f"{ids[0]}.pb").exists()
+    assert len(spool.pending()) == 1000 and not (spool_dir / f"{ids[0]}.report").exists()
 
 
 @pytest.mark.parametrize(("address", "loopback"), [
@@ -209,11 +211,12 @@ def test_settling_twice_and_rejecting_twice_are_harmless(tmp_path: Path) -> None
     for report_id in ("r2", "r3"):
         rejected, _ = spool.add(report_id, b"y")
         spool.settle(rejected, _receipt(ingest_pb.Receipt.REJECTED, "bad"))
-    assert sorted(p.name for p in spool.rejected.iterdir()) == ["r2.pb", "r2.reason.txt", "r3.pb", "r3.reason.txt"]
+    assert sorted(p.name for p in spool.rejected.iterdir()) == ["r2.reason.txt", "r2.report", "r3.reason.txt",
+                                                                  "r3.report"]
 
 
 def test_a_spool_exactly_at_its_byte_bound_keeps_everything(tmp_path: Path) -> None:
-    spool = transport.Spool(tmp_path / "spool", max_bytes=200, max_files=2)
+    spool = transport.Spool(tmp_path / "spool", max_bytes=2 * (100 + HEADER), max_files=2)
     assert _add_in_order(spool, [("a", b"1" * 100), ("b", b"2" * 100)]) == [[], []]
     assert _ids(spool.pending()) == ["a", "b"]
 

@@ -130,7 +130,7 @@ def test_a_missing_tls_file_is_a_usage_error_and_the_report_stays_spooled(tmp_pa
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2  # not 75: retrying later cannot fix a missing certificate
     assert f"cannot read TLS file {missing}: No such file or directory" in result.stderr
-    assert len(list((tmp_path / "spool").glob("*.pb"))) == 1
+    assert len(list((tmp_path / "spool").glob("*.report"))) == 1
 
 
 def test_a_label_value_that_is_not_utf8_is_a_usage_error() -> None:

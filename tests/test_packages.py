@@ -63,6 +63,28 @@ def test_rpmdb_sqlite_under_root_without_the_rpm_command(tmp_path: Path) -> None
     assert not (tmp_path / "var/lib/rpm/rpmdb.sqlite-wal").exists()  # nothing written into the image
 
 
+def test_rpmdb_path_with_percent_escapes_stays_inside_the_root(tmp_path: Path) -> None:
+    """A symlink in the image whose target holds '%2e%2e' names a folder inside the root (holding an
+    empty file here), not the one outside it that SQLite reaches by decoding the URI."""
+    root = tmp_path / "root"
+    link = "x/%2e%2e/%2e%2e/%2e%2e/%2e%2e/outside"
+    (root / "var/lib").mkdir(parents=True)
+    (root / "var/lib/rpm").symlink_to(link)
+    place(root, f"/var/lib/{link}/rpmdb.sqlite", b"")  # what the image really holds
+    place(tmp_path, "/outside/rpmdb.sqlite", (FIXTURES / "rpmdb" / "rpmdb.sqlite").read_bytes())
+    found = rpm.discover(LocalHost(str(root)))
+    assert not found.packages and found.errors  # the empty file inside was read, not the database outside
+
+
+def test_rpmdb_under_a_root_whose_name_holds_a_hash(tmp_path: Path) -> None:
+    """--root /images/img#1: the '#' would end the URI's path at /images/img, another file."""
+    root = tmp_path / "img#1"
+    place(root, "/var/lib/rpm/rpmdb.sqlite", (FIXTURES / "rpmdb" / "rpmdb.sqlite").read_bytes())
+    place(tmp_path, "/img", b"not a database")  # what the truncated path would open instead
+    found = rpm.discover(LocalHost(str(root)))
+    assert len(found.packages) == 3 and not found.errors
+
+
 def test_rpmdb_through_a_recorded_host_is_copied_to_a_private_file(tmp_path: Path) -> None:
     place(tmp_path, "/var/lib/rpm/rpmdb.sqlite", (FIXTURES / "rpmdb" / "rpmdb.sqlite").read_bytes())
     found = rpm.discover(RecordedHost(tmp_path))  # no `rpm -qa` recording: the host has no rpm command

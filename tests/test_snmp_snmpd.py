@@ -109,4 +109,4 @@ def test_command_line_end_to_end_to_the_collector(snmpd_port: int, collector: Co
     # Who swept it and from which inventory entry (issue 16).
     assert report["sweep"]["inventory"] == str(inventory) and report["sweep"]["entry"] == "targets[0]"
     assert report["sweep"]["target"] == f"127.0.0.1:{snmpd_port}" and "@" in report["sweep"]["scanner"]
-    assert not list((tmp_path / "spool").glob("*.pb"))
+    assert not list((tmp_path / "spool").glob("*.report"))

@@ -322,7 +322,9 @@ def test_collector_away_keeps_every_report_in_the_spool(sshd: Sshd, tmp_path: Pa
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 75, run.stdout + run.stderr
     assert run.stdout.count("not sent (collector away), spooled") == 2
-    stored = [pb.Inventory.FromString(p.read_bytes()) for p in spool.glob("*.pb")]
+    from estate.agent.transport import Spool
+
+    stored = [pb.Inventory.FromString(Spool(spool).read(p)) for p in spool.glob("*.report")]
     assert sorted(r.os.version_id for r in stored) == ["10", "10"]
 
 

@@ -16,6 +16,7 @@ import os
 import sqlite3
 import struct
 import tempfile
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,7 +120,9 @@ def read_sqlite_packages(db_file: str, evidence: str) -> tuple[list[pb.Package],
     packages: list[pb.Package] = []
     problems: list[str] = []
     # immutable=1: no locks, no -wal/-shm files written next to a database in a mounted image.
-    uri = f"file:{db_file}?mode=ro&immutable=1"
+    # The path is percent-encoded: SQLite decodes %XX in a URI and ends the path at '?' or '#', so
+    # a directory named '%2e%2e' (or a '#') inside a scanned image would otherwise lead outside it.
+    uri = f"file:{urllib.parse.quote(str(Path(db_file).absolute()), safe='/')}?mode=ro&immutable=1"
     try:
         connection = sqlite3.connect(uri, uri=True, timeout=5)
     except sqlite3.Error as exc:

@@ -148,7 +148,11 @@ def _send(reports: list[pb.Inventory], args: argparse.Namespace, cli: Any) -> in
 
     spool = transport.Spool(args.spool or transport.default_spool_dir())
     for report in rest:
-        _, dropped = spool.add(report.report_id, report.SerializeToString())
+        try:
+            _, dropped = spool.add(report.report_id, report.SerializeToString())
+        except transport.SpoolError as exc:
+            print(f"estate-agent: {exc}", file=sys.stderr)
+            continue
         for old in dropped:
             print(f"estate-agent: warning: spool full, dropped oldest report {old}", file=sys.stderr)
     code: int = cli.send(last.report_id, last.SerializeToString(), args)

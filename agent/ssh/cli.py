@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from estate.agent.ssh import DEFAULT_COMMAND_TIMEOUT_S, DEFAULT_CONCURRENCY, DEFAULT_HOST_TIMEOUT_S
+from estate.agent.text import printable
 
 if TYPE_CHECKING:  # the inventory code and paramiko are imported only when `ssh` runs
     from estate.agent.ssh.inventory import Target
@@ -21,6 +22,21 @@ EXIT_TEMPFAIL = 75  # the collector was away: reports wait in the spool
 FAILED = frozenset({"auth failed", "host key mismatch", "unknown host key", "unreachable", "connection dropped",
                     "ssh error", "error", "timeout"})
 SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
+MAX_FILE_STEM = 100
+
+
+def report_file_stem(target_name: str) -> str:
+    """A file name for a target's report that no other target name can share.
+
+    Characters outside [A-Za-z0-9_.-] become '_'; when that changed the name (or shortened it), a
+    hash of the original is appended, so 'web/1' and 'web_1' do not overwrite each other's report.
+    """
+    import hashlib
+
+    safe = SAFE_NAME.sub("_", target_name)[:MAX_FILE_STEM]
+    if safe == target_name and safe not in (".", ".."):
+        return safe
+    return f"{safe}-{hashlib.sha256(target_name.encode()).hexdigest()[:12]}"
 
 
 def add_parser(subparsers: Any) -> None:
@@ -96,6 +112,7 @@ class Delivery:
         self.output_dir: Path | None = args.output_dir
         self.collector: str | None = args.collector
         self.problem = ""
+        self.permanent = ""  # the kind of a refusal that no retry fixes
         self._channel: Any = None
         self._spool: Any = None
         if self.output_dir is not None:
@@ -123,20 +140,31 @@ class Delivery:
             from estate.agent.cli import report_to_json
 
             suffix = "json" if self.args.format == "json" else "pb"
-            path = self.output_dir / f"{SAFE_NAME.sub('_', result.target.name)}.{suffix}"
+            path = self.output_dir / f"{report_file_stem(result.target.name)}.{suffix}"
             path.write_bytes(report_to_json(report).encode() if suffix == "json" else report.SerializeToString())
         if self._channel is not None:
             transport = self._transport
-            _, dropped = self._spool.add(report.report_id, report.SerializeToString())
+            try:
+                _, dropped = self._spool.add(report.report_id, report.SerializeToString())
+            except transport.SpoolError as exc:
+                self.problem = str(exc)
+                notes.append("not kept: the spool cannot be written")
+                return ", ".join(notes)
             for old in dropped:
                 notes.append(f"spool full, dropped oldest report {old}")
             try:
-                settled = transport.flush_spool(self._channel, self._spool)
+                flushed = transport.flush_spool(self._channel, self._spool)
+            except transport.PermanentError as exc:
+                self.problem = f"{exc}; reports wait in {self._spool.directory}"
+                self.permanent = exc.kind
+                notes.append("not sent (refused), spooled")
             except (transport.TransportError, OSError) as exc:
                 self.problem = f"{exc}; reports wait in {self._spool.directory}"
                 notes.append("not sent (collector away), spooled")
             else:
-                for sent_id, receipt in settled:
+                for aside in flushed.set_aside:
+                    notes.append(f"spooled report {aside.report_id} set aside in {aside.folder}/: {aside.reason}")
+                for sent_id, receipt in flushed.settled:
                     if sent_id == report.report_id:
                         notes.append(f"sent {receipt.Status.Name(receipt.status).lower()}")
                         if receipt.reason:
@@ -183,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
 
     def on_done(result: HostResult) -> None:
         note = delivery.deliver(result)
-        line = result.line() + (f" [{note}]" if note else "")
+        line = printable(result.line() + (f" [{note}]" if note else ""))
         if bar is not None:
             bar.write(line, file=sys.stdout)
             bar.update(1)
@@ -213,7 +241,9 @@ def run(args: argparse.Namespace) -> int:
     print("estate-agent ssh: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())), file=sys.stderr)
     if delivery.problem:
         print(f"estate-agent ssh: collector: {delivery.problem}", file=sys.stderr)
-        return EXIT_TEMPFAIL
+        from estate.agent.cli import PERMANENT_EXITS
+
+        return PERMANENT_EXITS.get(delivery.permanent, EXIT_TEMPFAIL)
     return EXIT_HOSTS_FAILED if any(r.status in FAILED for r in results) else 0
 
 

@@ -161,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
     """Read every target, print one line per host, write and/or send the reports."""
     from estate.agent import cli
     from estate.agent.scan import LabelError, parse_labels
+    from estate.agent.text import printable
 
     try:
         import winrm  # noqa: F401
@@ -185,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
     failed = False
     for result in results:
         failed = failed or result.report is None
-        print(f"{_printable(result.target)} {result.status}: {_printable(result.message)}", file=sys.stderr)
+        print(f"{printable(result.target)} {result.status}: {printable(result.message)}", file=sys.stderr)
     output = args.output if args.output is not None else (None if (args.collector or args.output_dir) else "-")
     if output is not None:
         from estate.agent.snmp.command import _write_lines
@@ -202,8 +203,3 @@ def run(args: argparse.Namespace) -> int:
 
         status = _send(reports, args, cli) or status
     return status
-
-
-def _printable(text: str) -> str:
-    """What a host sent, safe for the terminal: control characters shown as escapes."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -80,4 +80,38 @@ def check_report(report: pb.Inventory) -> str:
     for key, value in report.labels.items():
         if len(key) > 64 or len(value) > MAX_STRING_CHARS:
             raise Rejected(f"label {key[:64]!r} is too long")
+    check_nested_strings(report)
     return report_id
+
+
+# Bounds for the strings inside nested parts that the per-table flattening does not see.
+MAX_ADDRESSES_PER_INTERFACE = 1_024
+MAX_ID_LIKE = 32
+MAX_DEVICE_EVIDENCE = 256
+
+
+def check_nested_strings(report: pb.Inventory) -> None:
+    """Bound every string in interfaces, disks, identity warnings, os id_like and device evidence."""
+    def bounded(where: str, values: list[str]) -> None:
+        for value in values:
+            if len(value) > MAX_STRING_CHARS:
+                raise Rejected(f"{where} has a value of {len(value)} characters, over the limit of "
+                               f"{MAX_STRING_CHARS}")
+
+    host = report.host
+    for nic in host.interfaces:
+        if len(nic.addresses) > MAX_ADDRESSES_PER_INTERFACE:
+            raise Rejected(f"host.interfaces.addresses has {len(nic.addresses)} entries, over the limit of "
+                           f"{MAX_ADDRESSES_PER_INTERFACE}")
+        bounded("host.interfaces", [nic.name, nic.mac, *nic.addresses])
+    for disk in host.hardware.disks:
+        bounded("host.hardware.disks", [disk.device, disk.mountpoint, disk.fstype])
+    bounded("host.identity_warnings", list(host.identity_warnings))
+    if len(report.os.id_like) > MAX_ID_LIKE:
+        raise Rejected(f"os.id_like has {len(report.os.id_like)} entries, over the limit of {MAX_ID_LIKE}")
+    bounded("os.id_like", list(report.os.id_like))
+    evidence = report.device.evidence
+    if len(evidence) > MAX_DEVICE_EVIDENCE:
+        raise Rejected(f"device.evidence has {len(evidence)} entries, over the limit of {MAX_DEVICE_EVIDENCE}")
+    for key, value in evidence.items():
+        bounded("device.evidence", [key, value])

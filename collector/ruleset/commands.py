@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -75,11 +77,15 @@ def rule_layers(args: argparse.Namespace) -> list[Path]:
     return default_layers(getattr(args, "rules", None), getattr(args, "rules_dir", None))
 
 
-def scorer(store: Any, rules: Path | None, local: list[Path] | None = None) -> Any:
-    """The Scorer the collector runs off the ingest path (ingest and serve), started, on its own connection."""
+def scorer(store: Any, rules: Path | None, local: list[Path] | None = None,
+           on_run: Callable[[], AbstractContextManager[Any]] | None = None) -> Any:
+    """The Scorer the collector runs off the ingest path (ingest and serve), started, on its own connection.
+
+    on_run: a context manager around each run (serve times them for its metrics).
+    """
     from estate.collector.scoring.scorer import Scorer
 
-    return Scorer(store.con.cursor(), default_layers(rules, local)).start()
+    return Scorer(store.con.cursor(), default_layers(rules, local), on_run=on_run).start()
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -198,13 +204,18 @@ def cmd_explain(args: argparse.Namespace) -> int:
     store = open_read_only(args.db)
     try:
         text = explain(store.con, args.asset)
-    except ValueError as exc:
-        print(f"estate-collector: {exc}", file=sys.stderr)
+    except ValueError as exc:  # names the assets that share a host name: host data, so made printable
+        from estate.agent.text import printable
+
+        print(f"estate-collector: {printable(exc)}", file=sys.stderr)
         return 1
     finally:
         store.close()
     if text is None:
-        print(f"estate-collector: no asset {args.asset!r} (give an asset id or host name)", file=sys.stderr)
+        print(f"estate-collector: no asset {args.asset!r} (give an asset id or host name)".encode(
+            "ascii", "backslashreplace").decode(), file=sys.stderr)
         return 1
-    print(text)
+    from estate.agent.text import printable
+
+    print(printable(text, keep_newlines=True))
     return 0

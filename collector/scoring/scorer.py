@@ -16,6 +16,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -430,7 +431,9 @@ class Scorer:
     """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, rules_dir: Roots, debounce_s: float = 2.0,
-                 max_delay_s: float = 30.0, recheck_s: float = 60.0) -> None:
+                 max_delay_s: float = 30.0, recheck_s: float = 60.0,
+                 on_run: Callable[[], AbstractContextManager[Any]] | None = None) -> None:
+        self.on_run = on_run
         self.con = con
         self.rules_dir = rules_dir
         self.debounce_s = debounce_s
@@ -498,7 +501,8 @@ class Scorer:
             self._wake.clear()
             with self._lock:
                 self._dirty = False
-            self.run_once()
+            with self.on_run() if self.on_run is not None else contextlib.nullcontext():
+                self.run_once()
             with self._lock:
                 if not self._dirty:
                     self._idle.set()
