@@ -134,7 +134,7 @@ def test_permanent_refusals_have_their_own_exit_codes(tls_collector: CollectorPr
     assert good.returncode == 0 and "ACCEPTED" in good.stderr
     logged = [json.loads(line) for line in tls_collector.log.read_text().splitlines() if line.startswith("{")]
     assert [(line["report_id"], line["sender"], line["verdict"]) for line in logged] == [
-        (report.report_id, "agent1", "ACCEPTED")]  # the sender is the client certificate's name
+        (report.report_id, "cert:agent1", "ACCEPTED")]  # the sender: the client certificate's name, as reports.sender
 
 
 def test_collector_away_is_still_a_retry(tmp_path: Path, pki: Path) -> None:
