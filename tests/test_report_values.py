@@ -62,7 +62,7 @@ BAD: dict[str, tuple[Callable[[pb.Inventory], None], str]] = {
     "cpu_count": (_cpus, "reports.hw_cpu_count value 4294967295 does not fit the stored INTEGER"),
     "port": (_port, "listeners.port value 2147483655 does not fit the stored INTEGER"),
     "pid": (_pid, "listeners.pid value 4294967295 does not fit the stored INTEGER"),
-    "interface_name": (_long_interface, "interfaces.name has a value of 5000 characters"),
+    "interface_name": (_long_interface, "interfaces has a value of 5000 characters"),
 }
 
 

@@ -14,6 +14,7 @@ from estate.agent import transport
 from estate.collector.process import CollectorProcess, start_collector
 from estate.collector.read.client import RemoteError, fetch_snapshot, run_query
 from estate.collector.read.sandbox import LimitReached, Limits, Refused, run_sql
+from estate.collector.store.database import Store
 from estate.collector.store.snapshot import default_snapshot_path, snapshot_file
 
 from .estate_seed import estate_counts, estate_reports, seeded_estate
@@ -116,12 +117,17 @@ def files(pki: Path, name: str) -> transport.TlsFiles:
 @pytest.fixture(scope="module")
 def tls_collector(tmp_path_factory: pytest.TempPathFactory, pki: Path) -> Iterator[CollectorProcess]:
     tmp = tmp_path_factory.mktemp("served")
+    # The estate is loaded as files from many hosts would be (one agent certificate may report only its
+    # own asset), then served over mTLS.
+    store = Store(tmp / "estate.duckdb")
+    try:
+        assert {o.status for o in store.write_reports(estate_reports(), via="file")} == {"ACCEPTED"}
+    finally:
+        store.close()
     proc = start_collector(tmp / "estate.duckdb", tmp / "collector.log", [
         "--tls-cert", str(pki / "collector.pem"), "--tls-key", str(pki / "collector.key"),
         "--tls-ca", str(pki / "ca.pem"), "--snapshot-every", "0"])
     try:
-        with transport.open_channel(proc.address, files(pki, "agent1")) as channel:
-            transport.stream_reports(channel, [r.SerializeToString() for r in estate_reports()], timeout_s=60)
         # An on-demand snapshot with the collector's certificate; Query reads the snapshot it leaves.
         fetch_snapshot(proc.address, files(pki, "collector"), tmp / "copy.duckdb")
         yield proc

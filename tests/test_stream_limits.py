@@ -217,7 +217,7 @@ def test_health_metrics_and_one_json_log_line_per_report(tmp_path: Path) -> None
     lines = [json.loads(line) for line in proc.log.read_text().splitlines() if line.startswith("{")]
     assert [(line["report_id"], line["asset_id"], line["verdict"]) for line in lines] == [
         (good.report_id, good.asset_id, "ACCEPTED"), ("", "", "REJECTED"), (good.report_id, good.asset_id, "DUPLICATE")]
-    assert all(line["sender"].startswith("ipv4:127.0.0.1:") for line in lines)
+    assert all(line["sender"].startswith("peer:ipv4:127.0.0.1:") for line in lines)
     assert "not a valid estate.v1.Inventory" in lines[1]["reason"]
 
 

@@ -516,7 +516,8 @@ class Scorer:
                 sync = sync_rules(self.con, self.rules_dir)
                 changed_rules = sync.changed
                 if sync.changed:
-                    log.info("rules loaded from %s (digest %s)", self.rules_dir, (rules_in_force(self.con) or "")[:12])
+                    log.info("rules loaded from %s (digest %s)", ", ".join(map(str, layers(self.rules_dir))),
+                             (rules_in_force(self.con) or "")[:12])
                 if sync.errors is not None and str(sync.errors) != self._reported:
                     self._reported = str(sync.errors)
                     log.error("rule files refused, the rules in force stay:\n%s", sync.errors)
