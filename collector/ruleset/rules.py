@@ -559,8 +559,8 @@ def _model_in(annotation: Any) -> Any:
     return None
 
 
-def check_lifecycle(data: Any, lines: dict[Path_, int], name: str) -> list[Located]:
-    rule: Lifecycle = _validate(Lifecycle, data, lines, name)
+def _check_releases(rule: Lifecycle | Supplement, lines: dict[Path_, int], name: str) -> list[Located]:
+    """A lifecycle's (or a supplement's) own checks: its file name, no cycle twice, dates in order."""
     errors = []
     if Path(name).stem != rule.product:
         errors.append(RuleError(name, _line(lines, ("product",)), "product",
@@ -577,26 +577,14 @@ def check_lifecycle(data: Any, lines: dict[Path_, int], name: str) -> list[Locat
     if errors:
         raise RuleErrors(errors)
     return [Located(name, _line(lines, ()), rule, lines)]
+
+
+def check_lifecycle(data: Any, lines: dict[Path_, int], name: str) -> list[Located]:
+    return _check_releases(_validate(Lifecycle, data, lines, name), lines, name)
 
 
 def check_supplement(data: Any, lines: dict[Path_, int], name: str) -> list[Located]:
-    rule: Supplement = _validate(Supplement, data, lines, name)
-    errors = []
-    if Path(name).stem != rule.product:
-        errors.append(RuleError(name, _line(lines, ("product",)), "product",
-                                f"the file must be named {rule.product}.yaml"))
-    seen: dict[str, int] = {}
-    for index, release in enumerate(rule.releases):
-        where = ("releases", index)
-        cycle = release.releaseCycle.lower()
-        if cycle in seen:
-            errors.append(RuleError(name, _line(lines, (*where, "releaseCycle")), _field((*where, "releaseCycle")),
-                                    f"cycle {release.releaseCycle!r} is already given at releases[{seen[cycle]}]"))
-        seen[cycle] = index
-        errors.extend(_dates_in_order(release, where, lines, name))
-    if errors:
-        raise RuleErrors(errors)
-    return [Located(name, _line(lines, ()), rule, lines)]
+    return _check_releases(_validate(Supplement, data, lines, name), lines, name)
 
 
 # Milestones in the order they must fall; a boolean (date unknown) is not compared.
