@@ -31,7 +31,7 @@ def main() -> int:
     try:
         bin_dir = Path(sys.executable).parent
         run(str(bin_dir / "estate-agent"), "scan", "--collector", collector.address,
-            "--spool", str(DEMO_DIR / "spool"), "--label", "org=demo", "--label", "environment=dev")
+            "--spool", str(DEMO_DIR / "spool"), "--label", "org=cabinet-office", "--label", "environment=development")
     finally:
         code = collector.stop()
         print(f"collector stopped (exit {code})")
