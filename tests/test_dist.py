@@ -111,3 +111,7 @@ def test_collector_install_runs_every_command_and_the_demo_loop(with_collector: 
     assert scored.returncode == 0, scored.stderr
     assets = _run(with_collector, "estate-collector", "assets", "--db", str(db), "--format", "json")
     assert assets.returncode == 0 and os.uname().nodename.split(".")[0] in assets.stdout
+    # The report's templates and stylesheet ship as package data.
+    report = _run(with_collector, "estate-collector", "report", "--db", str(db), "--out", str(tmp_path / "r.html"))
+    assert report.returncode == 0, report.stderr
+    assert "<svg" in (tmp_path / "r.html").read_text()
