@@ -313,3 +313,15 @@ def test_report_and_export_group_by_the_effective_labels(collector: CollectorPro
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in (tmp_path / "export" / "assets").iterdir()) == [
         "org=hmrc", "org=unlabelled"]
+
+
+def test_snapshot_and_export_without_tls_files_say_the_collector_needs_them(collector: CollectorProcess,
+                                                                           tmp_path: Path) -> None:
+    """An mTLS collector holds the file: the command names the missing --tls-* files (role collector)
+    instead of gRPC's 'Socket closed'."""
+    db = str(tmp_path / "estate.duckdb")
+    for argv in (["snapshot", "--db", db, "--out", str(tmp_path / "s.duckdb")],
+                 ["export", "--db", db, "--format", "csv", "--out", str(tmp_path / "csv")]):
+        done = collector_cli(*argv)
+        assert done.returncode == 1
+        assert "uses mTLS: give --tls-cert, --tls-key and --tls-ca" in done.stderr, done.stderr
