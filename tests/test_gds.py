@@ -202,3 +202,26 @@ def test_bad_requests_are_named(government: Government) -> None:
         assert f"{org}: FAILED: NOT_FOUND: no scoring run for 2031-01-01" in no_run.stderr
     by_dept = cli("report", "--db", str(government.work / "gds.duckdb"), "--by", "department")
     assert by_dept.returncode == 2 and "by organisation only" in by_dept.stderr
+
+
+def test_pull_says_a_withheld_total_is_small_not_zero(government: Government, tmp_path: Path) -> None:
+    """A collector with fewer assets than its threshold sends its total withheld (as 0): the pull line
+    must not say it has 0 assets."""
+    db = tmp_path / "moj.duckdb"
+    store = Store(db)
+    assert all(o.status == "ACCEPTED" for o in store.write_reports(estate("moj", 2, 21).reports, via="file"))
+    sync_rules(store.con, RULES)
+    score(store.con)
+    store.close()
+    pki = government.pki
+    proc = start_collector(db, tmp_path / "moj.log", [
+        "--tls-cert", str(pki / "collector.pem"), "--tls-key", str(pki / "collector.key"),
+        "--tls-ca", str(pki / "ca.pem")])
+    try:
+        result = cli("gds", "pull", "--db", str(tmp_path / "gds.duckdb"), "--from", f"moj={proc.address}",
+                     "--tls-ca", str(pki / "ca.pem"), "--tls-cert", str(pki / "gds1.pem"),
+                     "--tls-key", str(pki / "gds1.key"))
+    finally:
+        proc.stop()
+    assert result.returncode == 0, result.stderr
+    assert "moj: fewer than 5 assets (withheld) as of" in result.stdout, result.stdout
