@@ -12,18 +12,25 @@ import duckdb
 import pyarrow.dataset as ds
 import pytest
 
+from estate.collector.ruleset.rules import default_rules_dir
 from estate.collector.store.export import ExportError, export
 from estate.collector.store.snapshot import snapshot_file
 
-from .estate_seed import estate_counts, seeded_estate
+from .estate_seed import AS_OF, estate_counts, estate_reports
+from .rulekit import seeded
 
 COLLECTOR_CLI = [sys.executable, "-m", "estate.collector.cli"]
 
 
 @pytest.fixture(scope="module")
 def estate_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seeded estate with organisations of the shipped vocabulary (exports carry the labels the
+    collector kept, and it refuses the fixture's dept-a and dept-b)."""
     db = tmp_path_factory.mktemp("export") / "estate.duckdb"
-    seeded_estate(db).close()
+    reports = estate_reports()
+    for report in reports:
+        report.labels["org"] = {"dept-a": "hmrc", "dept-b": "dwp"}[report.labels["org"]]
+    seeded(db, default_rules_dir(), reports, AS_OF).close()
     return db
 
 
@@ -32,17 +39,17 @@ def test_parquet_is_one_hive_partitioned_dataset(estate_db: Path, tmp_path: Path
     done = subprocess.run([*COLLECTOR_CLI, "export", "--db", str(estate_db), "--format", "parquet", "--out", str(out)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in (out / "findings").iterdir()) == ["org=dept-a", "org=dept-b"]
-    assert (out / "findings" / "org=dept-a" / "scan_date=2026-11-20").is_dir()
+    assert sorted(p.name for p in (out / "findings").iterdir()) == ["org=dwp", "org=hmrc"]
+    assert (out / "findings" / "org=hmrc" / "scan_date=2026-11-20").is_dir()
     findings = ds.dataset(out / "findings", format="parquet", partitioning="hive").to_table()
     assets = ds.dataset(out / "assets", format="parquet", partitioning="hive").to_table()
     assert assets.num_rows == estate_counts()["assets"]
-    assert set(findings.column("org").to_pylist()) == {"dept-a", "dept-b"}
+    assert set(findings.column("org").to_pylist()) == {"hmrc", "dwp"}
     # DuckDB reads the same folder as one table too, filtering on the partition columns.
     con = duckdb.connect()
-    n = con.execute("SELECT count(*) FROM read_parquet(?, hive_partitioning = true) WHERE org = 'dept-a'",
+    n = con.execute("SELECT count(*) FROM read_parquet(?, hive_partitioning = true) WHERE org = 'hmrc'",
                     [str(out / "findings" / "**" / "*.parquet")]).fetchone()
-    assert n == (sum(1 for org in findings.column("org").to_pylist() if org == "dept-a"),)
+    assert n == (sum(1 for org in findings.column("org").to_pylist() if org == "hmrc"),)
     by_date = con.execute("SELECT DISTINCT scan_date::VARCHAR FROM read_parquet(?, hive_partitioning = true)",
                           [str(out / "packages" / "**" / "*.parquet")]).fetchall()
     assert by_date == [("2026-11-20",)]
@@ -58,7 +65,7 @@ def test_csv_and_json_lines(estate_db: Path, tmp_path: Path) -> None:
     export(snapshot, tmp_path / "json", "json")
     lines = (tmp_path / "json" / "listeners.jsonl").read_text().splitlines()
     assert len(lines) == len({(r["asset_id"], r["port"]) for r in map(json.loads, lines)})
-    assert all(json.loads(line)["org"] in ("dept-a", "dept-b") for line in lines)
+    assert all(json.loads(line)["org"] in ("hmrc", "dwp") for line in lines)
 
 
 def test_refusals_leave_nothing(estate_db: Path, tmp_path: Path) -> None:

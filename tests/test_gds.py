@@ -27,7 +27,7 @@ from .rulekit import RULES
 
 pytestmark = pytest.mark.integration
 COLLECTOR_CLI = [sys.executable, "-m", "estate.collector.cli"]
-ORGS = (("hmrc", 40, 11), ("dwp", 17, 12), ("ons", 6, 13))
+ORGS = (("hmrc", 40, 11), ("dwp", 17, 12), ("dfe", 6, 13))
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -129,7 +129,7 @@ def test_published_counts_are_true_and_merged_counts_are_their_sums(government: 
         totals = [per_source[org][name].totals.total for org in per_source]
         assert cube.totals.total == Count(sum(t.value for t in totals), any(t.withheld for t in totals))
     # Across government, each organisation is a row of its own: the three estates.
-    assert [r.key[0] for r in merged.cubes["status"].rows] == ["dwp", "hmrc", "ons"]
+    assert [r.key[0] for r in merged.cubes["status"].rows] == ["dfe", "dwp", "hmrc"]
 
 
 def test_no_withheld_count_can_be_worked_out(government: Government) -> None:
@@ -157,10 +157,10 @@ def test_no_host_detail_reaches_the_aggregator(government: Government) -> None:
     leaked = sorted(s for s in secrets if s in everything)
     assert leaked == []
     # The same search finds every one of them in what an organisation keeps for itself: not a blind search.
-    assert all(s in government.own["ons"] for s in government.estates["ons"].identifiers())
+    assert all(s in government.own["dfe"] for s in government.estates["dfe"].identifiers())
     # ...and the report is there, by organisation.
     html = texts[-4]
-    assert "Across government, by organisation" in html and ">hmrc<" in html and ">ons<" in html
+    assert "Across government, by organisation" in html and ">hmrc<" in html and ">dfe<" in html
 
 
 @pytest.mark.parametrize("cert", ["agent1", "alice"])
@@ -202,3 +202,26 @@ def test_bad_requests_are_named(government: Government) -> None:
         assert f"{org}: FAILED: NOT_FOUND: no scoring run for 2031-01-01" in no_run.stderr
     by_dept = cli("report", "--db", str(government.work / "gds.duckdb"), "--by", "department")
     assert by_dept.returncode == 2 and "by organisation only" in by_dept.stderr
+
+
+def test_pull_says_a_withheld_total_is_small_not_zero(government: Government, tmp_path: Path) -> None:
+    """A collector with fewer assets than its threshold sends its total withheld (as 0): the pull line
+    must not say it has 0 assets."""
+    db = tmp_path / "moj.duckdb"
+    store = Store(db)
+    assert all(o.status == "ACCEPTED" for o in store.write_reports(estate("moj", 2, 21).reports, via="file"))
+    sync_rules(store.con, RULES)
+    score(store.con)
+    store.close()
+    pki = government.pki
+    proc = start_collector(db, tmp_path / "moj.log", [
+        "--tls-cert", str(pki / "collector.pem"), "--tls-key", str(pki / "collector.key"),
+        "--tls-ca", str(pki / "ca.pem")])
+    try:
+        result = cli("gds", "pull", "--db", str(tmp_path / "gds.duckdb"), "--from", f"moj={proc.address}",
+                     "--tls-ca", str(pki / "ca.pem"), "--tls-cert", str(pki / "gds1.pem"),
+                     "--tls-key", str(pki / "gds1.key"))
+    finally:
+        proc.stop()
+    assert result.returncode == 0, result.stderr
+    assert "moj: fewer than 5 assets (withheld) as of" in result.stdout, result.stdout

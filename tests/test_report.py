@@ -36,7 +36,7 @@ ARTIFACTS = REPO / "build" / "test-artifacts"
 def store_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     db = tmp_path_factory.mktemp("report") / "estate.duckdb"
     store = Store(db)
-    reports = estate("hmrc", 30, 1).reports + estate("dwp", 12, 2).reports + estate("ons", 4, 3).reports
+    reports = estate("hmrc", 30, 1).reports + estate("dwp", 12, 2).reports + estate("dfe", 4, 3).reports
     assert all(o.status == "ACCEPTED" for o in store.write_reports(reports, via="file"))
     sync_rules(store.con, RULES)
     score(store.con)
@@ -94,7 +94,7 @@ def test_roadmap_run_and_grouping(store_db: Path) -> None:
     assert worse >= today["tables"]["status"]["totals"]["cells"][0]  # nothing gets younger
     by_dept = load_json(store_db, "--by", "department")
     assert {r["key"][0] for r in by_dept["tables"]["status"]["rows"]} == {
-        "hmrc-dept-0", "hmrc-dept-1", "dwp-dept-0", "dwp-dept-1", "ons-dept-0", "ons-dept-1"}
+        "hmrc-dept-0", "hmrc-dept-1", "dwp-dept-0", "dwp-dept-1", "dfe-dept-0", "dfe-dept-1"}
     missing = run_report(store_db, "--as-of", "2030-01-01")
     assert missing.returncode == 1 and "no scoring run for 2030-01-01" in missing.stderr
     assert "Traceback" not in missing.stderr

@@ -295,3 +295,33 @@ def test_damaged_trust_file_lines_are_named_and_the_rest_used(tmp_path: Path, ca
     assert any("revoked.jsonl:1: entry skipped" in m for m in messages), messages
     assert any("revoked.jsonl:2: entry skipped: fingerprint 'xyz'" in m for m in messages), messages
     assert any("revoked.jsonl:3: entry skipped: not a JSON object" in m for m in messages), messages
+
+
+def test_report_and_export_group_by_the_effective_labels(collector: CollectorProcess, pki: Path,
+                                                          tmp_path: Path) -> None:
+    """The estate report, the Summary and the export group assets by the labels the collector kept
+    (vocabulary and ownership rules), not by what the agent sent: a refused org=HMRC is no organisation."""
+    assert statuses(send(collector, pki, "web01", report("machine-id:web01", org="HMRC"))) == ["ACCEPTED"]
+    assert statuses(send(collector, pki, "db02", report("machine-id:db02", org="hmrc"))) == ["ACCEPTED"]
+    assert collector.stop() == 0
+    db = tmp_path / "estate.duckdb"
+    done = collector_cli("report", "--db", str(db), "--format", "json", "--out", str(tmp_path / "r.json"))
+    assert done.returncode == 0, done.stderr
+    groups = {row["key"][0] for row in json.loads((tmp_path / "r.json").read_text())["tables"]["status"]["rows"]}
+    assert groups == {"hmrc", "(no label)"}
+    done = collector_cli("export", "--db", str(db), "--format", "parquet", "--out", str(tmp_path / "export"))
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (tmp_path / "export" / "assets").iterdir()) == [
+        "org=hmrc", "org=unlabelled"]
+
+
+def test_snapshot_and_export_without_tls_files_say_the_collector_needs_them(collector: CollectorProcess,
+                                                                           tmp_path: Path) -> None:
+    """An mTLS collector holds the file: the command names the missing --tls-* files (role collector)
+    instead of gRPC's 'Socket closed'."""
+    db = str(tmp_path / "estate.duckdb")
+    for argv in (["snapshot", "--db", db, "--out", str(tmp_path / "s.duckdb")],
+                 ["export", "--db", db, "--format", "csv", "--out", str(tmp_path / "csv")]):
+        done = collector_cli(*argv)
+        assert done.returncode == 1
+        assert "uses mTLS: give --tls-cert, --tls-key and --tls-ca" in done.stderr, done.stderr

@@ -91,6 +91,15 @@ def server_of(db: str) -> str | None:
     return address if isinstance(address, str) else None
 
 
+def serves_tls(db: str) -> bool:
+    """True when DB.serve.json says the collector serving `db` takes only mTLS."""
+    try:
+        data = json.loads(Path(f"{db}.serve.json").read_text()[:4096])
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("tls") is True
+
+
 def take_snapshot(db: str, out: Path, server: str | None, tls: Any) -> str:
     """A fresh snapshot of db at out, directly or through the collector serving db; a summary line."""
     import duckdb
@@ -110,6 +119,9 @@ def take_snapshot(db: str, out: Path, server: str | None, tls: Any) -> str:
             if server is None:
                 raise ValueError(f"{db} is held by another process and no collector address is known: "
                                  "give --server ADDR") from exc
+            if tls is None and serves_tls(db):
+                raise ValueError(f"the collector at {server} serving {db} uses mTLS: give --tls-cert, --tls-key "
+                                 "and --tls-ca of a certificate with role collector") from exc
     fetched = fetch_snapshot(server, tls, out)
     return (f"wrote {fetched.path}: {fetched.reports} reports, {fetched.size_bytes} bytes, as of "
             f"{fetched.taken_at} (taken by the collector at {server} in {fetched.seconds:.2f} s)")

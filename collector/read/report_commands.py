@@ -132,7 +132,11 @@ def cmd_pull(args: argparse.Namespace) -> int:
         if answer.summary is None:
             print(f"{answer.source.name}: FAILED: {answer.error}", file=sys.stderr)
         else:
-            print(f"{answer.source.name}: {answer.summary.cubes['status'].totals.total.value:,} assets as of "
+            total = answer.summary.cubes["status"].totals.total
+            # A withheld total is sent as 0: say it is small rather than that there are no assets.
+            assets = (f"fewer than {answer.summary.threshold} assets (withheld)" if total.withheld
+                      else f"{total.value:,} assets")
+            print(f"{answer.source.name}: {assets} as of "
                   f"{answer.summary.as_of} ({answer.reply_bytes:,} bytes in {answer.seconds:.2f} s)")
     answered = sum(p.summary is not None for p in pulled)
     con = gds.open_gds(args.db)

@@ -27,6 +27,11 @@ LIFECYCLE_COVERAGE = ("os_known", "os_unknown", "no_os")
 ASSESSMENT_COVERAGE = ("assessed", "not_assessed")
 GROUP_LABELS = {"org": "org", "department": "department", "system": "system", "environment": "environment"}
 NO_LABEL = "(no label)"
+# Current reports with each asset's effective labels (ownership rules over the agent's labels, only
+# vocabulary values: current_asset_labels), as scoring reads them; the agent's own labels only for an
+# asset whose labels were never resolved.
+LABELLED_REPORTS = ("(SELECT r.* REPLACE (coalesce(l.labels, r.labels) AS labels) FROM current_reports r "
+                    "LEFT JOIN current_asset_labels l USING (asset_id))")
 MAX_KEY_CHARS = 100
 ROADMAP_QUARTERS = 12
 TREND_POINTS = 24
@@ -127,7 +132,7 @@ def prepare(con: duckdb.DuckDBPyConnection, by: str, as_of: dt.date | None = Non
         CREATE OR REPLACE TEMP TABLE rep_assets AS
         SELECT asset_id, coalesce(nullif(trim(element_at(labels, '{label}')[1]), ''), '{NO_LABEL}') AS grp,
                method, collected_at, os_id
-        FROM current_reports""")  # noqa: S608  (label from GROUP_LABELS)
+        FROM {LABELLED_REPORTS}""")  # noqa: S608  (label from GROUP_LABELS)
     if as_of is None:
         for table in ("findings", "asset_risk", "system_risk", "risk_criteria"):
             con.execute(f"CREATE OR REPLACE TEMP VIEW rep_{table} AS SELECT * FROM {table}")  # noqa: S608
@@ -197,10 +202,10 @@ def build_cubes(con: duckdb.DuckDBPyConnection, by: str, as_of: dt.date | None =
         "SELECT a.grp, coalesce(r.band, 'not_scored'), count(*) FROM rep_assets a "
         "LEFT JOIN rep_asset_risk r USING (asset_id) GROUP BY ALL").fetchall(), groups)
     # A system belongs to the group most of its assets carry (by=system: itself).
-    con.execute("""CREATE OR REPLACE TEMP TABLE rep_system_groups AS
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE rep_system_groups AS
         SELECT element_at(c.labels, 'system')[1] AS system, mode(a.grp) AS grp
-        FROM current_reports c JOIN rep_assets a USING (asset_id)
-        WHERE element_at(c.labels, 'system')[1] IS NOT NULL GROUP BY 1""")
+        FROM {LABELLED_REPORTS} c JOIN rep_assets a USING (asset_id)
+        WHERE element_at(c.labels, 'system')[1] IS NOT NULL GROUP BY 1""")  # noqa: S608 (constant text)
     cubes["systems"] = _cube("systems", "systems", ("group",), bands, q(
         "SELECT g.grp, s.band, count(*) FROM rep_system_risk s JOIN rep_system_groups g USING (system) "
         "GROUP BY ALL").fetchall())

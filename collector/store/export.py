@@ -18,12 +18,21 @@ FORMATS = ("parquet", "csv", "json")
 # Dataset name -> query. Those with org and scan_date columns are partitioned by them in Parquet.
 _ORG_AND_DATE = ("element_at(r.labels, 'org')[1] AS org, CAST(r.collected_at AT TIME ZONE 'UTC' AS DATE) "
                  "AS scan_date")
-_PART_OF_ASSET = "SELECT t.*, " + _ORG_AND_DATE + " FROM current_{part} t JOIN current_reports r USING (report_id)"  # noqa: S608 (constant text)
+# Each asset's effective labels (ownership rules, vocabulary-checked: current_asset_labels), as scoring
+# and the report read them; the agent's own labels only for an asset whose labels were never resolved.
+_LABELLED = ("(SELECT r.* REPLACE (coalesce(l.labels, r.labels) AS labels) FROM current_reports r "
+             "LEFT JOIN current_asset_labels l USING (asset_id))")
+_PART_OF_ASSET = ("SELECT t.*, " + _ORG_AND_DATE + " FROM current_{part} t JOIN " + _LABELLED  # noqa: S608
+                  + " r USING (report_id)")
 DATASETS: dict[str, str] = {
     "assets": "SELECT r.* EXCLUDE (labels), map_entries(r.labels) AS labels, " + _ORG_AND_DATE  # noqa: S608
-              + " FROM current_reports r",
-    "findings": "SELECT d.* EXCLUDE (labels, org), map_entries(d.labels) AS labels, d.org, "
-                "CAST(d.collected_at AT TIME ZONE 'UTC' AS DATE) AS scan_date FROM finding_details d",
+              + " FROM " + _LABELLED + " r",
+    "findings": "SELECT d.* EXCLUDE (labels, org, system, environment, owner, criticality), "  # noqa: S608
+                + ", ".join(f"element_at(r.labels, '{k}')[1] AS {k}" for k in ("system", "environment", "owner",
+                                                                                "criticality"))
+                + ", map_entries(r.labels) AS labels, element_at(r.labels, 'org')[1] AS org, "
+                "CAST(d.collected_at AT TIME ZONE 'UTC' AS DATE) AS scan_date FROM finding_details d "
+                "JOIN " + _LABELLED + " r USING (asset_id)",
     "packages": _PART_OF_ASSET.format(part="packages"),
     "software": _PART_OF_ASSET.format(part="software"),
     "listeners": _PART_OF_ASSET.format(part="listeners"),
