@@ -78,9 +78,9 @@ def check_7(rows: Rows) -> None:  # next 180 days
 
 def check_8(rows: Rows) -> None:  # assets by org and status
     counts = {(r["org"], r["status"]): r["assets"] for r in rows}
-    assert counts == {("dept-a", "eol"): 3, ("dept-a", "extended"): 1, ("dept-a", "supported"): 2,
-                      ("dept-b", "eol"): 3, ("dept-b", "eol_soon"): 1, ("dept-b", "extended"): 1,
-                      ("dept-b", "supported"): 1}
+    assert counts == {("hmrc", "eol"): 3, ("hmrc", "extended"): 1, ("hmrc", "supported"): 2,
+                      ("dwp", "eol"): 3, ("dwp", "eol_soon"): 1, ("dwp", "extended"): 1,
+                      ("dwp", "supported"): 1}
     assert sum(counts.values()) == 12, "every asset once"
 
 
