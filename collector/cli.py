@@ -67,8 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     rules_cli.rules_dir_option(serve)
     serve.add_argument("--summary-threshold", type=_positive, default=5, metavar="N",
                        help="the Summary RPC (for role gds) withholds counts from 1 to N-1 (default 5)")
-    serve.add_argument("--stale-days", type=_positive, default=30, metavar="DAYS",
-                       help="an asset not seen for more than DAYS is stale in the summary (default 30)")
+    serve.add_argument("--stale-days", type=_positive, default=None, metavar="DAYS",
+                       help="an asset not seen for more than DAYS is stale in the summary (default: "
+                            "scoring.yaml's status.stale_after_days in the rules in force, else 30)")
     _trust_dir_option(serve)
     serve.add_argument("--scanner-scopes", type=Path, metavar="FILE",
                        help="YAML: scopes of scanner certificates by common name (orgs, cidrs, methods)")
@@ -222,6 +223,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from estate.collector.ingest.writer import Writer
     from estate.collector.metrics import Metrics, configure_report_log
+    from estate.collector.read.summary import stale_days_in_force
     from estate.collector.security.certs import CertError
     from estate.collector.security.senders import load_scanner_scopes, sync_trust
     from estate.collector.security.trust import Trust, default_trust_dir
@@ -257,7 +259,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # on its own connection in its own thread (ruleset/commands.scorer): receipts never wait for it.
     snapshots = Snapshotter(store.con.cursor(), args.snapshot or default_snapshot_path(args.db),
                             args.snapshot_every or None)
-    summary = SummarySettings(store.con.cursor(), args.summary_threshold, args.stale_days)
+    stale_days = args.stale_days if args.stale_days is not None else stale_days_in_force(store.con)
+    summary = SummarySettings(store.con.cursor(), args.summary_threshold, stale_days)
     scorer = rules_cli.scorer(store, args.rules, args.rules_dir, on_run=metrics.scoring.time)
     writer = Writer(store, on_commit=scorer.notify)
     try:

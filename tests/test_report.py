@@ -234,3 +234,22 @@ def test_html_renders_in_chromium_without_network(store_db: Path, tmp_path: Path
     printed = chromium(tmp_path, f"--print-to-pdf={pdf}", "--no-pdf-header-footer", page.as_uri())
     assert printed.returncode == 0 and pdf.read_bytes().startswith(b"%PDF")
     assert len(re.findall(rb"/Type\s*/Page[^s]", pdf.read_bytes())) >= 4  # printable: sections break into pages
+
+
+def test_stale_threshold_follows_the_rules_in_force(tmp_path: Path, store_db: Path) -> None:
+    """Without --stale-days the report counts stale assets as scoring.yaml's status.stale_after_days
+    says (the threshold asset_status and scoring use), so the two never disagree."""
+    assert load_json(store_db)["stale_days"] == 30  # the shipped rules
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules)
+    scoring = rules / "scoring.yaml"
+    scoring.write_text(scoring.read_text().replace("stale_after_days: 30", "stale_after_days: 45"))
+    db = tmp_path / "estate.duckdb"
+    shutil.copy(store_db, db)
+    store = Store(db)
+    try:
+        assert sync_rules(store.con, rules).changed
+    finally:
+        store.close()
+    assert load_json(db)["stale_days"] == 45
+    assert load_json(db, "--stale-days", "60")["stale_days"] == 60

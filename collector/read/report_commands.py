@@ -41,8 +41,9 @@ def add_parser(commands: Any) -> None:
                         help="report the scoring runs for this date (default: today's results)")
     report.add_argument("--by", choices=BY, default="org", help="group the tables by this label (default org)")
     report.add_argument("--out", type=Path, default=None, metavar="FILE", help="write here (default: standard output)")
-    report.add_argument("--stale-days", type=_stale_days, default=30, metavar="DAYS",
-                        help="an asset not seen for more than DAYS is stale (default 30)")
+    report.add_argument("--stale-days", type=_stale_days, default=None, metavar="DAYS",
+                        help="an asset not seen for more than DAYS is stale (default: scoring.yaml's "
+                             "status.stale_after_days in the store's rules, else 30)")
     report.add_argument("--title", default=None, help="title of the report")
 
     gds = commands.add_parser("gds", help="GDS aggregator: pull summaries from many collectors",
@@ -76,7 +77,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     from estate.collector.read import report
     from estate.collector.read.gds import is_gds_database
-    from estate.collector.read.summary import NoData
+    from estate.collector.read.summary import NoData, stale_days_in_force
 
     if not Path(args.db).exists():
         return _fail(f"{args.db}: no such database (run 'estate-collector serve', 'ingest' or 'gds pull' first)")
@@ -90,7 +91,8 @@ def cmd_report(args: argparse.Namespace) -> int:
                 return _fail("a GDS database is reported by organisation only (--by org)", 2)
             data = report.from_gds(con, args.as_of, **({"title": args.title} if args.title else {}))
         else:
-            data = report.from_store(con, args.by, args.as_of, args.stale_days,
+            stale_days = args.stale_days if args.stale_days is not None else stale_days_in_force(con)
+            data = report.from_store(con, args.by, args.as_of, stale_days,
                                      **({"title": args.title} if args.title else {}))
         text = report.render(data, args.format)
     except NoData as exc:

@@ -39,6 +39,16 @@ DEFAULT_THRESHOLD = 5
 DEFAULT_STALE_DAYS = 30
 
 
+def stale_days_in_force(con: Any) -> int:
+    """The staleness threshold of the rules in force (scoring.yaml status.stale_after_days): the one the
+    store's asset_status and scoring use, so the report and the Summary count stale assets alike."""
+    try:
+        row = con.execute("SELECT value FROM rule_params WHERE name = 'stale_after_days'").fetchone()
+    except Exception:  # a GDS database or a store from before the rules were loaded: no rule_params
+        return DEFAULT_STALE_DAYS
+    return int(row[0]) if row and row[0] is not None else DEFAULT_STALE_DAYS
+
+
 @dataclass(slots=True)  # not frozen: reports make hundreds of thousands, and frozen init is slow
 class Count:
     """A count; when withheld, `value` is only what is known of it (0 from a collector, a partial sum once merged)."""
