@@ -155,7 +155,7 @@ class Spool:
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
         except OSError as exc:
             raise SpoolError(f"cannot keep the report in the spool {self.directory}: "
                              f"{exc.strerror or exc}; it is not kept") from exc
@@ -222,8 +222,8 @@ class Spool:
         return len(files), sum(p.stat().st_size for p in files)
 
 
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename in `directory` durable."""
+def fsync_dir(directory: Path) -> None:
+    """Make a rename in `directory` durable (the spool here, snapshots in the collector)."""
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)

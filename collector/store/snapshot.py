@@ -24,6 +24,8 @@ from pathlib import Path
 
 import duckdb
 
+from estate.agent.transport import fsync_dir
+
 log = logging.getLogger("estate.collector")
 
 # duckdb-cli 1.5.6 (the newest stock CLI on PyPI) reads storage versions 64 to 68; duckdb 2.x writes 69
@@ -57,14 +59,6 @@ def default_snapshot_path(db: str | Path) -> Path:
 
 def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _discard(path: Path) -> None:
@@ -111,7 +105,7 @@ def write_snapshot(cursor: duckdb.DuckDBPyConnection, out: Path, source: str | N
             os.fsync(handle.fileno())
         aside.chmod(0o444)
         aside.replace(out)
-        _fsync_dir(out.parent)
+        fsync_dir(out.parent)
     except (duckdb.Error, OSError) as exc:
         _discard(aside)
         raise SnapshotError(f"{out}: snapshot failed: {str(exc).splitlines()[0]}") from exc
