@@ -17,6 +17,7 @@ from estate.agent.snmp import command as snmp_command
 from estate.agent.ssh import cli as ssh_cli
 from estate.agent.text import printable
 from estate.agent.winrm import command as winrm_command
+from estate.agent.wire import encode_report
 from estate.v1 import inventory_pb2 as pb
 
 EXIT_USAGE = 2
@@ -193,13 +194,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
     for error in report.errors:
         print(printable(f"estate-agent: warning: {error.discoverer}: {error.message}"), file=sys.stderr)
     if args.collector:
-        sent = send(report.report_id, report.SerializeToString(), args)
+        sent = send(report.report_id, encode_report(report), args)
         return sent if sent or written else EXIT_USAGE
     return 0 if written else EXIT_USAGE
 
 
 def write_report(report: pb.Inventory, output: str, fmt: str) -> None:
-    data = report_to_json(report).encode() if fmt == "json" else report.SerializeToString()
+    data = report_to_json(report).encode() if fmt == "json" else encode_report(report)
     if output == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()

@@ -12,6 +12,7 @@ import pytest
 
 from estate.agent.hostaccess import LocalHost
 from estate.agent.scan import Discoverer, LabelError, build_report, parse_labels, run_discoverers
+from estate.agent.wire import decode_rows
 from estate.v1 import inventory_pb2 as pb
 
 from .conftest import HOST_FIXTURES
@@ -51,6 +52,11 @@ def test_pb_output_file_and_labels(tmp_path: Path) -> None:
     report = pb.Inventory.FromString(target.read_bytes())
     assert dict(report.labels) == {"org": "cabinet-office", "criticality": "high"}
     assert report.collected_at.seconds > 0 and len(report.report_id) == 36
+    # Packages travel column by column (agent/wire.py); read back as rows, they are dpkg's.
+    assert not report.packages and report.package_columns.count > 0
+    rows = decode_rows(target.read_bytes())
+    found = {(p.name, p.version, p.architecture) for p in rows.packages if p.manager == "dpkg"}
+    assert found == dpkg_installed()
 
 
 def test_root_scan_never_reads_the_live_host() -> None:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from estate.agent.wire import encode_report
 from estate.v1 import inventory_pb2 as pb
 
 EXIT_USAGE = 2
@@ -149,11 +150,11 @@ def _send(reports: list[pb.Inventory], args: argparse.Namespace, cli: Any) -> in
     spool = transport.Spool(args.spool or transport.default_spool_dir())
     for report in rest:
         try:
-            _, dropped = spool.add(report.report_id, report.SerializeToString())
+            _, dropped = spool.add(report.report_id, encode_report(report))
         except transport.SpoolError as exc:
             print(f"estate-agent: {exc}", file=sys.stderr)
             continue
         for old in dropped:
             print(f"estate-agent: warning: spool full, dropped oldest report {old}", file=sys.stderr)
-    code: int = cli.send(last.report_id, last.SerializeToString(), args)
+    code: int = cli.send(last.report_id, encode_report(last), args)
     return code

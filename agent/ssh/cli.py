@@ -11,6 +11,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from estate.agent.ssh import DEFAULT_COMMAND_TIMEOUT_S, DEFAULT_CONCURRENCY, DEFAULT_HOST_TIMEOUT_S
 from estate.agent.text import printable
+from estate.agent.wire import encode_report
 
 if TYPE_CHECKING:  # the inventory code and paramiko are imported only when `ssh` runs
     from estate.agent.ssh.inventory import Target
@@ -141,11 +142,11 @@ class Delivery:
 
             suffix = "json" if self.args.format == "json" else "pb"
             path = self.output_dir / f"{report_file_stem(result.target.name)}.{suffix}"
-            path.write_bytes(report_to_json(report).encode() if suffix == "json" else report.SerializeToString())
+            path.write_bytes(report_to_json(report).encode() if suffix == "json" else encode_report(report))
         if self._channel is not None:
             transport = self._transport
             try:
-                _, dropped = self._spool.add(report.report_id, report.SerializeToString())
+                _, dropped = self._spool.add(report.report_id, encode_report(report))
             except transport.SpoolError as exc:
                 self.problem = str(exc)
                 notes.append("not kept: the spool cannot be written")

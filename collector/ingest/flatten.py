@@ -16,11 +16,13 @@ import array
 import datetime as dt
 import hashlib
 import marshal
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from estate.collector.ingest.validate import MAX_STRING_CHARS, Rejected
 from estate.collector.security.senders import AUDIT_COLUMNS
@@ -76,7 +78,7 @@ def _device(report: pb.Inventory) -> Sequence[pb.Device]:
 # Parts kept as intervals, in the order they are written. A new proto field is one more entry in
 # `columns` (and a column in a migration): the flattening and hashing follow.
 PARTS: tuple[Part, ...] = (
-    Part("packages", lambda r: r.packages,
+    Part("packages", lambda r: r.packages,  # or r.package_columns: see package_count and _column_batches
          {"name": STR, "version": STR, "architecture": STR, "manager": STR, "source": STR, "found_by": STR,
           "evidence": STR, "origin": STR, "maintainer": STR, "distribution": STR, "component": STR},
          field_number=pb.Inventory.PACKAGES_FIELD_NUMBER),
@@ -184,6 +186,9 @@ def _raw_parts_class() -> Any:
             message.field.add(name=part.table, number=part.field_number,
                               type=descriptor_pb2.FieldDescriptorProto.TYPE_BYTES,
                               label=descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED)
+    message.field.add(name="package_columns", number=pb.Inventory.PACKAGE_COLUMNS_FIELD_NUMBER,
+                      type=descriptor_pb2.FieldDescriptorProto.TYPE_BYTES,
+                      label=descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED)
     pool = descriptor_pool.DescriptorPool()
     pool.Add(proto)
     return message_factory.GetMessageClass(pool.FindMessageTypeByName("estate.collector.internal.RawParts"))
@@ -206,6 +211,11 @@ def raw_digests(data: bytes) -> dict[str, bytes]:
                 # The entries' lengths first: entry boundaries are part of the content.
                 digest.update(array.array("Q", map(len, items)).tobytes())
                 digest.update(b"".join(items))
+            if part.table == "packages" and raw.package_columns:
+                # Packages sent column-wise: the columns' bytes, marked so they never equal a row form.
+                digest.update(b"package_columns")
+                digest.update(array.array("Q", map(len, raw.package_columns)).tobytes())
+                digest.update(b"".join(raw.package_columns))
             digests[part.table] = digest.digest()
     return digests
 
@@ -215,6 +225,8 @@ def flatten_part(part: Part, report: pb.Inventory, asset_id: str, digest_of: byt
 
     digest_of, when given (the raw bytes' hash of a top-level part), is the part's hash.
     """
+    if part.table == "packages" and report.HasField("package_columns"):
+        return _column_batches(part, report, asset_id, digest_of)
     entries = part.entries(report)
     flat = FlatPart(rows=len(entries))
     digest = hashlib.blake2b(digest_size=16)
@@ -235,6 +247,52 @@ def flatten_part(part: Part, report: pb.Inventory, asset_id: str, digest_of: byt
             arrays.append(pa.array(values, kind))
         flat.batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
     flat.digest = digest_of if digest_of is not None else digest.digest()
+    return flat
+
+
+def package_count(report: pb.Inventory) -> int:
+    """How many packages a report has, in either form (rows or columns)."""
+    return report.package_columns.count if report.HasField("package_columns") else len(report.packages)
+
+
+def part_rows(part: Part, report: pb.Inventory) -> int:
+    """How many rows a part of a report has."""
+    return package_count(report) if part.table == "packages" else len(part.entries(report))
+
+
+def _string_column(column: pb.StringColumn, count: int, where: str) -> pa.Array:
+    """One PackageColumns column as an Arrow string array (zero-copy), or Rejected naming what is wrong."""
+    offsets, data = column.offsets, column.data
+    if not offsets and not data:
+        return pa.repeat(pa.scalar("", STR), count)  # left out: every value is empty
+    if len(offsets) != 4 * (count + 1):
+        raise Rejected(f"{where} has {len(offsets)} bytes of offsets; {count} packages need {4 * (count + 1)}")
+    if sys.byteorder == "big":  # the wire is little-endian
+        swapped = array.array("i", offsets)
+        swapped.byteswap()
+        offsets = swapped.tobytes()
+    try:
+        values = pa.Array.from_buffers(STR, count, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+        values.validate(full=True)  # offsets within the data and rising, every value UTF-8
+    except pa.ArrowInvalid as exc:
+        raise Rejected(f"{where} is not a valid string column: {str(exc)[:200]}") from exc
+    longest = pc.max(pc.utf8_length(values)).as_py() if count else 0
+    if longest is not None and longest > MAX_STRING_CHARS:
+        raise Rejected(f"{where} has a value of {longest} characters, over the limit of {MAX_STRING_CHARS}")
+    return values
+
+
+def _column_batches(part: Part, report: pb.Inventory, asset_id: str, digest_of: bytes | None) -> FlatPart:
+    """Packages sent as PackageColumns: each column becomes an Arrow array in one call, no Python per package."""
+    columns = report.package_columns
+    count = columns.count
+    arrays = [pa.repeat(pa.scalar(asset_id, STR), count)]
+    arrays += [_string_column(getattr(columns, name), count, f"package_columns.{name}") for name in part.columns]
+    batch = pa.RecordBatch.from_arrays(arrays, schema=part_schema(part))
+    flat = FlatPart(rows=count)
+    flat.batches = [batch.slice(start, CHUNK_ROWS) for start in range(0, count, CHUNK_ROWS)]
+    flat.digest = digest_of if digest_of is not None else hashlib.blake2b(
+        b"package_columns" + columns.SerializeToString(deterministic=True), digest_size=16).digest()
     return flat
 
 
@@ -272,7 +330,7 @@ def flatten(report: pb.Inventory, report_id: str, received_at: dt.datetime, via:
         "hw_cpu_count": hw.cpu_count, "hw_memory_bytes": hw.memory_bytes, "hw_vendor": hw.vendor,
         "hw_product": hw.product, "hw_serial": hw.serial, "virtualization": hw.virtualization,
         "container": hw.container, "cloud": hw.cloud, "labels": sorted(report.labels.items()),
-        "package_count": len(report.packages), "error_count": len(report.errors),
+        "package_count": package_count(report), "error_count": len(report.errors),
         "sender": sender, "sha256": sha256, "in_history": True,
         **{name: (audit or {}).get(name) for name in AUDIT_COLUMNS},
     }
@@ -283,7 +341,7 @@ def flatten(report: pb.Inventory, report_id: str, received_at: dt.datetime, via:
     for part in PARTS:
         digest = (raw or {}).get(part.table)
         if digest is not None and known is not None and known.get(part.table) == digest:
-            parts[part.table] = FlatPart(rows=len(part.entries(report)), digest=digest, flattened=False)
+            parts[part.table] = FlatPart(rows=part_rows(part, report), digest=digest, flattened=False)
         else:
             parts[part.table] = flatten_part(part, report, report.asset_id, digest)
     errors = None

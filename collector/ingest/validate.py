@@ -71,6 +71,12 @@ def check_report(report: pb.Inventory) -> str:
         count = len(getattr(report, field))
         if count > bound:
             raise Rejected(f"{field} has {count} entries, over the limit of {bound}")
+    if report.HasField("package_columns"):
+        if report.packages:
+            raise Rejected("packages come both as rows and as package_columns; send one form")
+        if report.package_columns.count > LIST_BOUNDS["packages"]:
+            raise Rejected(f"package_columns has {report.package_columns.count} packages, over the limit of "
+                           f"{LIST_BOUNDS['packages']}")
     for field, bound in HOST_LIST_BOUNDS.items():
         count = len(getattr(report.host, field))
         if count > bound:

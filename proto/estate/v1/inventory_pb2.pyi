@@ -26,7 +26,7 @@ METHOD_FILE: Method
 METHOD_WINRM: Method
 
 class Inventory(_message.Message):
-    __slots__ = ("report_id", "asset_id", "collected_at", "method", "host", "os", "packages", "software", "listeners", "device", "labels", "errors", "agent_version", "sweep")
+    __slots__ = ("report_id", "asset_id", "collected_at", "method", "host", "os", "packages", "software", "listeners", "device", "labels", "errors", "agent_version", "sweep", "package_columns")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -48,6 +48,7 @@ class Inventory(_message.Message):
     ERRORS_FIELD_NUMBER: _ClassVar[int]
     AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
     SWEEP_FIELD_NUMBER: _ClassVar[int]
+    PACKAGE_COLUMNS_FIELD_NUMBER: _ClassVar[int]
     report_id: str
     asset_id: str
     collected_at: _timestamp_pb2.Timestamp
@@ -62,7 +63,44 @@ class Inventory(_message.Message):
     errors: _containers.RepeatedCompositeFieldContainer[DiscoveryError]
     agent_version: str
     sweep: Sweep
-    def __init__(self, report_id: _Optional[str] = ..., asset_id: _Optional[str] = ..., collected_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., method: _Optional[_Union[Method, str]] = ..., host: _Optional[_Union[Host, _Mapping]] = ..., os: _Optional[_Union[OperatingSystem, _Mapping]] = ..., packages: _Optional[_Iterable[_Union[Package, _Mapping]]] = ..., software: _Optional[_Iterable[_Union[Software, _Mapping]]] = ..., listeners: _Optional[_Iterable[_Union[Listener, _Mapping]]] = ..., device: _Optional[_Union[Device, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., errors: _Optional[_Iterable[_Union[DiscoveryError, _Mapping]]] = ..., agent_version: _Optional[str] = ..., sweep: _Optional[_Union[Sweep, _Mapping]] = ...) -> None: ...
+    package_columns: PackageColumns
+    def __init__(self, report_id: _Optional[str] = ..., asset_id: _Optional[str] = ..., collected_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., method: _Optional[_Union[Method, str]] = ..., host: _Optional[_Union[Host, _Mapping]] = ..., os: _Optional[_Union[OperatingSystem, _Mapping]] = ..., packages: _Optional[_Iterable[_Union[Package, _Mapping]]] = ..., software: _Optional[_Iterable[_Union[Software, _Mapping]]] = ..., listeners: _Optional[_Iterable[_Union[Listener, _Mapping]]] = ..., device: _Optional[_Union[Device, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., errors: _Optional[_Iterable[_Union[DiscoveryError, _Mapping]]] = ..., agent_version: _Optional[str] = ..., sweep: _Optional[_Union[Sweep, _Mapping]] = ..., package_columns: _Optional[_Union[PackageColumns, _Mapping]] = ...) -> None: ...
+
+class StringColumn(_message.Message):
+    __slots__ = ("offsets", "data")
+    OFFSETS_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    offsets: bytes
+    data: bytes
+    def __init__(self, offsets: _Optional[bytes] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class PackageColumns(_message.Message):
+    __slots__ = ("count", "name", "version", "architecture", "manager", "source", "found_by", "evidence", "origin", "maintainer", "distribution", "component")
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    ARCHITECTURE_FIELD_NUMBER: _ClassVar[int]
+    MANAGER_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    FOUND_BY_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    MAINTAINER_FIELD_NUMBER: _ClassVar[int]
+    DISTRIBUTION_FIELD_NUMBER: _ClassVar[int]
+    COMPONENT_FIELD_NUMBER: _ClassVar[int]
+    count: int
+    name: StringColumn
+    version: StringColumn
+    architecture: StringColumn
+    manager: StringColumn
+    source: StringColumn
+    found_by: StringColumn
+    evidence: StringColumn
+    origin: StringColumn
+    maintainer: StringColumn
+    distribution: StringColumn
+    component: StringColumn
+    def __init__(self, count: _Optional[int] = ..., name: _Optional[_Union[StringColumn, _Mapping]] = ..., version: _Optional[_Union[StringColumn, _Mapping]] = ..., architecture: _Optional[_Union[StringColumn, _Mapping]] = ..., manager: _Optional[_Union[StringColumn, _Mapping]] = ..., source: _Optional[_Union[StringColumn, _Mapping]] = ..., found_by: _Optional[_Union[StringColumn, _Mapping]] = ..., evidence: _Optional[_Union[StringColumn, _Mapping]] = ..., origin: _Optional[_Union[StringColumn, _Mapping]] = ..., maintainer: _Optional[_Union[StringColumn, _Mapping]] = ..., distribution: _Optional[_Union[StringColumn, _Mapping]] = ..., component: _Optional[_Union[StringColumn, _Mapping]] = ...) -> None: ...
 
 class Sweep(_message.Message):
     __slots__ = ("scanner", "inventory", "entry", "target")
