@@ -60,7 +60,8 @@ CASES: dict[str, tuple[pb.Inventory, str, str | None, str | None, str]] = {
     "fortios": (report("d:8", device=("fortinet", "fortios", "v7.2.5,build1517")), "device", "fortios", "7.2",
                 "eol"),
     "panos": (report("d:9", device=("paloalto", "panos", "10.2.4-h4")), "device", "pan-os", "10.2", "eol"),
-    "nxos": (report("d:10", device=("cisco", "nxos", "9.3(10)")), "device", "cisco-nx-os", None, "unknown"),
+    # NX-OS 9.3: Cisco's End of Vulnerability/Security Support 2026-04-07 (rules/lifecycles/own/cisco-nx-os.yaml).
+    "nxos": (report("d:10", device=("cisco", "nxos", "9.3(10)")), "device", "cisco-nx-os", "9.3", "eol"),
     # Lifecycle gaps filled by hand (rules/lifecycles/own, rules/lifecycle-supplements), each file
     # citing its vendor source.
     "nxos-7.0": (report("g:1", device=("cisco", "nxos", "7.0(3)I7(5a)")), "device", "cisco-nx-os", "7.0", "eol"),

@@ -269,8 +269,9 @@ class EditionRule(Strict):
 
 
 class CycleRule(Strict):
-    # version: OperatingSystem.version_id for an OS; full_version: OperatingSystem.version.
-    source: Literal["version", "name", "build", "full_version"] = "version"
+    # version: OperatingSystem.version_id for an OS; full_version: OperatingSystem.version;
+    # model: Device.model (an SNMP device's generation: "Integrated Lights-Out 4", "PowerEdge R720").
+    source: Literal["version", "name", "build", "full_version", "model"] = "version"
     regex: Annotated[str, Field(max_length=300)] | None = None
     map: Annotated[dict[str, str], Field(max_length=500)] | None = None
     edition: EditionRule | None = None
@@ -294,6 +295,8 @@ class Matcher(Strict):
     def _names(self) -> Matcher:
         if (self.names is None) == (self.name_regex is None):
             raise ValueError("give exactly one of names, name_regex")
+        if self.cycle.source == "model" and self.kind != "device":
+            raise ValueError("cycle source 'model' is only for kind 'device' (only SNMP devices report a model)")
         return self
 
 

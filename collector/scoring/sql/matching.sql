@@ -28,6 +28,7 @@ SELECT o.asset_id, o.report_id, o.kind, o.ns, o.name, o.version, o.edition, o.ma
            WHEN 'name' THEN o.name
            WHEN 'build' THEN coalesce(o.build, '')
            WHEN 'full_version' THEN coalesce(o.full_version, '')
+           WHEN 'model' THEN coalesce(o.model, '')
            ELSE CASE WHEN m.scheme IN ('dpkg', 'rpm', 'apk')
                        OR (m.scheme = 'auto' AND o.kind = 'package' AND o.ns IN ('dpkg', 'rpm', 'apk'))
                      THEN regexp_replace(regexp_replace(o.version, '^[0-9]+:', ''), '-[^-]*$', '')

@@ -8,28 +8,32 @@ CREATE OR REPLACE TEMP TABLE obs_small AS
 SELECT r.asset_id, r.report_id, 'os' AS kind, coalesce(r.os_family, '') AS ns, r.os_id AS name,
        coalesce(r.os_version_id, '') AS version, r.os_build AS build, r.os_edition AS edition,
        r.os_version AS full_version, NULL::VARCHAR AS origin, NULL::VARCHAR AS maintainer,
-       NULL::VARCHAR AS pkg_distribution, NULL::VARCHAR AS component, NULL::VARCHAR AS path
+       NULL::VARCHAR AS pkg_distribution, NULL::VARCHAR AS component, NULL::VARCHAR AS path,
+       NULL::VARCHAR AS model
 FROM current_scored_reports r SEMI JOIN scope_assets s USING (asset_id)
 WHERE coalesce(r.os_id, '') <> ''
 UNION ALL
 SELECT r.asset_id, r.report_id, 'kernel', '', coalesce(nullif(r.os_family, ''), 'unknown'), r.kernel, NULL, NULL, NULL,
-       NULL, NULL, NULL, NULL, NULL
+       NULL, NULL, NULL, NULL, NULL, NULL
 FROM current_scored_reports r SEMI JOIN scope_assets s USING (asset_id)
 WHERE coalesce(r.kernel, '') <> ''
 UNION ALL
 SELECT t.asset_id, t.report_id, 'software', coalesce(t.vendor, ''), t.name, coalesce(t.version, ''), NULL, NULL, NULL,
-       NULL, NULL, NULL, NULL, t.path
+       NULL, NULL, NULL, NULL, t.path, NULL
 FROM current_software t SEMI JOIN scope_assets s USING (asset_id)
 UNION ALL
+-- A device's model names what its version alone cannot: the iLO generation, the PowerEdge server
+-- generation (and so the iDRAC) a firmware version belongs to.
 SELECT d.asset_id, d.report_id, 'device', coalesce(d.vendor, ''), coalesce(d.os, ''), coalesce(d.version, ''),
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, d.model
 FROM current_devices d SEMI JOIN scope_assets s USING (asset_id);
 
 CREATE OR REPLACE TEMP VIEW obs_packages AS
 SELECT p.asset_id, p.report_id, 'package' AS kind, p.manager AS ns, p.name, p.version,
        NULL::VARCHAR AS build, NULL::VARCHAR AS edition, NULL::VARCHAR AS full_version,
        nullif(p.origin, '') AS origin, nullif(p.maintainer, '') AS maintainer,
-       nullif(p.distribution, '') AS pkg_distribution, nullif(p.component, '') AS component, NULL::VARCHAR AS path
+       nullif(p.distribution, '') AS pkg_distribution, nullif(p.component, '') AS component, NULL::VARCHAR AS path,
+       NULL::VARCHAR AS model
 FROM current_packages p SEMI JOIN scope_assets s USING (asset_id);
 
 -- Each distinct (kind, namespace, name): matchers are looked up on these, never on every row.
