@@ -27,7 +27,7 @@ log = logging.getLogger("estate.collector")
 
 MAX_WRITE_BATCH = 256
 # Part rows per group commit: one DuckDB row group, where an Arrow insert reaches its full speed.
-MAX_GROUP_ROWS = 131_072
+MAX_GROUP_ROWS = 262_144
 # A commit slower than this is logged: receipts of every stream wait for it.
 SLOW_COMMIT_S = 0.5
 
