@@ -20,7 +20,6 @@ import asyncio
 import collections
 import datetime as dt
 import functools
-import hashlib
 import os
 import threading
 import time
@@ -189,8 +188,8 @@ class IngestStream:
             self.own_budget.release(size)
             raise
         try:
-            submit = functools.partial(self.writer.submit, report, sender=self.sender,
-                                       sha256=hashlib.sha256(data).hexdigest(), data=data, who=self.who)
+            # The report's SHA-256 is taken in the flattening pool (prepare), not on the event loop.
+            submit = functools.partial(self.writer.submit, report, sender=self.sender, data=data, who=self.who)
             future = await asyncio.get_running_loop().run_in_executor(self.flattening, submit)
         except BaseException:
             self.own_budget.release(size)

@@ -135,7 +135,6 @@ class FlatReport:
     header: dict[str, Any]
     parts: dict[str, FlatPart]
     errors: pa.RecordBatch | None
-    nbytes: int
     # The decoded report, kept only while a part is not flattened (see FlatPart.flattened).
     report: pb.Inventory | None = None
     # Who sent it (security/senders.Sender), for the store's check of asset bindings, and why it may
@@ -352,9 +351,8 @@ def flatten(report: pb.Inventory, report_id: str, received_at: dt.datetime, via:
             columns[name] = [getattr(entry, name) for entry in report.errors]
             _check_value("discovery_errors", name, STR, columns[name])
         errors = pa.RecordBatch.from_pydict(columns, schema=pa.schema(list(ERROR_COLUMNS.items())))
-    nbytes = sum(batch.nbytes for flat in parts.values() for batch in flat.batches)
     kept = report if any(not flat.flattened for flat in parts.values()) else None
-    return FlatReport(report_id, report.asset_id, collected_at, header, parts, errors, nbytes, kept)
+    return FlatReport(report_id, report.asset_id, collected_at, header, parts, errors, kept)
 
 
 def header_table(reports: Sequence[FlatReport]) -> pa.Table:
