@@ -36,6 +36,8 @@ INT32_MAX = 2**31 - 1
 UINT64_MAX = 2**64 - 1
 # Rows per Arrow chunk while flattening: bounds the Python objects alive for one huge report.
 CHUNK_ROWS = 65_536
+# Bytes of a part's content hash kept in asset_state (a truncated SHA-256).
+DIGEST_BYTES = 16
 # Timestamps DuckDB and Python both hold (year 1 to 9999); validate.py narrows this further.
 MAX_TIMESTAMP_SECONDS = 253_402_300_799
 
@@ -204,7 +206,7 @@ def raw_digests(data: bytes) -> dict[str, bytes]:
     for part in PARTS:
         if part.field_number:
             entries = getattr(raw, part.table)
-            digest = hashlib.blake2b(digest_size=16)
+            digest = hashlib.sha256()  # SHA-256: with the CPU's SHA instructions, faster than BLAKE2 here
             for start in range(0, len(entries), CHUNK_ROWS):  # a chunk at a time: bounded copies
                 items = entries[start:start + CHUNK_ROWS]
                 # The entries' lengths first: entry boundaries are part of the content.
@@ -215,7 +217,7 @@ def raw_digests(data: bytes) -> dict[str, bytes]:
                 digest.update(b"package_columns")
                 digest.update(array.array("Q", map(len, raw.package_columns)).tobytes())
                 digest.update(b"".join(raw.package_columns))
-            digests[part.table] = digest.digest()
+            digests[part.table] = digest.digest()[:DIGEST_BYTES]
     return digests
 
 
@@ -228,7 +230,7 @@ def flatten_part(part: Part, report: pb.Inventory, asset_id: str, digest_of: byt
         return _column_batches(part, report, asset_id, digest_of)
     entries = part.entries(report)
     flat = FlatPart(rows=len(entries))
-    digest = hashlib.blake2b(digest_size=16)
+    digest = hashlib.sha256()
     schema = part_schema(part)
     for start in range(0, len(entries), CHUNK_ROWS):
         chunk = entries[start:start + CHUNK_ROWS]
@@ -245,7 +247,7 @@ def flatten_part(part: Part, report: pb.Inventory, asset_id: str, digest_of: byt
                 digest.update(marshal.dumps(values, 2))
             arrays.append(pa.array(values, kind))
         flat.batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
-    flat.digest = digest_of if digest_of is not None else digest.digest()
+    flat.digest = digest_of if digest_of is not None else digest.digest()[:DIGEST_BYTES]
     return flat
 
 
@@ -290,8 +292,8 @@ def _column_batches(part: Part, report: pb.Inventory, asset_id: str, digest_of: 
     batch = pa.RecordBatch.from_arrays(arrays, schema=part_schema(part))
     flat = FlatPart(rows=count)
     flat.batches = [batch.slice(start, CHUNK_ROWS) for start in range(0, count, CHUNK_ROWS)]
-    flat.digest = digest_of if digest_of is not None else hashlib.blake2b(
-        b"package_columns" + columns.SerializeToString(deterministic=True), digest_size=16).digest()
+    flat.digest = digest_of if digest_of is not None else hashlib.sha256(
+        b"package_columns" + columns.SerializeToString(deterministic=True)).digest()[:DIGEST_BYTES]
     return flat
 
 
