@@ -40,7 +40,8 @@ log = logging.getLogger("estate.collector")
 # Stored columns of every table the writer fills, as Arrow types; the SQL in migrations/ is the
 # authority for the stored types and descriptions, and a test checks the two agree.
 TABLE_COLUMNS: dict[str, dict[str, pa.DataType]] = {
-    "reports": REPORT_COLUMNS,
+    "reports": {**REPORT_COLUMNS, "report_no": history.NUMBER},
+    "package_catalog": history.catalog_columns(),
     **{f"{part.table}_current": history.current_columns(part) for part in PARTS},
     **{f"{part.table}_history": history.history_columns(part) for part in PARTS},
     "discovery_errors": ERROR_COLUMNS,
