@@ -170,23 +170,37 @@ def history(template: pb.Inventory, assets: int, days: int, db: Path) -> Store:
 
 
 def storage(template: pb.Inventory, assets: int, tmp: Path) -> None:
+    """Bytes per report after 10 daily scans, against the same package facts deduplicated.
+
+    The baseline is a DuckDB file of its own holding (asset, package, version, first seen, last seen),
+    written with the store file's block size. Also prints what each table of the store takes.
+    """
     days = 10
     store = history(template, assets, days, tmp / "ten_days.duckdb")
     reports = assets * days
     facts = store.con.execute("SELECT count(*) FROM packages").fetchone()
-    store.con.execute(f"ATTACH '{tmp / 'dedup.duckdb'}' AS dedup")
+    block_size = _count(store, "SELECT block_size FROM pragma_database_size()")
+    store.con.execute(f"ATTACH '{tmp / 'dedup.duckdb'}' AS dedup (BLOCK_SIZE {block_size})")
     store.con.execute("""
         CREATE TABLE dedup.facts AS
         SELECT p.asset_id, p.name, p.version, p.first_seen, coalesce(p.last_seen, s.collected_at) AS last_seen
         FROM packages p JOIN asset_state s USING (asset_id) ORDER BY p.asset_id, p.first_seen""")
     store.con.execute("DETACH dedup")
+    names = store.con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+                              "AND estimated_size > 0").fetchall()
+    tables = {name: _count(store, f"SELECT count(DISTINCT block_id) FROM pragma_storage_info('{name}') "
+                                  "WHERE block_id >= 0") for (name,) in names}
+    used, free = store.con.execute("SELECT used_blocks, free_blocks FROM pragma_database_size()").fetchone() or (0, 0)
     store.close()
     ours = (tmp / "ten_days.duckdb").stat().st_size
     baseline = (tmp / "dedup.duckdb").stat().st_size
     assert facts is not None
-    print(f"10 daily scans of {assets} assets ({reports:,} reports, {facts[0]:,} package intervals):")
-    print(f"  store file {ours / 1e6:.1f} MB = {ours / reports:,.0f} bytes/report; deduplicated baseline "
-          f"{baseline / 1e6:.1f} MB = {baseline / reports:,.0f} bytes/report; ratio {ours / baseline:.2f}x")
+    print(f"10 daily scans of {assets} assets ({reports:,} reports, {facts[0]:,} package intervals), "
+          f"blocks of {block_size // 1024} KiB:")
+    print(f"  store file {ours / 1e6:.2f} MB = {ours / reports:,.0f} bytes/report; deduplicated baseline "
+          f"{baseline / 1e6:.2f} MB = {baseline / reports:,.0f} bytes/report; ratio {ours / baseline:.2f}x")
+    print(f"  blocks: {used} used, {free} free; by table: "
+          + ", ".join(f"{name} {blocks}" for name, blocks in sorted(tables.items(), key=lambda t: -t[1])))
 
 
 def reads(template: pb.Inventory, assets: int, tmp: Path) -> None:

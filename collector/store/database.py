@@ -53,6 +53,11 @@ REPORT_ERRORS: tuple[type[BaseException], ...] = (
     duckdb.OutOfRangeException, pa.ArrowException, ValueError, TypeError, OverflowError, UnicodeError)
 
 
+# Block size of a new database file (DuckDB's default is 256 KiB). Every table with rows takes at least
+# a block, and each column of a row group at least a block unless it shares one: at 64 KiB the ~50
+# tables of the store and the interval tables' column segments waste less. Scans and inserts measured
+# the same (bench/RESULTS.md, "Store by change"). An existing file keeps the block size it has.
+BLOCK_SIZE = 65_536
 # Attempts after a write-write conflict between the writer's two lanes.
 CONFLICT_RETRIES = 5
 # Share of deleted (closed) rows in a <part>_current table above which it is rewritten: reads of
@@ -138,6 +143,8 @@ class Store:
         # Intervals closed (rows deleted from <part>_current) since its last compaction, per part.
         self.closed = dict.fromkeys(PART_BY_TABLE, 0)
         try:
+            if not read_only and not Path(self.path).exists():
+                duckdb.connect(self.path, config={"default_block_size": str(BLOCK_SIZE)}).close()
             self.con = duckdb.connect(self.path, read_only=read_only)
         except duckdb.IOException as exc:
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
