@@ -45,8 +45,15 @@ NUMBERED = "packages"
 NUMBER = pa.int32()
 # What package_catalog keeps of a package: every column but the version, which changes most often.
 CATALOG_COLUMNS = tuple(name for name in PART_BY_TABLE[NUMBERED].columns if name != "version")
-# Stored order of each <part>_current table when it is rewritten: runs of equal values compress.
-CURRENT_ORDER = {NUMBERED: "asset_no, first_seen, package_no"}
+# Order of package rows as stored: by first_seen (the order they are appended in anyway), then asset,
+# where first_seen, asset_no and first_report_no form long runs (run-length encoded), and within an
+# asset by package number, ascending for even assets and descending for odd ones: consecutive rows
+# then differ little in package_no even across assets, which DuckDB bit-packs in a few bits a row
+# instead of ten (bench/RESULTS.md, "Store by change").
+PACKAGE_ORDER = ("{t}first_seen, {t}asset_no, "
+                 "CASE WHEN {t}asset_no % 2 = 0 THEN {t}package_no ELSE -{t}package_no END")
+# Stored order of each <part>_current table when it is rewritten.
+CURRENT_ORDER = {NUMBERED: PACKAGE_ORDER.format(t="")}
 
 
 @dataclass(frozen=True)
@@ -200,7 +207,8 @@ def _insert_numbered(con: duckdb.DuckDBPyConnection, data: pa.Table) -> None:
             con.execute(f"""
                 INSERT INTO packages_current BY NAME
                 SELECT i.asset_no, k.package_no, i.version, i.first_report_no, i.first_seen
-                FROM incoming_rows i JOIN package_keys k ON {_same('k', 'i', CATALOG_COLUMNS)}""")  # noqa: S608
+                FROM incoming_rows i JOIN package_keys k ON {_same('k', 'i', CATALOG_COLUMNS)}
+                ORDER BY {PACKAGE_ORDER.format(t="")}""")  # noqa: S608
         finally:
             con.unregister("incoming_rows")
 
@@ -265,17 +273,19 @@ def _apply_numbered_changes(con: duckdb.DuckDBPyConnection) -> int:
     con.execute("""
         INSERT INTO packages_history BY NAME
         SELECT t.*, c.prev_report_no AS last_report_no, c.prev_collected_at AS last_seen, c.collected_at AS ended_at
-        FROM packages_current t JOIN closing c ON t.rowid = c.row_number""")
+        FROM packages_current t JOIN closing c ON t.rowid = c.row_number
+        ORDER BY t.asset_no, t.package_no""")
     row = con.execute("DELETE FROM packages_current WHERE rowid IN (SELECT row_number FROM closing)").fetchone()
     con.execute("DROP TABLE closing")
     _catalogue(con, "staged_rows")
     con.execute(f"""
         INSERT INTO packages_current BY NAME
-        SELECT DISTINCT s.asset_no, n.package_no, s.version, c.report_no AS first_report_no,
+        SELECT DISTINCT s.asset_no AS asset_no, n.package_no AS package_no, s.version, c.report_no AS first_report_no,
                c.collected_at AS first_seen
         FROM staged_rows s JOIN changed_assets c USING (asset_no) JOIN package_keys n ON {_same('n', 's', CATALOG_COLUMNS)}
         WHERE NOT EXISTS (SELECT 1 FROM packages_current t JOIN package_catalog k USING (package_no)
-                          WHERE {shown})""")  # noqa: S608
+                          WHERE {shown})
+        ORDER BY {PACKAGE_ORDER.format(t="")}""")  # noqa: S608
     return int(row[0]) if row else 0
 
 

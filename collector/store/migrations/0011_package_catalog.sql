@@ -54,7 +54,9 @@ JOIN package_catalog c ON c.name = t.name AND c.manager = t.manager
     AND c.origin IS NOT DISTINCT FROM t.origin AND c.maintainer IS NOT DISTINCT FROM t.maintainer
     AND c.distribution IS NOT DISTINCT FROM t.distribution AND c.component IS NOT DISTINCT FROM t.component
 JOIN reports f ON f.report_id = t.first_report_id
-ORDER BY s.asset_no, t.first_seen, c.package_no;
+-- In the order history.py keeps (PACKAGE_ORDER): by first_seen and asset, package numbers alternately
+-- ascending and descending from one asset to the next, so that they bit-pack narrow.
+ORDER BY t.first_seen, s.asset_no, CASE WHEN s.asset_no % 2 = 0 THEN c.package_no ELSE -c.package_no END;
 
 CREATE TABLE packages_history_0011 (
     asset_no INTEGER NOT NULL,
