@@ -68,7 +68,8 @@ def build(db: Path, assets: int, per_asset: int) -> Store:
         FROM (SELECT i // {per_asset} AS a, i % {per_asset} AS k FROM range({assets * per_asset}) t(i))""")
     con.execute("""
         INSERT INTO package_catalog (package_no, name, architecture, manager)
-        SELECT nextval('package_numbers'), name, 'amd64', 'dpkg' FROM (SELECT DISTINCT name FROM bench_rows ORDER BY name)""")
+        SELECT nextval('package_numbers'), name, 'amd64', 'dpkg'
+        FROM (SELECT DISTINCT name FROM bench_rows ORDER BY name)""")
     con.execute("""
         INSERT INTO packages_current (asset_no, package_no, version, first_report_no, first_seen)
         SELECT s.asset_no, c.package_no, b.version, r.report_no, r.collected_at

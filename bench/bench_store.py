@@ -11,7 +11,8 @@ Every figure is a ratio against a baseline measured in the same run (the machine
    reports per asset against 1 report per asset.
 Reports are this host's own scan (estate-agent's build_report) copied to many assets.
 
-Usage: python bench/bench_store.py [ASSETS]   (ASSETS for parts 1-3; default 320)
+Usage: python bench/bench_store.py [ASSETS]   (ASSETS for parts 1-2; default 320)
+       python bench/bench_store.py storage [ASSETS]   (part 3 only; default 1,000, the issue's scale)
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from estate.collector.store.database import Store
 from estate.v1 import inventory_pb2 as pb
 
 ASSETS = 320
+STORAGE_ASSETS = 1_000  # the issue's measurement: 1,000 assets rescanned daily for 10 days
 HISTORY_ASSETS = 40
 DAY0 = dt.datetime(2026, 1, 1, 6, 0, tzinfo=dt.timezone.utc)
 PACKAGE_FIELDS = ("name", "version", "architecture", "manager", "source", "found_by", "evidence")
@@ -96,7 +98,7 @@ def send(address: str, messages: list[bytes], streams: int) -> float:
 
 
 def bare_arrow_insert(reports: list[pb.Inventory], db: Path) -> float:
-    """Seconds for one Arrow insert (and commit) of the reports' package rows into a fresh packages_current."""
+    """Seconds for one Arrow insert (and commit) of the reports' package rows into a fresh table of their columns."""
     columns: dict[str, list[object]] = {"asset_id": [], **{f: [] for f in PACKAGE_FIELDS}, "first_report_id": [],
                                         "first_seen": []}
     for inv in reports:
@@ -109,12 +111,13 @@ def bare_arrow_insert(reports: list[pb.Inventory], db: Path) -> float:
     schema = pa.schema([(name, pa.timestamp("us", tz="UTC") if name == "first_seen" else pa.string())
                         for name in columns])
     table = pa.Table.from_pydict(columns, schema=schema)
-    store = Store(db)  # the same table definition as the collector's
+    store = Store(db)  # a store file as the collector's; packages_current holds numbers since 0011
     con = store.con
+    con.register("incoming", table)
+    con.execute("CREATE TABLE bare_packages AS SELECT * FROM incoming LIMIT 0")
     started = time.perf_counter()
     con.execute("BEGIN TRANSACTION")
-    con.register("incoming", table)
-    con.execute("INSERT INTO packages_current BY NAME SELECT * FROM incoming")
+    con.execute("INSERT INTO bare_packages BY NAME SELECT * FROM incoming")
     con.execute("COMMIT")
     seconds = time.perf_counter() - started
     store.close()
@@ -282,10 +285,19 @@ def main(assets: int = ASSETS) -> None:
         ingest(template, assets, tmp)
         print("rescans of the same assets:")
         rescans(template, assets, tmp)
-        storage(template, assets, tmp)
+        storage(template, STORAGE_ASSETS, tmp)
         reads(template, HISTORY_ASSETS, tmp)
         huge_report(tmp)
 
 
+def storage_only(assets: int = STORAGE_ASSETS) -> None:
+    template = build_report(LocalHost(), pb.METHOD_LOCAL, {"org": "bench"})
+    with tempfile.TemporaryDirectory() as name:
+        storage(template, assets, Path(name))
+
+
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:2]))
+    if sys.argv[1:2] == ["storage"]:
+        storage_only(*(int(a) for a in sys.argv[2:3]))
+    else:
+        main(*(int(a) for a in sys.argv[1:2]))

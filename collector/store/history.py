@@ -234,7 +234,7 @@ def _apply_changes(con: duckdb.DuckDBPyConnection, part: Part, work: PartWork) -
     try:
         if part.table == NUMBERED:
             return _apply_numbered_changes(con)
-        same = _same("s", "t", part.columns)
+        same = _same("s", "t", list(part.columns))
         current, closed = f"{part.table}_current", f"{part.table}_history"
         # Rows the new report no longer shows move from the current table to the history table.
         con.execute(f"""
@@ -280,9 +280,10 @@ def _apply_numbered_changes(con: duckdb.DuckDBPyConnection) -> int:
     _catalogue(con, "staged_rows")
     con.execute(f"""
         INSERT INTO packages_current BY NAME
-        SELECT DISTINCT s.asset_no AS asset_no, n.package_no AS package_no, s.version, c.report_no AS first_report_no,
-               c.collected_at AS first_seen
-        FROM staged_rows s JOIN changed_assets c USING (asset_no) JOIN package_keys n ON {_same('n', 's', CATALOG_COLUMNS)}
+        SELECT DISTINCT s.asset_no AS asset_no, n.package_no AS package_no, s.version,
+               c.report_no AS first_report_no, c.collected_at AS first_seen
+        FROM staged_rows s JOIN changed_assets c USING (asset_no)
+        JOIN package_keys n ON {_same('n', 's', CATALOG_COLUMNS)}
         WHERE NOT EXISTS (SELECT 1 FROM packages_current t JOIN package_catalog k USING (package_no)
                           WHERE {shown})
         ORDER BY {PACKAGE_ORDER.format(t="")}""")  # noqa: S608
