@@ -317,8 +317,8 @@ def test_migration_0011_keeps_every_package_read(tmp_path: Path) -> None:
     current = [(n, v) for n, v in store.con.execute(
         "SELECT name, version FROM current_packages WHERE asset_id = 'hostname:h1' AND architecture = 'amd64'"
     ).fetchall()]
-    first = scan("hostname:h1", 6, current)
-    assert store.write_reports([first], via="file")[0].status == "ACCEPTED"
+    rescan = scan("hostname:h1", 6, current)
+    assert store.write_reports([rescan], via="file")[0].status == "ACCEPTED"
     assert set(store.con.execute("SELECT name, version FROM current_packages WHERE asset_id = 'hostname:h1'"
                                  ).fetchall()) == set(current)
     # Then h1 upgrades p1, drops p2 and adds a package: two new rows, two intervals closed.
@@ -330,8 +330,8 @@ def test_migration_0011_keeps_every_package_read(tmp_path: Path) -> None:
                                  ).fetchall()) == set(changed)
     ended = store.con.execute("SELECT name, last_report_id, last_seen FROM packages WHERE asset_id = 'hostname:h1' "
                               "AND ended_at = ? ORDER BY name", [DAY0 + dt.timedelta(days=7)]).fetchall()
-    assert ended == [("p1", first.report_id, DAY0 + dt.timedelta(days=6)),
-                     ("p2", first.report_id, DAY0 + dt.timedelta(days=6))]
+    assert ended == [("p1", rescan.report_id, DAY0 + dt.timedelta(days=6)),
+                     ("p2", rescan.report_id, DAY0 + dt.timedelta(days=6))]
     # A late report after the migration: recorded, history untouched.
     assert store.write_reports([scan("hostname:h1", 5, [("late", "1")])], via="file")[0].status == "ACCEPTED"
     assert count(store, "SELECT count(*) FROM packages") == stored + 2
