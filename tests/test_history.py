@@ -339,3 +339,28 @@ def test_migration_0011_keeps_every_package_read(tmp_path: Path) -> None:
     # An unchanged rescan adds no package rows.
     assert store.write_reports([scan("hostname:h1", 8, changed)], via="file")[0].status == "ACCEPTED"
     assert count(store, "SELECT count(*) FROM packages") == stored + 2
+
+
+def test_a_package_numbered_twice_is_compared_by_content(store: Store) -> None:
+    """Both writer lanes may add the same new package at once: rows that use either number still match."""
+    store.write_reports([scan("hostname:a", 0, BASE), scan("hostname:b", 0, BASE)], via="file")
+    # What the other lane would have left: pkg1 catalogued again under a higher number, used by b.
+    store.con.execute("INSERT INTO package_catalog SELECT nextval('package_numbers'), * EXCLUDE (package_no) "
+                      "FROM package_catalog WHERE name = 'pkg1'")
+    store.con.execute("UPDATE packages_current SET package_no = (SELECT max(package_no) FROM package_catalog) "
+                      "WHERE package_no = (SELECT min(package_no) FROM package_catalog WHERE name = 'pkg1') "
+                      "AND asset_no = (SELECT asset_no FROM asset_state WHERE asset_id = 'hostname:b')")
+    pkg1 = "package_no IN (SELECT package_no FROM package_catalog WHERE name = 'pkg1')"
+    assert count(store, f"SELECT count(DISTINCT package_no) FROM packages_current WHERE {pkg1}") == 2
+    # b changes one other package: pkg1 stays one open interval, from day 0.
+    changed = [(n, "9" if n == "pkg7" else v) for n, v in BASE]
+    store.write_reports([scan("hostname:b", 1, changed), scan("hostname:a", 1, changed)], via="file")
+    rows = store.con.execute("SELECT asset_id, version, first_seen, open FROM packages WHERE name = 'pkg1' "
+                             "ORDER BY asset_id").fetchall()
+    assert rows == [("hostname:a", "1.1-1", DAY0, True), ("hostname:b", "1.1-1", DAY0, True)]
+    assert count(store, "SELECT count(*) FROM packages WHERE NOT open") == 2  # pkg7 of a and of b
+    # New rows of a known package take its lowest number.
+    store.write_reports([scan("hostname:c", 0, BASE)], via="file")
+    numbers = store.con.execute(f"SELECT package_no FROM packages_current JOIN asset_state USING (asset_no) "
+                                f"WHERE asset_id = 'hostname:c' AND {pkg1}").fetchall()
+    assert numbers == [(count(store, "SELECT min(package_no) FROM package_catalog WHERE name = 'pkg1'"),)]
