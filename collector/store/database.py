@@ -65,6 +65,11 @@ CONFLICT_RETRIES = 5
 COMPACT_DEAD_SHARE = 0.1
 
 
+def _unwritable(exc: duckdb.Error) -> bool:
+    """True when a commit failed because the database's files could not be written (not a conflict)."""
+    return "Failed to commit" in str(exc) and ("Could not write" in str(exc) or "No space left" in str(exc))
+
+
 class StoreError(Exception):
     """The store itself failed (disk full, locked, corrupt): not the report's fault."""
 
@@ -304,6 +309,19 @@ class Store:
             raise StoreError(f"{self.path}: {exc}") from exc
         return done
 
+    def _still_writable(self, failed: duckdb.Error) -> duckdb.Error:
+        """After a commit that could not be written: the checkpoint's error if the store cannot write either.
+
+        A commit whose log write fails (a full disk) leaves DuckDB usable, so the writer would refuse
+        every report for ever; a checkpoint on that disk fails and invalidates the database
+        (FatalException), which the collector answers by exiting for its supervisor to restart it.
+        """
+        try:
+            self.con.execute("CHECKPOINT")
+        except duckdb.Error as exc:
+            return exc
+        return failed
+
     def _transaction(self, flats: Sequence[FlatReport]) -> None:
         """Write flats in one transaction; REPORT_ERRORS pass through, anything else is a StoreError."""
         con = self.con
@@ -316,7 +334,10 @@ class Store:
                     closed = history.apply(con, flats, int(row[0]))
                     con.execute("COMMIT")
                 except BaseException:
-                    con.execute("ROLLBACK")
+                    # A COMMIT that failed (a conflict, a full disk) has ended the transaction already: its
+                    # error, not ROLLBACK's "no transaction is active", says what happened.
+                    with contextlib.suppress(duckdb.TransactionException):
+                        con.execute("ROLLBACK")
                     raise
                 for table, count in closed.items():
                     self.closed[table] += count
@@ -324,6 +345,9 @@ class Store:
             except REPORT_ERRORS:
                 raise
             except duckdb.TransactionException as exc:
+                if _unwritable(exc):
+                    cause = self._still_writable(exc)
+                    raise StoreError(f"{self.path}: {cause}") from cause
                 # The other lane changed the same asset at the same moment: try again after it.
                 if attempt == CONFLICT_RETRIES:
                     raise StoreError(f"{self.path}: {exc}") from exc
