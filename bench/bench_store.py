@@ -11,7 +11,8 @@ Every figure is a ratio against a baseline measured in the same run (the machine
    reports per asset against 1 report per asset.
 Reports are this host's own scan (estate-agent's build_report) copied to many assets.
 
-Usage: python bench/bench_store.py [ASSETS]   (ASSETS for parts 1-3; default 320)
+Usage: python bench/bench_store.py [ASSETS]   (ASSETS for parts 1-2; default 320)
+       python bench/bench_store.py storage [ASSETS]   (part 3 only; default 1,000, the issue's scale)
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from estate.collector.store.database import Store
 from estate.v1 import inventory_pb2 as pb
 
 ASSETS = 320
+STORAGE_ASSETS = 1_000  # the issue's measurement: 1,000 assets rescanned daily for 10 days
 HISTORY_ASSETS = 40
 DAY0 = dt.datetime(2026, 1, 1, 6, 0, tzinfo=dt.timezone.utc)
 # Every stored column of a package (the bare insert writes the same rows the collector does).
@@ -115,15 +117,18 @@ def bare_arrow_insert(reports: list[pb.Inventory], db: Path) -> float:
         columns["first_seen"] += [inv.collected_at.ToDatetime(tzinfo=dt.timezone.utc)] * n
     schema = pa.schema([(name, pa.timestamp("us", tz="UTC") if name == "first_seen" else pa.string())
                         for name in columns])
-    rows = pa.Table.from_pydict(columns, schema=schema)
-    with duckdb.connect(str(db)) as con:
-        con.register("incoming", rows)
-        con.execute("CREATE TABLE package_rows AS SELECT * FROM incoming LIMIT 0")
-        started = time.perf_counter()
-        con.execute("BEGIN TRANSACTION")
-        con.execute("INSERT INTO package_rows SELECT * FROM incoming")
-        con.execute("COMMIT")
-        return time.perf_counter() - started
+    table = pa.Table.from_pydict(columns, schema=schema)
+    store = Store(db)  # a store file as the collector's; packages_current holds numbers since 0011
+    con = store.con
+    con.register("incoming", table)
+    con.execute("CREATE TABLE bare_packages AS SELECT * FROM incoming LIMIT 0")
+    started = time.perf_counter()
+    con.execute("BEGIN TRANSACTION")
+    con.execute("INSERT INTO bare_packages BY NAME SELECT * FROM incoming")
+    con.execute("COMMIT")
+    seconds = time.perf_counter() - started
+    store.close()
+    return seconds
 
 
 def ingest(template: pb.Inventory, assets: int, tmp: Path) -> None:
@@ -175,23 +180,37 @@ def history(template: pb.Inventory, assets: int, days: int, db: Path) -> Store:
 
 
 def storage(template: pb.Inventory, assets: int, tmp: Path) -> None:
+    """Bytes per report after 10 daily scans, against the same package facts deduplicated.
+
+    The baseline is a DuckDB file of its own holding (asset, package, version, first seen, last seen),
+    written with the store file's block size. Also prints what each table of the store takes.
+    """
     days = 10
     store = history(template, assets, days, tmp / "ten_days.duckdb")
     reports = assets * days
     facts = store.con.execute("SELECT count(*) FROM packages").fetchone()
-    store.con.execute(f"ATTACH '{tmp / 'dedup.duckdb'}' AS dedup")
+    block_size = _count(store, "SELECT block_size FROM pragma_database_size()")
+    store.con.execute(f"ATTACH '{tmp / 'dedup.duckdb'}' AS dedup (BLOCK_SIZE {block_size})")
     store.con.execute("""
         CREATE TABLE dedup.facts AS
         SELECT p.asset_id, p.name, p.version, p.first_seen, coalesce(p.last_seen, s.collected_at) AS last_seen
         FROM packages p JOIN asset_state s USING (asset_id) ORDER BY p.asset_id, p.first_seen""")
     store.con.execute("DETACH dedup")
+    names = store.con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+                              "AND estimated_size > 0").fetchall()
+    tables = {name: _count(store, f"SELECT count(DISTINCT block_id) FROM pragma_storage_info('{name}') "
+                                  "WHERE block_id >= 0") for (name,) in names}
+    used, free = store.con.execute("SELECT used_blocks, free_blocks FROM pragma_database_size()").fetchone() or (0, 0)
     store.close()
     ours = (tmp / "ten_days.duckdb").stat().st_size
     baseline = (tmp / "dedup.duckdb").stat().st_size
     assert facts is not None
-    print(f"10 daily scans of {assets} assets ({reports:,} reports, {facts[0]:,} package intervals):")
-    print(f"  store file {ours / 1e6:.1f} MB = {ours / reports:,.0f} bytes/report; deduplicated baseline "
-          f"{baseline / 1e6:.1f} MB = {baseline / reports:,.0f} bytes/report; ratio {ours / baseline:.2f}x")
+    print(f"10 daily scans of {assets} assets ({reports:,} reports, {facts[0]:,} package intervals), "
+          f"blocks of {block_size // 1024} KiB:")
+    print(f"  store file {ours / 1e6:.2f} MB = {ours / reports:,.0f} bytes/report; deduplicated baseline "
+          f"{baseline / 1e6:.2f} MB = {baseline / reports:,.0f} bytes/report; ratio {ours / baseline:.2f}x")
+    print(f"  blocks: {used} used, {free} free; by table: "
+          + ", ".join(f"{name} {blocks}" for name, blocks in sorted(tables.items(), key=lambda t: -t[1])))
 
 
 def reads(template: pb.Inventory, assets: int, tmp: Path) -> None:
@@ -279,10 +298,19 @@ def main(assets: int = ASSETS) -> None:
         ingest(template, assets, tmp)
         print("rescans of the same assets:")
         rescans(template, assets, tmp)
-        storage(template, assets, tmp)
+        storage(template, STORAGE_ASSETS, tmp)
         reads(template, HISTORY_ASSETS, tmp)
         huge_report(tmp)
 
 
+def storage_only(assets: int = STORAGE_ASSETS) -> None:
+    template = build_report(LocalHost(), pb.METHOD_LOCAL, {"org": "bench"})
+    with tempfile.TemporaryDirectory() as name:
+        storage(template, assets, Path(name))
+
+
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:2]))
+    if sys.argv[1:2] == ["storage"]:
+        storage_only(*(int(a) for a in sys.argv[2:3]))
+    else:
+        main(*(int(a) for a in sys.argv[1:2]))

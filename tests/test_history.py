@@ -219,7 +219,7 @@ def test_compaction_drops_deleted_rows_and_keeps_every_interval(store: Store) ->
     assert len(intervals) == 300 and store.closed["packages"] == 250
     store.con.execute("CHECKPOINT")
     stored = ("SELECT sum(count) FROM pragma_storage_info('packages_current') "
-              "WHERE column_name = 'name' AND segment_type = 'VARCHAR'")
+              "WHERE column_name = 'version' AND segment_type = 'VARCHAR'")
     assert count(store, stored) > 50  # closed intervals leave deleted rows behind
     assert store.compact_if_needed() == ["packages"]
     assert count(store, stored) == 50
@@ -248,3 +248,119 @@ def test_unchanged_part_is_not_flattened_and_a_stale_hint_is_caught(store: Store
     assert store.write_prepared([stale])[0].status == "ACCEPTED"
     assert set(store.con.execute("SELECT name, version FROM current_packages").fetchall()) == set(changed)
     assert count(store, "SELECT count(*) FROM packages WHERE NOT open") == 10
+
+
+# --- migration 0011 (packages by number) on a database written by the schema before it -----------
+
+def _migrate_up_to(con: duckdb.DuckDBPyConnection, last: int) -> None:
+    done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    for number, file_name, sql in _migrations():
+        if number not in done and number <= last:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [number, file_name])
+
+
+# Every way the views let one read packages, each as a sorted list of rows (duplicates kept).
+PACKAGE_READS = {
+    "packages": "SELECT * FROM packages",
+    "current_packages": "SELECT * FROM current_packages",
+    **{f"as_of_day{day}": f"SELECT * FROM packages_as_of(TIMESTAMPTZ '{DAY0 + dt.timedelta(days=day, hours=12)}')"
+       for day in range(-1, 6)},
+    "changes_since": f"SELECT * FROM changes_since(TIMESTAMPTZ '{DAY0 - dt.timedelta(days=1)}') "
+                     "WHERE part = 'package'",
+    "changes_since_day3": f"SELECT * FROM changes_since(TIMESTAMPTZ '{DAY0 + dt.timedelta(days=3)}')",
+}
+
+
+def _package_reads(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[list[str], list[str]]]:
+    reads = {}
+    for name, sql in PACKAGE_READS.items():
+        cursor = con.execute(sql)
+        reads[name] = ([d[0] for d in cursor.description or ()], sorted(map(repr, cursor.fetchall())))
+    return reads
+
+
+def test_migration_0011_keeps_every_package_read(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    con = _old_database(path)
+    _migrate_up_to(con, 10)
+    # Rows only the 0010 writer could have made: descriptive columns set (and NULL), a package whose
+    # name another has with a different architecture, and one asset's closed interval of it.
+    report = con.execute("SELECT report_id, collected_at FROM asset_state WHERE asset_id = 'hostname:h2'").fetchone()
+    assert report is not None
+    con.execute("INSERT INTO packages_current VALUES ('hostname:h2', 'p0', '1.0', 'i386', 'dpkg', 'p0src', 'dpkg', "
+                "'/var/lib/dpkg', 'Debian', 'Debian Maintainers', NULL, 'main', ?, ?)", list(report))
+    first = con.execute("SELECT report_id, collected_at FROM reports WHERE asset_id = 'hostname:h2' "
+                        "ORDER BY collected_at LIMIT 2").fetchall()
+    con.execute("INSERT INTO packages_history VALUES ('hostname:h2', 'p0', '0.9', 'i386', 'dpkg', 'p0src', 'dpkg', "
+                "'/var/lib/dpkg', 'Debian', 'Debian Maintainers', NULL, 'main', ?, ?, ?, ?, ?)",
+                [*first[0], *first[0], first[1][1]])
+    # A late report as the 0010 writer recorded it: in reports, not in history.
+    con.execute("INSERT INTO reports (report_id, asset_id, collected_at, received_at, method, received_via, "
+                "hostname, labels, package_count, error_count, in_history) VALUES (?, 'hostname:h0', ?, now(), "
+                "'LOCAL', 'grpc', 'h0', MAP {'org': 'x'}, 0, 0, false)",
+                [str(uuid.uuid4()), DAY0 + dt.timedelta(days=3, minutes=30)])
+    before = _package_reads(con)
+    assert len(before["packages"][1]) > len(before["current_packages"][1]) > 0
+    assert any("'removed'" in row for row in before["changes_since"][1])
+    con.close()
+
+    store = Store(path)
+    assert store.schema_version() >= 11
+    assert _package_reads(store.con) == before
+    catalog = count(store, "SELECT count(*) FROM package_catalog")
+    assert catalog == count(store, "SELECT count(DISTINCT (name, architecture, source, origin)) FROM packages")
+    assert count(store, "SELECT count(DISTINCT report_no) FROM reports") == count(store, "SELECT count(*) FROM reports")
+
+    # The writer continues the converted history by change. The converted rows have NULL where the
+    # writer stores '' (source, origin, ...): the first rescan replaces them, as it would have before.
+    current = [(n, v) for n, v in store.con.execute(
+        "SELECT name, version FROM current_packages WHERE asset_id = 'hostname:h1' AND architecture = 'amd64'"
+    ).fetchall()]
+    rescan = scan("hostname:h1", 6, current)
+    assert store.write_reports([rescan], via="file")[0].status == "ACCEPTED"
+    assert set(store.con.execute("SELECT name, version FROM current_packages WHERE asset_id = 'hostname:h1'"
+                                 ).fetchall()) == set(current)
+    # Then h1 upgrades p1, drops p2 and adds a package: two new rows, two intervals closed.
+    stored = count(store, "SELECT count(*) FROM packages")
+    changed = [(n, "9.9" if n == "p1" else v) for n, v in current if n != "p2"] + [("added", "1")]
+    assert store.write_reports([scan("hostname:h1", 7, changed)], via="file")[0].status == "ACCEPTED"
+    assert count(store, "SELECT count(*) FROM packages") == stored + 2
+    assert set(store.con.execute("SELECT name, version FROM current_packages WHERE asset_id = 'hostname:h1'"
+                                 ).fetchall()) == set(changed)
+    ended = store.con.execute("SELECT name, last_report_id, last_seen FROM packages WHERE asset_id = 'hostname:h1' "
+                              "AND ended_at = ? ORDER BY name", [DAY0 + dt.timedelta(days=7)]).fetchall()
+    assert ended == [("p1", rescan.report_id, DAY0 + dt.timedelta(days=6)),
+                     ("p2", rescan.report_id, DAY0 + dt.timedelta(days=6))]
+    # A late report after the migration: recorded, history untouched.
+    assert store.write_reports([scan("hostname:h1", 5, [("late", "1")])], via="file")[0].status == "ACCEPTED"
+    assert count(store, "SELECT count(*) FROM packages") == stored + 2
+    assert count(store, "SELECT count(*) FROM packages WHERE name = 'late'") == 0
+    # An unchanged rescan adds no package rows.
+    assert store.write_reports([scan("hostname:h1", 8, changed)], via="file")[0].status == "ACCEPTED"
+    assert count(store, "SELECT count(*) FROM packages") == stored + 2
+
+
+def test_a_package_numbered_twice_is_compared_by_content(store: Store) -> None:
+    """Both writer lanes may add the same new package at once: rows that use either number still match."""
+    store.write_reports([scan("hostname:a", 0, BASE), scan("hostname:b", 0, BASE)], via="file")
+    # What the other lane would have left: pkg1 catalogued again under a higher number, used by b.
+    store.con.execute("INSERT INTO package_catalog SELECT nextval('package_numbers'), * EXCLUDE (package_no) "
+                      "FROM package_catalog WHERE name = 'pkg1'")
+    store.con.execute("UPDATE packages_current SET package_no = (SELECT max(package_no) FROM package_catalog) "
+                      "WHERE package_no = (SELECT min(package_no) FROM package_catalog WHERE name = 'pkg1') "
+                      "AND asset_no = (SELECT asset_no FROM asset_state WHERE asset_id = 'hostname:b')")
+    pkg1 = "package_no IN (SELECT package_no FROM package_catalog WHERE name = 'pkg1')"
+    assert count(store, f"SELECT count(DISTINCT package_no) FROM packages_current WHERE {pkg1}") == 2
+    # b changes one other package: pkg1 stays one open interval, from day 0.
+    changed = [(n, "9" if n == "pkg7" else v) for n, v in BASE]
+    store.write_reports([scan("hostname:b", 1, changed), scan("hostname:a", 1, changed)], via="file")
+    rows = store.con.execute("SELECT asset_id, version, first_seen, open FROM packages WHERE name = 'pkg1' "
+                             "ORDER BY asset_id").fetchall()
+    assert rows == [("hostname:a", "1.1-1", DAY0, True), ("hostname:b", "1.1-1", DAY0, True)]
+    assert count(store, "SELECT count(*) FROM packages WHERE NOT open") == 2  # pkg7 of a and of b
+    # New rows of a known package take its lowest number.
+    store.write_reports([scan("hostname:c", 0, BASE)], via="file")
+    numbers = store.con.execute(f"SELECT package_no FROM packages_current JOIN asset_state USING (asset_no) "
+                                f"WHERE asset_id = 'hostname:c' AND {pkg1}").fetchall()
+    assert numbers == [(count(store, "SELECT min(package_no) FROM package_catalog WHERE name = 'pkg1'"),)]

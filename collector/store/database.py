@@ -40,7 +40,8 @@ log = logging.getLogger("estate.collector")
 # Stored columns of every table the writer fills, as Arrow types; the SQL in migrations/ is the
 # authority for the stored types and descriptions, and a test checks the two agree.
 TABLE_COLUMNS: dict[str, dict[str, pa.DataType]] = {
-    "reports": REPORT_COLUMNS,
+    "reports": {**REPORT_COLUMNS, "report_no": history.NUMBER},
+    "package_catalog": history.catalog_columns(),
     **{f"{part.table}_current": history.current_columns(part) for part in PARTS},
     **{f"{part.table}_history": history.history_columns(part) for part in PARTS},
     "discovery_errors": ERROR_COLUMNS,
@@ -52,11 +53,21 @@ REPORT_ERRORS: tuple[type[BaseException], ...] = (
     duckdb.OutOfRangeException, pa.ArrowException, ValueError, TypeError, OverflowError, UnicodeError)
 
 
+# Block size of a new database file (DuckDB's default is 256 KiB). Every table with rows takes at least
+# a block, and each column of a row group at least a block unless it shares one: at 64 KiB the ~50
+# tables of the store and the interval tables' column segments waste less. Scans and inserts measured
+# the same (bench/RESULTS.md, "Store by change"). An existing file keeps the block size it has.
+BLOCK_SIZE = 65_536
 # Attempts after a write-write conflict between the writer's two lanes.
 CONFLICT_RETRIES = 5
 # Share of deleted (closed) rows in a <part>_current table above which it is rewritten: reads of
 # current state cost at most about that much more than a table without history.
 COMPACT_DEAD_SHARE = 0.1
+
+
+def _unwritable(exc: duckdb.Error) -> bool:
+    """True when a commit failed because the database's files could not be written (not a conflict)."""
+    return "Failed to commit" in str(exc) and ("Could not write" in str(exc) or "No space left" in str(exc))
 
 
 class StoreError(Exception):
@@ -137,6 +148,8 @@ class Store:
         # Intervals closed (rows deleted from <part>_current) since its last compaction, per part.
         self.closed = dict.fromkeys(PART_BY_TABLE, 0)
         try:
+            if not read_only and not Path(self.path).exists():
+                duckdb.connect(self.path, config={"default_block_size": str(BLOCK_SIZE)}).close()
             self.con = duckdb.connect(self.path, read_only=read_only)
         except duckdb.IOException as exc:
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
@@ -296,6 +309,19 @@ class Store:
             raise StoreError(f"{self.path}: {exc}") from exc
         return done
 
+    def _still_writable(self, failed: duckdb.Error) -> duckdb.Error:
+        """After a commit that could not be written: the checkpoint's error if the store cannot write either.
+
+        A commit whose log write fails (a full disk) leaves DuckDB usable, so the writer would refuse
+        every report for ever; a checkpoint on that disk fails and invalidates the database
+        (FatalException), which the collector answers by exiting for its supervisor to restart it.
+        """
+        try:
+            self.con.execute("CHECKPOINT")
+        except duckdb.Error as exc:
+            return exc
+        return failed
+
     def _transaction(self, flats: Sequence[FlatReport]) -> None:
         """Write flats in one transaction; REPORT_ERRORS pass through, anything else is a StoreError."""
         con = self.con
@@ -308,7 +334,10 @@ class Store:
                     closed = history.apply(con, flats, int(row[0]))
                     con.execute("COMMIT")
                 except BaseException:
-                    con.execute("ROLLBACK")
+                    # A COMMIT that failed (a conflict, a full disk) has ended the transaction already: its
+                    # error, not ROLLBACK's "no transaction is active", says what happened.
+                    with contextlib.suppress(duckdb.TransactionException):
+                        con.execute("ROLLBACK")
                     raise
                 for table, count in closed.items():
                     self.closed[table] += count
@@ -316,6 +345,9 @@ class Store:
             except REPORT_ERRORS:
                 raise
             except duckdb.TransactionException as exc:
+                if _unwritable(exc):
+                    cause = self._still_writable(exc)
+                    raise StoreError(f"{self.path}: {cause}") from cause
                 # The other lane changed the same asset at the same moment: try again after it.
                 if attempt == CONFLICT_RETRIES:
                     raise StoreError(f"{self.path}: {exc}") from exc

@@ -8,6 +8,10 @@ For each report and part, against the asset's state (asset_state):
 - a report older than the asset's current one (a late resend): its header is recorded with
   in_history = false and the history is left alone.
 Several reports of one asset in a group are applied in rounds, oldest first.
+
+Packages, most of the rows, are kept by number (migration 0011): each report, asset and package
+(apart from its version: package_catalog) gets a number, and an interval row holds only those
+numbers, the version and the times. The views packages and current_packages resolve them.
 """
 
 from __future__ import annotations
@@ -36,15 +40,53 @@ from estate.collector.ingest.flatten import (
 # Below this many rows per batch on average, batches are combined into one chunk before an insert.
 SMALL_CHUNKS_ROWS = 16_384
 HASH_COLUMNS = {part.table: f"{part.table}_hash" for part in PARTS}
+# The part kept by number: its rows refer to package_catalog, asset_state and reports by number.
+NUMBERED = "packages"
+NUMBER = pa.int32()
+# What package_catalog keeps of a package: every column but the version, which changes most often.
+CATALOG_COLUMNS = tuple(name for name in PART_BY_TABLE[NUMBERED].columns if name != "version")
+# Order of package rows as stored: by first_seen (the order they are appended in anyway), then asset,
+# where first_seen, asset_no and first_report_no form long runs (run-length encoded), and within an
+# asset by package number, ascending for even assets and descending for odd ones: consecutive rows
+# then differ little in package_no even across assets, which DuckDB bit-packs in a few bits a row
+# instead of ten (bench/RESULTS.md, "Store by change").
+PACKAGE_ORDER = ("{t}first_seen, {t}asset_no, "
+                 "CASE WHEN {t}asset_no % 2 = 0 THEN {t}package_no ELSE -{t}package_no END")
+# Stored order of each <part>_current table when it is rewritten.
+CURRENT_ORDER = {NUMBERED: PACKAGE_ORDER.format(t="")}
 
 
 @dataclass(frozen=True)
 class AssetState:
-    """What the store knows of an asset before a round: its current report and part hashes."""
+    """What the store knows of an asset before a round: its numbers, current report and part hashes."""
 
+    asset_no: int
     report_id: str
+    report_no: int
     collected_at: dt.datetime
     hashes: dict[str, bytes | None]
+
+
+@dataclass(frozen=True)
+class Opening:
+    """A report whose rows of a part open intervals: the asset and report, by id and by number."""
+
+    asset_id: str
+    asset_no: int
+    report_id: str
+    report_no: int
+    collected_at: dt.datetime
+    rows: int
+
+
+@dataclass(frozen=True)
+class Change:
+    """A report that changes a part of a known asset, and the asset's report before it."""
+
+    opening: Opening
+    prev_report_id: str
+    prev_report_no: int
+    prev_collected_at: dt.datetime
 
 
 @dataclass
@@ -52,9 +94,9 @@ class PartWork:
     """A part's rows to write in one round: new assets' rows, and changed assets' full rows to diff."""
 
     new: list[pa.RecordBatch] = field(default_factory=list)
-    new_reports: list[tuple[str, dt.datetime, int]] = field(default_factory=list)
+    new_reports: list[Opening] = field(default_factory=list)
     changed: list[pa.RecordBatch] = field(default_factory=list)
-    changed_assets: list[tuple[str, str, dt.datetime, str, dt.datetime]] = field(default_factory=list)
+    changed_assets: list[Change] = field(default_factory=list)
 
 
 def _rounds(reports: Sequence[FlatReport]) -> list[list[FlatReport]]:
@@ -74,24 +116,46 @@ def _rounds(reports: Sequence[FlatReport]) -> list[list[FlatReport]]:
 
 def _states(con: duckdb.DuckDBPyConnection, assets: list[str]) -> dict[str, AssetState]:
     hashes = ", ".join(HASH_COLUMNS.values())
-    rows = con.execute(f"SELECT asset_id, report_id, collected_at, {hashes} FROM asset_state "  # noqa: S608
-                       "WHERE asset_id IN (SELECT unnest(?::VARCHAR[]))", [assets]).fetchall()
-    return {row[0]: AssetState(row[1], row[2], dict(zip(HASH_COLUMNS, row[3:], strict=True))) for row in rows}
+    rows = con.execute(f"SELECT asset_id, asset_no, report_id, report_no, collected_at, {hashes} "  # noqa: S608
+                       "FROM asset_state WHERE asset_id IN (SELECT unnest(?::VARCHAR[]))", [assets]).fetchall()
+    return {row[0]: AssetState(row[1], row[2], row[3], row[4], dict(zip(HASH_COLUMNS, row[5:], strict=True)))
+            for row in rows}
 
 
-def _with_intervals(batches: list[pa.RecordBatch], part: Part,
-                    reports: list[tuple[str, dt.datetime, int]]) -> pa.Table:
-    """New rows as open intervals: first_report_id and first_seen from the report of each run of rows.
+def _numbers(con: duckdb.DuckDBPyConnection, sequence: str, count: int) -> list[int]:
+    """count new numbers from a sequence (numbers of a rolled-back transaction are not reused: gaps are fine)."""
+    if not count:
+        return []
+    rows = con.execute(f"SELECT nextval('{sequence}') FROM range(?)", [count]).fetchall()  # noqa: S608
+    return [int(row[0]) for row in rows]
 
-    Many small batches (a group of small reports) become one contiguous chunk: DuckDB scans a table
-    of many small Arrow batches several times slower. A huge report's big chunks are not copied.
+
+def _runs(openings: list[Opening], value: str, kind: pa.DataType) -> pa.Array:
+    """One value per row: each opening's attribute repeated over its rows, in order."""
+    return pa.concat_arrays([pa.repeat(pa.scalar(getattr(o, value), kind), o.rows) for o in openings])
+
+
+def _staged(batches: list[pa.RecordBatch], part: Part) -> pa.Table:
+    """A part's rows as one table; many small batches (a group of small reports) as one contiguous chunk.
+
+    DuckDB scans a table of many small Arrow batches several times slower. A huge report's big
+    chunks are not copied.
     """
     table = pa.Table.from_batches(batches, schema=part_schema(part))
     if table.num_rows < SMALL_CHUNKS_ROWS * len(batches):
         table = table.combine_chunks()
-    ids = pa.concat_arrays([pa.repeat(pa.scalar(report_id, STR), rows) for report_id, _, rows in reports])
-    seen = pa.concat_arrays([pa.repeat(pa.scalar(when, TS), rows) for _, when, rows in reports])
-    return table.append_column("first_report_id", ids).append_column("first_seen", seen)
+    return table
+
+
+def _with_intervals(batches: list[pa.RecordBatch], part: Part, reports: list[Opening]) -> pa.Table:
+    """New rows as open intervals: first report (id, or number for packages) and first_seen per run of rows."""
+    table = _staged(batches, part)
+    if part.table == NUMBERED:
+        table = table.append_column("asset_no", _runs(reports, "asset_no", NUMBER))
+        table = table.append_column("first_report_no", _runs(reports, "report_no", NUMBER))
+    else:
+        table = table.append_column("first_report_id", _runs(reports, "report_id", STR))
+    return table.append_column("first_seen", _runs(reports, "collected_at", TS))
 
 
 # Rows per INSERT statement: one DuckDB row group. A huge report goes in several statements (one
@@ -108,21 +172,70 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
             con.unregister("incoming_rows")
 
 
+def _same(left: str, right: str, columns: Sequence[str]) -> str:
+    return " AND ".join(f"{left}.{name} IS NOT DISTINCT FROM {right}.{name}" for name in columns)
+
+
+def _catalogue(con: duckdb.DuckDBPyConnection, rows: str) -> None:
+    """Number every package among the registered rows: package_keys(catalog columns, package_no).
+
+    Packages package_catalog does not know yet are added. Should both writer lanes add the same
+    package at once, it has two numbers; the lowest is used from then on, and rows are compared by
+    their content, never by number, so that changes nothing else.
+    """
+    columns = ", ".join(CATALOG_COLUMNS)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE package_keys AS SELECT DISTINCT {columns} FROM {rows}")  # noqa: S608
+    con.execute(f"""
+        INSERT INTO package_catalog BY NAME
+        SELECT nextval('package_numbers') AS package_no, * FROM (
+            SELECT * FROM package_keys k
+            WHERE NOT EXISTS (SELECT 1 FROM package_catalog c WHERE {_same('c', 'k', CATALOG_COLUMNS)})
+            ORDER BY ALL)""")  # noqa: S608
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE package_keys AS
+        SELECT k.*, min(c.package_no)::INTEGER AS package_no
+        FROM package_keys k JOIN package_catalog c ON {_same('c', 'k', CATALOG_COLUMNS)}
+        GROUP BY ALL""")  # noqa: S608
+
+
+def _insert_numbered(con: duckdb.DuckDBPyConnection, data: pa.Table) -> None:
+    """Insert new open intervals of packages (rows with asset_no, first_report_no, first_seen) by number."""
+    for start in range(0, max(data.num_rows, 1), INSERT_ROWS):
+        con.register("incoming_rows", data.slice(start, INSERT_ROWS))
+        try:
+            _catalogue(con, "incoming_rows")
+            con.execute(f"""
+                INSERT INTO packages_current BY NAME
+                SELECT i.asset_no, k.package_no, i.version, i.first_report_no, i.first_seen
+                FROM incoming_rows i JOIN package_keys k ON {_same('k', 'i', CATALOG_COLUMNS)}
+                ORDER BY {PACKAGE_ORDER.format(t="")}""")  # noqa: S608
+        finally:
+            con.unregister("incoming_rows")
+
+
+def _changed_table(work: PartWork) -> pa.Table:
+    return pa.Table.from_pylist(
+        [{"asset_id": c.opening.asset_id, "asset_no": c.opening.asset_no, "report_id": c.opening.report_id,
+          "report_no": c.opening.report_no, "collected_at": c.opening.collected_at,
+          "prev_report_id": c.prev_report_id, "prev_report_no": c.prev_report_no,
+          "prev_collected_at": c.prev_collected_at} for c in work.changed_assets],
+        schema=pa.schema([("asset_id", STR), ("asset_no", NUMBER), ("report_id", STR), ("report_no", NUMBER),
+                          ("collected_at", TS), ("prev_report_id", STR), ("prev_report_no", NUMBER),
+                          ("prev_collected_at", TS)]))
+
+
 def _apply_changes(con: duckdb.DuckDBPyConnection, part: Part, work: PartWork) -> int:
     """Close the open intervals changed assets no longer show, open those they newly show; returns how many closed."""
-    staged = pa.Table.from_batches(work.changed, schema=part_schema(part))
-    if staged.num_rows < SMALL_CHUNKS_ROWS * len(work.changed):
-        staged = staged.combine_chunks()
-    changed = pa.Table.from_pylist(
-        [{"asset_id": a, "report_id": r, "collected_at": c, "prev_report_id": pr, "prev_collected_at": pc}
-         for a, r, c, pr, pc in work.changed_assets],
-        schema=pa.schema([("asset_id", STR), ("report_id", STR), ("collected_at", TS), ("prev_report_id", STR),
-                          ("prev_collected_at", TS)]))
-    same = " AND ".join(f"s.{name} IS NOT DISTINCT FROM t.{name}" for name in part.columns)
-    current, closed = f"{part.table}_current", f"{part.table}_history"
+    staged = _staged(work.changed, part)
+    if part.table == NUMBERED:
+        staged = staged.append_column("asset_no", _runs([c.opening for c in work.changed_assets], "asset_no", NUMBER))
     con.register("staged_rows", staged)
-    con.register("changed_assets", changed)
+    con.register("changed_assets", _changed_table(work))
     try:
+        if part.table == NUMBERED:
+            return _apply_numbered_changes(con)
+        same = _same("s", "t", list(part.columns))
+        current, closed = f"{part.table}_current", f"{part.table}_history"
         # Rows the new report no longer shows move from the current table to the history table.
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE closing AS
@@ -142,9 +255,38 @@ def _apply_changes(con: duckdb.DuckDBPyConnection, part: Part, work: PartWork) -
             SELECT DISTINCT s.asset_id, {columns}, c.report_id AS first_report_id, c.collected_at AS first_seen
             FROM staged_rows s JOIN changed_assets c USING (asset_id)
             WHERE NOT EXISTS (SELECT 1 FROM {current} t WHERE t.asset_id = s.asset_id AND {same})""")  # noqa: S608
+        return int(row[0]) if row else 0
     finally:
         con.unregister("staged_rows")
         con.unregister("changed_assets")
+
+
+def _apply_numbered_changes(con: duckdb.DuckDBPyConnection) -> int:
+    """_apply_changes for packages: rows compared by content (catalog columns and version), stored by number."""
+    # The package a current row shows, as the staged rows show theirs: its catalog row and version.
+    shown = f"s.asset_no = t.asset_no AND s.version = t.version AND {_same('s', 'k', CATALOG_COLUMNS)}"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE closing AS
+        SELECT t.rowid AS row_number, c.prev_report_no, c.prev_collected_at, c.collected_at
+        FROM packages_current t JOIN changed_assets c USING (asset_no) JOIN package_catalog k USING (package_no)
+        WHERE NOT EXISTS (SELECT 1 FROM staged_rows s WHERE {shown})""")  # noqa: S608
+    con.execute("""
+        INSERT INTO packages_history BY NAME
+        SELECT t.*, c.prev_report_no AS last_report_no, c.prev_collected_at AS last_seen, c.collected_at AS ended_at
+        FROM packages_current t JOIN closing c ON t.rowid = c.row_number
+        ORDER BY t.asset_no, t.package_no""")
+    row = con.execute("DELETE FROM packages_current WHERE rowid IN (SELECT row_number FROM closing)").fetchone()
+    con.execute("DROP TABLE closing")
+    _catalogue(con, "staged_rows")
+    con.execute(f"""
+        INSERT INTO packages_current BY NAME
+        SELECT DISTINCT s.asset_no AS asset_no, n.package_no AS package_no, s.version,
+               c.report_no AS first_report_no, c.collected_at AS first_seen
+        FROM staged_rows s JOIN changed_assets c USING (asset_no)
+        JOIN package_keys n ON {_same('n', 's', CATALOG_COLUMNS)}
+        WHERE NOT EXISTS (SELECT 1 FROM packages_current t JOIN package_catalog k USING (package_no)
+                          WHERE {shown})
+        ORDER BY {PACKAGE_ORDER.format(t="")}""")  # noqa: S608
     return int(row[0]) if row else 0
 
 
@@ -154,9 +296,14 @@ def apply(con: duckdb.DuckDBPyConnection, reports: Sequence[FlatReport], commit:
     Returns the number of intervals closed per part (rows deleted from <part>_current).
     """
     in_history: dict[str, bool] = {}
+    report_numbers = dict(zip((r.report_id for r in reports), _numbers(con, "report_numbers", len(reports)),
+                              strict=True))
     closed = dict.fromkeys(PART_BY_TABLE, 0)
     for batch in _rounds(reports):
         states = _states(con, [r.asset_id for r in batch])
+        fresh = [r.asset_id for r in batch if r.asset_id not in states]
+        asset_numbers = {asset: state.asset_no for asset, state in states.items()}
+        asset_numbers.update(zip(fresh, _numbers(con, "asset_numbers", len(fresh)), strict=True))
         work = {part.table: PartWork() for part in PARTS}
         state_rows = []
         for report in batch:
@@ -173,27 +320,34 @@ def apply(con: duckdb.DuckDBPyConnection, reports: Sequence[FlatReport], commit:
                     assert report.report is not None
                     flat = flatten_part(part, report.report, report.asset_id, flat.digest)
                     report.parts[part.table] = flat
+                opening = Opening(report.asset_id, asset_numbers[report.asset_id], report.report_id,
+                                  report_numbers[report.report_id], report.collected_at,
+                                  sum(b.num_rows for b in flat.batches))
                 todo = work[part.table]
                 if state is None:
-                    if flat.rows:
+                    if opening.rows:
                         todo.new.extend(flat.batches)
-                        todo.new_reports.append((report.report_id, report.collected_at, flat.rows))
+                        todo.new_reports.append(opening)
                 elif state.hashes[part.table] != flat.digest:
                     todo.changed.extend(flat.batches)
-                    todo.changed_assets.append((report.asset_id, report.report_id, report.collected_at,
-                                                state.report_id, state.collected_at))
+                    todo.changed_assets.append(Change(opening, state.report_id, state.report_no, state.collected_at))
             state_rows.append(report)
         for part in PARTS:
             todo = work[part.table]
             if todo.new:
-                _insert(con, f"{part.table}_current", _with_intervals(todo.new, part, todo.new_reports))
+                rows = _with_intervals(todo.new, part, todo.new_reports)
+                if part.table == NUMBERED:
+                    _insert_numbered(con, rows)
+                else:
+                    _insert(con, f"{part.table}_current", rows)
             if todo.changed_assets:
                 closed[part.table] += _apply_changes(con, part, todo)
         if state_rows:
-            _upsert_states(con, state_rows, commit)
+            _upsert_states(con, state_rows, commit, asset_numbers, report_numbers)
     headers = header_table(reports)
     flags = pa.array([in_history[r.report_id] for r in reports], pa.bool_())
     headers = headers.set_column(headers.schema.get_field_index("in_history"), "in_history", flags)
+    headers = headers.append_column("report_no", pa.array([report_numbers[r.report_id] for r in reports], NUMBER))
     _insert(con, "reports", headers)
     errors = [r.errors for r in reports if r.errors is not None]
     if errors:
@@ -206,8 +360,9 @@ def compact(con: duckdb.DuckDBPyConnection, part: Part) -> None:
 
     DuckDB keeps deleted rows in their row group (a scan still passes over them, and appends refill
     the same group); a fresh table from the table's own DDL, with its comments copied, drops them, so
-    reading current state stays proportional to the current rows however long the history. One
-    transaction; the views find the new table by name.
+    reading current state stays proportional to the current rows however long the history. Rows are
+    written in CURRENT_ORDER (asset, then when first seen), where equal values form runs that compress.
+    One transaction; the views find the new table by name.
     """
     table = f"{part.table}_current"
     fresh = f"{table}_compacted"
@@ -218,10 +373,11 @@ def compact(con: duckdb.DuckDBPyConnection, part: Part) -> None:
                            "AND database_name = current_database() AND comment IS NOT NULL", [table]).fetchall()
     described = con.execute("SELECT comment FROM duckdb_tables() WHERE table_name = ? "
                             "AND database_name = current_database()", [table]).fetchone()
+    order = CURRENT_ORDER.get(part.table, "asset_id, first_seen")
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(str(ddl[0]).replace(f"CREATE TABLE {table}(", f"CREATE TABLE {fresh}(", 1))
-        con.execute(f"INSERT INTO {fresh} SELECT * FROM {table} ORDER BY asset_id")  # noqa: S608
+        con.execute(f"INSERT INTO {fresh} SELECT * FROM {table} ORDER BY {order}")  # noqa: S608
         con.execute(f"DROP TABLE {table}")
         con.execute(f"ALTER TABLE {fresh} RENAME TO {table}")
         if described and described[0]:
@@ -234,25 +390,29 @@ def compact(con: duckdb.DuckDBPyConnection, part: Part) -> None:
         raise
 
 
-def _upsert_states(con: duckdb.DuckDBPyConnection, reports: list[FlatReport], commit: int) -> None:
+def _upsert_states(con: duckdb.DuckDBPyConnection, reports: list[FlatReport], commit: int,
+                   asset_numbers: dict[str, int], report_numbers: dict[str, int]) -> None:
     columns: dict[str, list[object]] = {
-        "asset_id": [r.asset_id for r in reports], "report_id": [r.report_id for r in reports],
+        "asset_id": [r.asset_id for r in reports], "asset_no": [asset_numbers[r.asset_id] for r in reports],
+        "report_id": [r.report_id for r in reports], "report_no": [report_numbers[r.report_id] for r in reports],
         "collected_at": [r.collected_at for r in reports], "received_at": [r.header["received_at"] for r in reports],
     }
     for part in PARTS:
         columns[HASH_COLUMNS[part.table]] = [r.parts[part.table].digest for r in reports]
-    schema = pa.schema([("asset_id", STR), ("report_id", STR), ("collected_at", TS), ("received_at", TS),
+    schema = pa.schema([("asset_id", STR), ("asset_no", NUMBER), ("report_id", STR), ("report_no", NUMBER),
+                        ("collected_at", TS), ("received_at", TS),
                         *((name, pa.binary()) for name in HASH_COLUMNS.values())])
     con.register("new_states", pa.Table.from_pydict(columns, schema=schema))
     hashes = ", ".join(HASH_COLUMNS.values())
     updates = ", ".join(f"{name} = excluded.{name}" for name in HASH_COLUMNS.values())
     try:
         con.execute(f"""
-            INSERT INTO asset_state (asset_id, report_id, collected_at, received_at, first_report_id, first_seen,
-                                     reports, changed_commit, {hashes})
-            SELECT asset_id, report_id, collected_at, received_at, report_id, collected_at, 1, {commit:d}, {hashes}
+            INSERT INTO asset_state (asset_id, asset_no, report_id, report_no, collected_at, received_at,
+                                     first_report_id, first_seen, reports, changed_commit, {hashes})
+            SELECT asset_id, asset_no, report_id, report_no, collected_at, received_at, report_id, collected_at, 1,
+                   {commit:d}, {hashes}
             FROM new_states
-            ON CONFLICT (asset_id) DO UPDATE SET report_id = excluded.report_id,
+            ON CONFLICT (asset_id) DO UPDATE SET report_id = excluded.report_id, report_no = excluded.report_no,
                 collected_at = excluded.collected_at, received_at = excluded.received_at,
                 reports = asset_state.reports + 1, changed_commit = excluded.changed_commit, {updates}""")  # noqa: S608
     finally:
@@ -261,9 +421,19 @@ def _upsert_states(con: duckdb.DuckDBPyConnection, reports: list[FlatReport], co
 
 def current_columns(part: Part) -> dict[str, pa.DataType]:
     """Stored columns of a part's table of open intervals (<part>_current), for checks against the SQL."""
+    if part.table == NUMBERED:
+        return {"asset_no": NUMBER, "package_no": NUMBER, "version": STR, "first_report_no": NUMBER,
+                "first_seen": TS}
     return {"asset_id": STR, **part.columns, "first_report_id": STR, "first_seen": TS}
 
 
 def history_columns(part: Part) -> dict[str, pa.DataType]:
     """Stored columns of a part's table of closed intervals (<part>_history)."""
+    if part.table == NUMBERED:
+        return {**current_columns(part), "last_report_no": NUMBER, "last_seen": TS, "ended_at": TS}
     return {"asset_id": STR, **part.columns, **{k: v for k, v in INTERVAL_COLUMNS.items() if k != "open"}}
+
+
+def catalog_columns() -> dict[str, pa.DataType]:
+    """Stored columns of package_catalog."""
+    return {"package_no": NUMBER, **{name: PART_BY_TABLE[NUMBERED].columns[name] for name in CATALOG_COLUMNS}}
