@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import duckdb
 import pytest
 
 from estate.collector.store.database import Outcome, Store, _migrations, prepare
+from estate.collector.store.history import CATALOG_COLUMNS
 from estate.v1 import inventory_pb2 as pb
 
 DAY0 = dt.datetime(2026, 11, 1, 6, 0, tzinfo=dt.timezone.utc)
@@ -341,26 +343,34 @@ def test_migration_0011_keeps_every_package_read(tmp_path: Path) -> None:
     assert count(store, "SELECT count(*) FROM packages") == stored + 2
 
 
-def test_a_package_numbered_twice_is_compared_by_content(store: Store) -> None:
-    """Both writer lanes may add the same new package at once: rows that use either number still match."""
-    store.write_reports([scan("hostname:a", 0, BASE), scan("hostname:b", 0, BASE)], via="file")
-    # What the other lane would have left: pkg1 catalogued again under a higher number, used by b.
-    store.con.execute("INSERT INTO package_catalog SELECT nextval('package_numbers'), * EXCLUDE (package_no) "
-                      "FROM package_catalog WHERE name = 'pkg1'")
-    store.con.execute("UPDATE packages_current SET package_no = (SELECT max(package_no) FROM package_catalog) "
-                      "WHERE package_no = (SELECT min(package_no) FROM package_catalog WHERE name = 'pkg1') "
-                      "AND asset_no = (SELECT asset_no FROM asset_state WHERE asset_id = 'hostname:b')")
-    pkg1 = "package_no IN (SELECT package_no FROM package_catalog WHERE name = 'pkg1')"
-    assert count(store, f"SELECT count(DISTINCT package_no) FROM packages_current WHERE {pkg1}") == 2
-    # b changes one other package: pkg1 stays one open interval, from day 0.
-    changed = [(n, "9" if n == "pkg7" else v) for n, v in BASE]
-    store.write_reports([scan("hostname:b", 1, changed), scan("hostname:a", 1, changed)], via="file")
-    rows = store.con.execute("SELECT asset_id, version, first_seen, open FROM packages WHERE name = 'pkg1' "
-                             "ORDER BY asset_id").fetchall()
-    assert rows == [("hostname:a", "1.1-1", DAY0, True), ("hostname:b", "1.1-1", DAY0, True)]
-    assert count(store, "SELECT count(*) FROM packages WHERE NOT open") == 2  # pkg7 of a and of b
-    # New rows of a known package take its lowest number.
-    store.write_reports([scan("hostname:c", 0, BASE)], via="file")
-    numbers = store.con.execute(f"SELECT package_no FROM packages_current JOIN asset_state USING (asset_no) "
-                                f"WHERE asset_id = 'hostname:c' AND {pkg1}").fetchall()
-    assert numbers == [(count(store, "SELECT min(package_no) FROM package_catalog WHERE name = 'pkg1'"),)]
+def test_both_lanes_adding_one_new_package_at_once_number_it_once(store: Store) -> None:
+    """The writer's two lanes (two connections, two threads) store reports with the same new packages at
+    the same moment, round after round: each package gets one number, and changes are found by number."""
+    lane = Store.lane(store)
+    try:
+        for day in range(6):
+            fresh = [(f"new{day}-{i}", "1.0-1") for i in range(20)]
+            barrier = threading.Barrier(2)
+            outcomes: list[str] = []
+
+            def write(target: Store, asset: str, packages: list[tuple[str, str]] = fresh, day: int = day,
+                      barrier: threading.Barrier = barrier, outcomes: list[str] = outcomes) -> None:
+                barrier.wait()
+                outcomes.extend(o.status for o in target.write_reports([scan(asset, day, BASE + packages)], via="file"))
+
+            threads = [threading.Thread(target=write, args=(store, "hostname:a")),
+                       threading.Thread(target=write, args=(lane, "hostname:b"))]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert outcomes == ["ACCEPTED", "ACCEPTED"]
+    finally:
+        lane.close()
+    columns = ", ".join(CATALOG_COLUMNS)
+    assert count(store, "SELECT count(*) FROM package_catalog") == count(
+        store, f"SELECT count(*) FROM (SELECT DISTINCT {columns} FROM package_catalog)")
+    # Day 5 dropped day 4's new packages and added its own: by number, exactly those changed.
+    rows = store.con.execute("SELECT asset_id, count(*) FILTER (open), count(*) FILTER (NOT open) FROM packages "
+                             "GROUP BY 1 ORDER BY 1").fetchall()
+    assert rows == [("hostname:a", 70, 100), ("hostname:b", 70, 100)]

@@ -327,11 +327,14 @@ class Store:
         con = self.con
         for attempt in range(CONFLICT_RETRIES + 1):
             try:
+                # Packages numbered and new ones committed first (history.catalogue), so that rows are
+                # stored and compared by number.
+                catalogued = history.catalogue(con, flats)
                 con.execute("BEGIN TRANSACTION")
                 try:
                     row = con.execute("SELECT nextval('store_commits')").fetchone()
                     assert row is not None
-                    closed = history.apply(con, flats, int(row[0]))
+                    closed = history.apply(con, flats, int(row[0]), catalogued)
                     con.execute("COMMIT")
                 except BaseException:
                     # A COMMIT that failed (a conflict, a full disk) has ended the transaction already: its

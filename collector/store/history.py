@@ -16,7 +16,9 @@ numbers, the version and the times. The views packages and current_packages reso
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -179,9 +181,9 @@ def _same(left: str, right: str, columns: Sequence[str]) -> str:
 def _catalogue(con: duckdb.DuckDBPyConnection, rows: str) -> None:
     """Number every package among the registered rows: package_keys(catalog columns, package_no).
 
-    Packages package_catalog does not know yet are added. Should both writer lanes add the same
-    package at once, it has two numbers; the lowest is used from then on, and rows are compared by
-    their content, never by number, so that changes nothing else.
+    Packages package_catalog does not know yet are added. catalogue() runs this in a transaction of
+    its own, committed before the writer's, so a package is numbered once whichever lane sees it
+    first; the lowest number is taken all the same, should a catalog ever hold a package twice.
     """
     columns = ", ".join(CATALOG_COLUMNS)
     con.execute(f"CREATE OR REPLACE TEMP TABLE package_keys AS SELECT DISTINCT {columns} FROM {rows}")  # noqa: S608
@@ -198,12 +200,43 @@ def _catalogue(con: duckdb.DuckDBPyConnection, rows: str) -> None:
         GROUP BY ALL""")  # noqa: S608
 
 
+# Held while a writer lane adds packages to the catalog and commits them (both lanes are threads of
+# one collector process; DuckDB lets only one process write a file).
+CATALOG_LOCK = threading.Lock()
+
+
+def catalogue(con: duckdb.DuckDBPyConnection, reports: Sequence[FlatReport]) -> bool:
+    """Number the packages of reports before their transaction: add new ones to package_catalog and commit.
+
+    Leaves package_keys (a temporary table of this connection) holding every package of the reports
+    with its number, for apply() to store rows by number and compare them by number. Returns false
+    if the reports carry no flattened package rows (nothing to number).
+    """
+    batches = [batch for report in reports for batch in report.parts[NUMBERED].batches]
+    if not batches:
+        return False
+    rows = _staged(batches, PART_BY_TABLE[NUMBERED]).select(list(CATALOG_COLUMNS))
+    with CATALOG_LOCK:
+        con.register("catalog_rows", rows)
+        try:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                _catalogue(con, "catalog_rows")
+                con.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(duckdb.TransactionException):
+                    con.execute("ROLLBACK")
+                raise
+        finally:
+            con.unregister("catalog_rows")
+    return True
+
+
 def _insert_numbered(con: duckdb.DuckDBPyConnection, data: pa.Table) -> None:
     """Insert new open intervals of packages (rows with asset_no, first_report_no, first_seen) by number."""
     for start in range(0, max(data.num_rows, 1), INSERT_ROWS):
         con.register("incoming_rows", data.slice(start, INSERT_ROWS))
         try:
-            _catalogue(con, "incoming_rows")
             con.execute(f"""
                 INSERT INTO packages_current BY NAME
                 SELECT i.asset_no, k.package_no, i.version, i.first_report_no, i.first_seen
@@ -262,14 +295,21 @@ def _apply_changes(con: duckdb.DuckDBPyConnection, part: Part, work: PartWork) -
 
 
 def _apply_numbered_changes(con: duckdb.DuckDBPyConnection) -> int:
-    """_apply_changes for packages: rows compared by content (catalog columns and version), stored by number."""
-    # The package a current row shows, as the staged rows show theirs: its catalog row and version.
-    shown = f"s.asset_no = t.asset_no AND s.version = t.version AND {_same('s', 'k', CATALOG_COLUMNS)}"
+    """_apply_changes for packages: rows compared by (asset, package number, version), all integers but one.
+
+    package_keys (catalogue()) numbers every staged package once; a package has one number in the
+    catalog, so equal numbers and versions are equal rows.
+    """
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE staged_numbers AS
+        SELECT DISTINCT s.asset_no, n.package_no, s.version
+        FROM staged_rows s JOIN package_keys n ON {_same('n', 's', CATALOG_COLUMNS)}""")  # noqa: S608
+    shown = "s.asset_no = t.asset_no AND s.package_no = t.package_no AND s.version IS NOT DISTINCT FROM t.version"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE closing AS
         SELECT t.rowid AS row_number, c.prev_report_no, c.prev_collected_at, c.collected_at
-        FROM packages_current t JOIN changed_assets c USING (asset_no) JOIN package_catalog k USING (package_no)
-        WHERE NOT EXISTS (SELECT 1 FROM staged_rows s WHERE {shown})""")  # noqa: S608
+        FROM packages_current t JOIN changed_assets c USING (asset_no)
+        WHERE NOT EXISTS (SELECT 1 FROM staged_numbers s WHERE {shown})""")  # noqa: S608
     con.execute("""
         INSERT INTO packages_history BY NAME
         SELECT t.*, c.prev_report_no AS last_report_no, c.prev_collected_at AS last_seen, c.collected_at AS ended_at
@@ -277,22 +317,21 @@ def _apply_numbered_changes(con: duckdb.DuckDBPyConnection) -> int:
         ORDER BY t.asset_no, t.package_no""")
     row = con.execute("DELETE FROM packages_current WHERE rowid IN (SELECT row_number FROM closing)").fetchone()
     con.execute("DROP TABLE closing")
-    _catalogue(con, "staged_rows")
     con.execute(f"""
         INSERT INTO packages_current BY NAME
-        SELECT DISTINCT s.asset_no AS asset_no, n.package_no AS package_no, s.version,
-               c.report_no AS first_report_no, c.collected_at AS first_seen
-        FROM staged_rows s JOIN changed_assets c USING (asset_no)
-        JOIN package_keys n ON {_same('n', 's', CATALOG_COLUMNS)}
-        WHERE NOT EXISTS (SELECT 1 FROM packages_current t JOIN package_catalog k USING (package_no)
-                          WHERE {shown})
+        SELECT s.asset_no, s.package_no, s.version, c.report_no AS first_report_no, c.collected_at AS first_seen
+        FROM staged_numbers s JOIN changed_assets c USING (asset_no)
+        WHERE NOT EXISTS (SELECT 1 FROM packages_current t WHERE {shown})
         ORDER BY {PACKAGE_ORDER.format(t="")}""")  # noqa: S608
+    con.execute("DROP TABLE staged_numbers")
     return int(row[0]) if row else 0
 
 
-def apply(con: duckdb.DuckDBPyConnection, reports: Sequence[FlatReport], commit: int) -> dict[str, int]:
+def apply(con: duckdb.DuckDBPyConnection, reports: Sequence[FlatReport], commit: int,
+          catalogued: bool = False) -> dict[str, int]:
     """Write reports (new, not duplicates) into reports, the interval tables and asset_state.
 
+    catalogued: catalogue() numbered the reports' package rows just before this transaction.
     Returns the number of intervals closed per part (rows deleted from <part>_current).
     """
     in_history: dict[str, bool] = {}
@@ -320,6 +359,8 @@ def apply(con: duckdb.DuckDBPyConnection, reports: Sequence[FlatReport], commit:
                     assert report.report is not None
                     flat = flatten_part(part, report.report, report.asset_id, flat.digest)
                     report.parts[part.table] = flat
+                    if part.table == NUMBERED:
+                        catalogued = False  # rows catalogue() did not see: numbered below
                 opening = Opening(report.asset_id, asset_numbers[report.asset_id], report.report_id,
                                   report_numbers[report.report_id], report.collected_at,
                                   sum(b.num_rows for b in flat.batches))
@@ -332,6 +373,15 @@ def apply(con: duckdb.DuckDBPyConnection, reports: Sequence[FlatReport], commit:
                     todo.changed.extend(flat.batches)
                     todo.changed_assets.append(Change(opening, state.report_id, state.report_no, state.collected_at))
             state_rows.append(report)
+        packages = work[NUMBERED]
+        if not catalogued and (packages.new_reports or packages.changed_assets):
+            # Package rows not numbered before the transaction: numbered inside it (rows a report sent
+            # before, so their packages are known already; new ones are added all the same).
+            con.register("round_rows", _staged(packages.new + packages.changed, PART_BY_TABLE[NUMBERED]))
+            try:
+                _catalogue(con, "round_rows")
+            finally:
+                con.unregister("round_rows")
         for part in PARTS:
             todo = work[part.table]
             if todo.new:
