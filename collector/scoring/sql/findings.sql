@@ -147,7 +147,7 @@ WITH params AS (
            arg_min({'kind': m.kind, 'ns': m.ns, 'name': m.name, 'version': m.version}, m.head_key) AS head,
            -- bit n set: kind_rank n seen (a bit mask is far cheaper than a DISTINCT list per finding)
            bit_or(1 << m.kind_rank) AS kind_mask,
-           list(m.name || ' ' || m.version)[1:20] AS observed, count(*) AS observations,
+           list_sort(list(m.name || ' ' || m.version))[1:20] AS observed, count(*) AS observations,
            list_sort(list(m.evidence_text))[1:1000] AS evidence,
            min(m.matcher_id) AS matcher_id,
            coalesce(list(DISTINCT m.matcher_id) FILTER (WHERE m.matcher_id IS NOT NULL), []) AS matchers,
