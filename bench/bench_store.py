@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -140,13 +141,28 @@ def ingest(template: pb.Inventory, assets: int, tmp: Path) -> None:
     print(f"first-seen reports: {assets} assets x {len(template.packages)} packages = {rows:,} package rows")
     print(f"  bare Arrow insert of the same rows: {rows / bare / 1e6:.2f} M rows/s ({bare:.2f} s, median of 5)")
     for streams in (1, 4, 16):
+        alone = grpc_alone(messages, streams)
         collector = started(tmp / f"streams{streams}.duckdb", tmp / f"streams{streams}.log")
         try:
             seconds = send(collector.address, messages, streams)
         finally:
             collector.stop()
         print(f"  end to end, {streams:2d} stream(s): {rows / seconds / 1e6:.2f} M rows/s ({seconds:.2f} s), "
-              f"{bare / seconds:.2f}x the bare insert")
+              f"{bare / seconds:.2f}x the bare insert; gRPC alone {rows / alone / 1e6:.2f} M rows/s "
+              f"({alone:.2f} s): the store path runs at {alone / seconds:.2f}x it")
+
+
+def grpc_alone(messages: list[bytes], streams: int) -> float:
+    """Seconds to send messages to bench/ack_server.py (the collector's gRPC server acknowledging at once)."""
+    server = subprocess.Popen([sys.executable, str(Path(__file__).with_name("ack_server.py"))],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        address = server.stdout.readline().split()[-1]
+        return send(address, messages, streams)
+    finally:
+        server.kill()
+        server.wait()
 
 
 def rescans(template: pb.Inventory, assets: int, tmp: Path) -> None:
