@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from estate.collector.server import INGEST_SERVICE, MAX_MESSAGE_BYTES
+from estate.agent.transport import MAX_MESSAGE_BYTES
+from estate.collector.server import INGEST_SERVICE
 from estate.v1 import ingest_pb2 as ingest_pb
 from estate.v1 import inventory_pb2 as pb
 
