@@ -28,13 +28,18 @@ SELECT d.asset_id, d.report_id, 'device', coalesce(d.vendor, ''), coalesce(d.os,
        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, d.model
 FROM current_devices d SEMI JOIN scope_assets s USING (asset_id);
 
+-- The open package intervals read from their tables (as the view current_packages does), not through
+-- the view: scoring needs no first_report_id, and DuckDB would join every report ever stored to give it.
 CREATE OR REPLACE TEMP VIEW obs_packages AS
-SELECT p.asset_id, p.report_id, 'package' AS kind, p.manager AS ns, p.name, p.version,
+SELECT a.asset_id, a.report_id, 'package' AS kind, p.manager AS ns, p.name, t.version,
        NULL::VARCHAR AS build, NULL::VARCHAR AS edition, NULL::VARCHAR AS full_version,
        nullif(p.origin, '') AS origin, nullif(p.maintainer, '') AS maintainer,
        nullif(p.distribution, '') AS pkg_distribution, nullif(p.component, '') AS component, NULL::VARCHAR AS path,
        NULL::VARCHAR AS model
-FROM current_packages p SEMI JOIN scope_assets s USING (asset_id);
+FROM packages_current t
+JOIN asset_state a USING (asset_no)
+JOIN package_catalog p USING (package_no)
+SEMI JOIN scope_assets s ON s.asset_id = a.asset_id;
 
 -- Each distinct (kind, namespace, name): matchers are looked up on these, never on every row.
 CREATE OR REPLACE TEMP TABLE obs_names AS
