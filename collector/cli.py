@@ -30,6 +30,8 @@ DEFAULT_LISTEN = "127.0.0.1:50051"
 INGEST_BATCH = 64
 # On SIGTERM, how long serve lets the scorer finish what is pending before interrupting it.
 SCORER_GRACE_S = 5.0
+# Seconds open streams get to finish when the collector is asked to stop.
+STOP_GRACE_S = 10.0
 
 
 def _positive(text: str) -> int:
@@ -290,7 +292,7 @@ async def _serve(args: argparse.Namespace, tls: Any, limits: Any, metrics: Any, 
             stopping.set()
 
     try:
-        server, port, health = build_server(writer, args.listen, tls, insecure=args.insecure, limits=limits,
+        server, port, health, ingest = build_server(writer, args.listen, tls, insecure=args.insecure, limits=limits,
                                             metrics=metrics, on_store_failure=on_store_failure,
                                             snapshots=snapshots, **services)
         metrics_port = metrics.serve(args.metrics) if args.metrics else None
@@ -323,7 +325,12 @@ async def _serve(args: argparse.Namespace, tls: Any, limits: Any, metrics: Any, 
         await server.stop(grace=1)
         os._exit(EXIT_STORE_FAILED)  # the writer and the store cannot be closed cleanly once invalidated
     logging.info("stopping: finishing streams in progress")
-    await server.stop(grace=10)
+    # No new streams from here on; open ones end once their receipts are sent, with a status saying why
+    # (server.py IngestStream.stop), rather than cancelled when the grace runs out.
+    stopped = asyncio.ensure_future(server.stop(grace=STOP_GRACE_S))
+    await asyncio.sleep(0)
+    ingest.stopping()
+    await stopped
     serve_file.unlink(missing_ok=True)
     writer.close()
     return 0

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import datetime as dt
 import functools
 import os
@@ -135,6 +136,13 @@ class StreamEnded(Exception):
 _END = None  # the reader's last item: the sender closed its side
 
 
+class _Stop:
+    """Put in a stream's queue when the collector stops: receipts before it are sent, then the stream ends."""
+
+
+_STOP = _Stop()
+
+
 class IngestStream:
     """One Ingest.Stream: a reader task decodes and submits, the handler sends receipts in order."""
 
@@ -147,12 +155,22 @@ class IngestStream:
         # huge report never holds the other streams' receipts.
         self.flattening = flattening
         self.own_budget = ByteBudget(limits.pending_bytes_per_stream)
-        self.pending: asyncio.Queue[_Pending | BaseException | None] = asyncio.Queue(MAX_PENDING_PER_STREAM)
+        self.pending: asyncio.Queue[_Pending | BaseException | _Stop | None] = asyncio.Queue(MAX_PENDING_PER_STREAM)
         self.opened = time.monotonic()
         # When the reader started waiting for the sender's next message (None while it is busy with one).
         self.waiting_since: float | None = self.opened
         self.closing = False  # past the total deadline: no more messages are taken
-        self._getter: asyncio.Future[_Pending | BaseException | None] | None = None
+        self._getter: asyncio.Future[_Pending | BaseException | _Stop | None] | None = None
+
+    def stop(self) -> None:
+        """The collector is stopping: take no more messages, end the stream after the receipts owed.
+
+        Ended here, with a status that says why, rather than cancelled by gRPC when its grace runs
+        out (which logs a traceback and tells the sender only "Cancelling all calls").
+        """
+        self.closing = True
+        with contextlib.suppress(asyncio.QueueFull):  # a full queue: its receipts come first anyway
+            self.pending.put_nowait(_STOP)
 
     async def _read(self, messages: AsyncIterator[bytes]) -> None:
         sequence = 0
@@ -224,6 +242,9 @@ class IngestStream:
             done, _ = await asyncio.wait({self._getter}, timeout=max(0.05, wake - now))
             if done:
                 item, self._getter = self._getter.result(), None
+                if isinstance(item, _Stop):
+                    raise StreamEnded(grpc.StatusCode.UNAVAILABLE, "",
+                                      "collector stopping: send reports without a receipt again later")
                 return item
             now = time.monotonic()
             waiting = self.waiting_since
@@ -308,8 +329,14 @@ class IngestService:
         self.metrics = metrics
         self.on_store_failure = on_store_failure
         self._open = 0
+        self._streams: set[IngestStream] = set()
         if metrics is not None:
             metrics.watch_pending(lambda: self.budget.used)
+
+    def stopping(self) -> None:
+        """The collector is stopping: every open stream ends once the receipts it is owed are sent."""
+        for stream in self._streams:
+            stream.stop()
 
     def _refused(self, limit: str) -> None:
         if self.metrics is not None:
@@ -336,8 +363,9 @@ class IngestService:
         self._open += 1
         if self.metrics is not None:
             self.metrics.streams_open.inc()
+        stream = IngestStream(self.writer, self.limits, self.budget, sender, self.metrics, who, self.flattening)
+        self._streams.add(stream)
         try:
-            stream = IngestStream(self.writer, self.limits, self.budget, sender, self.metrics, who, self.flattening)
             async for receipt in stream.receipts(messages):
                 yield receipt
         except StreamEnded as exc:
@@ -349,6 +377,7 @@ class IngestService:
                 self.on_store_failure(exc)
             await context.abort(grpc.StatusCode.UNAVAILABLE, f"store unavailable, report not stored: {exc}")
         finally:
+            self._streams.discard(stream)
             self._open -= 1
             if self.metrics is not None:
                 self.metrics.streams_open.dec()
@@ -514,7 +543,7 @@ def build_server(writer: Writer, listen: str, tls: ServerTls | None, insecure: b
                  on_store_failure: Callable[[StoreError], None] | None = None,
                  snapshots: Snapshotter | None = None, summary: SummarySettings | None = None,
                  trust: Trust | None = None, scanner_scopes: dict[str, Scopes] | None = None
-                 ) -> tuple[grpc.aio.Server, int, Health]:
+                 ) -> tuple[grpc.aio.Server, int, Health, IngestService]:
     """An asyncio gRPC server with Ingest and health (and, given snapshots, Query and Admin) bound to
     `listen`; returns it (not started), the port and its health. Call from the event loop that will run it.
 
@@ -578,7 +607,7 @@ def build_server(writer: Writer, listen: str, tls: ServerTls | None, insecure: b
                       "this host)") from exc
     if port == 0:
         raise OSError(f"could not bind {listen}")
-    return server, port, health
+    return server, port, health, service
 
 
 class Health:

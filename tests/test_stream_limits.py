@@ -241,3 +241,24 @@ def test_long_strings_in_nested_parts_are_rejected(collector: CollectorProcess, 
     receipts = send(collector.address, [report.SerializeToString(), later.SerializeToString()])
     assert [r.status for r in receipts] == [REJECTED, ACCEPTED]
     assert where in receipts[0].reason and "over the limit of 4096" in receipts[0].reason
+
+
+def test_stopping_ends_idle_streams_with_a_reason_and_no_traceback(tmp_path: Path) -> None:
+    """SIGTERM with streams open and idle: the collector ends them itself (UNAVAILABLE, saying why) a
+    second before gRPC's grace runs out, instead of gRPC cancelling them and logging a traceback."""
+    collector = start_collector(tmp_path / "s.duckdb", tmp_path / "s.log")
+    with transport.open_channel(collector.address, None) as channel:
+        transport.wait_for_channel(channel, 30)
+        idle = [IdleStream(channel) for _ in range(3)]
+        assert send(collector.address, [small_report().SerializeToString()])[0].status == ACCEPTED
+        started = time.monotonic()
+        assert collector.stop(timeout_s=30) == 0
+        stopped_in = time.monotonic() - started
+        for stream in idle:
+            assert stream.ended.wait(10)
+            assert stream.error is not None and stream.error.code() == grpc.StatusCode.UNAVAILABLE
+            assert "collector stopping" in (stream.error.details() or "")
+            stream.release.set()
+    log = (tmp_path / "s.log").read_text()
+    assert "Traceback" not in log and "CancelledError" not in log, log[-2000:]
+    assert stopped_in < 15
