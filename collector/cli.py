@@ -104,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
                              help="role scanner: an address range it may report (repeatable)")
     certs_issue.add_argument("--scope-method", action="append", default=[], choices=("ssh", "snmp"),
                              help="role scanner: a method it may use (repeatable; default both)")
+    # --scope-org values are checked against the label vocabulary of the rules the collector uses.
+    rules_cli.rules_dir_option(certs_issue)
     certs_revoke = certs_commands.add_parser("revoke", help="refuse a certificate from now on",
                                              description="Revoke a client certificate: the collector refuses it "
                                                          "from the next report on (it rereads the trust folder).")
@@ -357,12 +359,38 @@ def cmd_certs(args: argparse.Namespace) -> int:
                 raise certs.CertError("a scanner needs at least one --scope-org, --scope-cidr or --scope-method "
                                       "(or list it in the collector's --scanner-scopes file and give "
                                       "--scope-method ssh --scope-method snmp)")
+            if args.role == "scanner":
+                _check_scope_orgs(args.scope_org, args.rules_dir)
             issued = certs.issue(args.dir, args.name, args.role, tuple(args.host), days=args.days, scopes=scopes)
     except certs.CertError as exc:
         print(f"estate-collector: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {issued.cert} and {issued.key} (mode 0600)")
     return 0
+
+
+def _check_scope_orgs(orgs: Sequence[str], rules_dir: list[Path] | None) -> None:
+    """Raise CertError if an --scope-org is not an org of the label vocabulary in force.
+
+    A scanner scoped to a misspelt organisation would have every report it sends refused.
+    """
+    from estate.collector.ruleset.ownership import vocabulary_in_force
+    from estate.collector.ruleset.rules import RuleErrors, default_layers, load_rules
+    from estate.collector.security import certs
+
+    if not orgs:
+        return
+    try:
+        vocabulary = vocabulary_in_force(load_rules(default_layers(None, rules_dir)))
+    except RuleErrors as exc:
+        raise certs.CertError(f"cannot check --scope-org against the label vocabulary: the rules do not load "
+                              f"({exc.errors[0]})") from exc
+    if vocabulary is None or ("org" not in vocabulary.closed and "org" not in vocabulary.patterns):
+        return  # organisations are not a list the rules keep
+    for org in orgs:
+        problem = vocabulary.problem("org", org)
+        if problem:
+            raise certs.CertError(f"--scope-org {printable(org)}: {problem}")
 
 
 def _certificate_identity(args: argparse.Namespace) -> tuple[str, str]:

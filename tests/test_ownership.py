@@ -185,6 +185,29 @@ def test_unknown_agent_values_are_flagged_never_new(store: Store) -> None:
     assert risk == ([],)
 
 
+def test_an_organisations_vocabulary_replaces_the_keys_it_lists(tmp_path: Path, rules: Path) -> None:
+    """A rules.d layer's vocabulary.yaml replaces the shipped definition of the keys it lists (its own
+    organisations); the other keys stay as shipped. One definition per key is stored, from its layer."""
+    local = tmp_path / "rules.d"
+    local.mkdir()
+    (local / "vocabulary.yaml").write_text("labels:\n  org:\n    values: [nhs-digital, dwp, hmrc]\n")
+    layers = [rules, local]
+    store = Store(tmp_path / "layered.duckdb")
+    try:
+        store_rules(store.con, load_rules(layers), layers)
+        rows = store.con.execute("SELECT key, allowed, file FROM rule_vocabulary WHERE key IN ('org', 'environment') "
+                                 "ORDER BY key").fetchall()
+        assert rows == [("environment", ["production", "test"], "vocabulary.yaml"),
+                        ("org", ["nhs-digital", "dwp", "hmrc"], f"{local}/vocabulary.yaml")]
+        stored(store, report("hostname:n1", labels={"org": "nhs-digital", "environment": "test"}),
+               report("hostname:c1", labels={"org": "cabinet-office"}))
+        assert labels_of(store, "hostname:n1")[0] == {"org": "nhs-digital", "environment": "test"}
+        labels, _, flags = labels_of(store, "hostname:c1")
+        assert "org" not in labels and any("org=cabinet-office" in f for f in flags), flags
+    finally:
+        store.close()
+
+
 def test_scoring_reads_effective_labels(store: Store) -> None:
     """The agent sends no criticality; the hostname rule gives high, and scoring's adjustment sees it."""
     stored(store, with_address(report("hostname:pay-02", packages=[("edgeprod", "2.1-1")],

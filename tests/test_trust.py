@@ -213,6 +213,22 @@ def test_certificate_lifetime_and_scopes_are_in_the_certificate(pki: Path, tmp_p
         assert bad.returncode == 2 and expected in bad.stderr, bad.stderr
 
 
+def test_scope_org_must_be_an_org_of_the_vocabulary(pki: Path, tmp_path: Path) -> None:
+    """A scanner scoped to a misspelt organisation would have every report refused: it is not issued."""
+    issue = ("certs", "issue", "--dir", str(pki), "--role", "scanner")
+    typo = collector_cli(*issue, "--name", "typo", "--scope-org", "HMRC")
+    assert typo.returncode == 2 and not (pki / "typo.pem").exists()
+    assert "--scope-org HMRC: 'HMRC' is not in the vocabulary for org (did you mean 'hmrc'?)" in typo.stderr
+    # An organisation's own vocabulary (a --rules-dir layer) is the one in force.
+    local = tmp_path / "rules.d"
+    local.mkdir()
+    (local / "vocabulary.yaml").write_text("labels:\n  org:\n    values: [nhs-digital]\n")
+    own = collector_cli(*issue, "--name", "own", "--scope-org", "nhs-digital", "--rules-dir", str(local))
+    assert own.returncode == 0, own.stderr
+    shipped = collector_cli(*issue, "--name", "shipped", "--scope-org", "nhs-digital")
+    assert shipped.returncode == 2 and "not in the vocabulary for org" in shipped.stderr
+
+
 def test_revoke_and_enrol_refuse_bad_input(tmp_path: Path, pki: Path) -> None:
     bad = collector_cli("certs", "revoke", "--cert-fingerprint", "abc", "--trust-dir", str(tmp_path))
     assert bad.returncode == 2 and "64 hexadecimal digits" in bad.stderr

@@ -162,18 +162,34 @@ class LabelVocabulary:
         return f"key {key[:MAX_SHOWN]!r} is not in the vocabulary (keys: {keys})"
 
 
-def vocabulary_of(rule: Vocabulary) -> LabelVocabulary:
-    closed = {k: frozenset(v.values) for k, v in rule.labels.items() if v.values is not None}
-    patterns = {k: re.compile(v.pattern) for k, v in rule.labels.items() if v.pattern is not None}
-    return LabelVocabulary(closed, patterns)
+def vocabulary_keys(ruleset: RuleSet) -> dict[str, tuple[VocabularyKey, str, int]]:
+    """Each label key of the vocabularies in force, from the highest layer that defines it: (spec, file, line).
+
+    An organisation's vocabulary.yaml (a --rules-dir layer) replaces the keys it lists, such as its
+    own list of org values; keys it does not list keep the shipped definition.
+    """
+    keys: dict[str, tuple[VocabularyKey, str, int]] = {}
+    for loc in ruleset.other.get("vocabulary", []):  # lowest layer first
+        for key, spec in loc.rule.labels.items():
+            keys[key] = (spec, loc.file, loc.lines.get(("labels", key), loc.line))
+    return keys
+
+
+def vocabulary_in_force(ruleset: RuleSet) -> LabelVocabulary | None:
+    """The label vocabulary of the rules in force (layers merged by key), or None when there is none."""
+    keys = vocabulary_keys(ruleset)
+    if not keys:
+        return None
+    specs = {key: spec for key, (spec, _, _) in keys.items()}
+    return LabelVocabulary({k: frozenset(v.values) for k, v in specs.items() if v.values is not None},
+                           {k: re.compile(v.pattern) for k, v in specs.items() if v.pattern is not None})
 
 
 def cross_check_labels(ruleset: RuleSet) -> list[RuleError]:
     """Every label value a rule file uses (ownership set/label, scoring adjustments) is in the vocabulary."""
-    found = ruleset.other.get("vocabulary", [])
-    if not found:
+    vocabulary = vocabulary_in_force(ruleset)
+    if vocabulary is None:
         return []
-    vocabulary = vocabulary_of(found[0].rule)
     errors = []
     for loc in ruleset.other.get("ownership", []):
         index, rule = loc.rule.index, loc.rule.rule
@@ -203,10 +219,9 @@ def _scoring_line(ruleset: RuleSet, index: int) -> int:
 def rule_rows(ruleset: RuleSet) -> dict[str, list[dict[str, Any]]]:
     """The vocabulary and ownership rules as rows of rule_vocabulary and rule_ownership."""
     rows: dict[str, list[dict[str, Any]]] = {"rule_vocabulary": [], "rule_ownership": []}
-    for loc in ruleset.other.get("vocabulary", []):
-        for key, spec in loc.rule.labels.items():
-            rows["rule_vocabulary"].append({"key": key, "allowed": spec.values, "pattern": spec.pattern,
-                                            "file": loc.file, "line": loc.lines.get(("labels", key), loc.line)})
+    for key, (spec, file, line) in vocabulary_keys(ruleset).items():
+        rows["rule_vocabulary"].append({"key": key, "allowed": spec.values, "pattern": spec.pattern,
+                                        "file": file, "line": line})
     for ord_, loc in enumerate(ruleset.other.get("ownership", [])):
         kind, value = loc.rule.rule.match()
         for label, text in loc.rule.rule.set.items():
