@@ -73,3 +73,36 @@ def test_other_dates_are_kept_apart_and_the_trend_reads_across_runs(tmp_path: Pa
         assert later["status"].totals.total.value == 12
     finally:
         store.close()
+
+
+def test_rescoring_many_times_a_day_keeps_one_copy_per_asset_and_day(tmp_path: Path) -> None:
+    """The collector rescores after every burst of reports: the run_* tables grow with days, not runs,
+    and the day's report and trend read the same as if every run were kept."""
+    store = Store(tmp_path / "day.duckdb")
+    con = store.con
+    try:
+        reports = estate("dwp", 10, 3).reports
+        store.write_reports(reports, via="file")
+        sync_rules(con, RULES)
+        day1, day2 = dt.date(2026, 5, 4), dt.date(2026, 5, 5)
+        score(con, day1)
+        findings_day1 = con.execute("SELECT count(*) FROM run_findings").fetchone()
+        systems_day1 = con.execute("SELECT count(*) FROM run_system_risk").fetchone()
+        runs = [score(con, day1, assets=[r.asset_id for r in reports[i:i + 3]]) for i in range(0, 10, 3)]
+        assert con.execute("SELECT count(*) FROM run_findings").fetchone() == findings_day1
+        assert con.execute("SELECT count(*) FROM run_system_risk").fetchone() == systems_day1
+        assert con.execute("SELECT count(*) FROM score_runs").fetchone() == (1 + len(runs),)  # every run recorded
+        # Each asset's row is the one of the latest run that scored it; systems are the last run's.
+        kept = dict(con.execute("SELECT asset_id, run_id FROM run_asset_risk").fetchall())
+        for i, run in zip(range(0, 10, 3), runs, strict=True):
+            assert all(kept[r.asset_id] == run.run_id for r in reports[i:i + 3])
+        assert con.execute("SELECT DISTINCT run_id FROM run_system_risk").fetchall() == [(runs[-1].run_id,)]
+        _, cubes = build_cubes(con, "org", day1)
+        assert cubes["status"].totals.total.value == 10
+        # The next day is kept beside it: one copy per asset and day.
+        score(con, day2)
+        assert con.execute("SELECT count(*) FROM run_asset_risk").fetchone() == (20,)
+        points = {row.key[1]: row.total.value for row in build_cubes(con, "org", day2)[1]["trend"].rows}
+        assert points == {"2026-05-04": 10, "2026-05-05": 10}
+    finally:
+        store.close()

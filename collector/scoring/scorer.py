@@ -331,6 +331,23 @@ def _keep_run(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
                     f"WHERE {where}", [run_id])
 
 
+def _drop_superseded(con: duckdb.DuckDBPyConnection, run_id: int, as_of: dt.date) -> None:
+    """Drop what this live run supersedes: earlier live runs' rows of the same day for the same assets.
+
+    The collector rescores after every burst of reports, many times a day; each run keeps the rows of
+    the assets it scored and of every system. A day's trend point and report read each asset's latest
+    row of that day (read/summary.py), so earlier rows of the same day and assets are never read again:
+    without this the run_* tables would grow with every rescoring instead of with days. score_runs keeps
+    every run.
+    """
+    earlier = "run_id IN (SELECT run_id FROM score_runs WHERE live AND as_of = $day AND run_id < $run)"
+    scoped = "asset_id IN (SELECT asset_id FROM scope_assets)"
+    for table, which in (("run_findings", scoped), ("run_asset_risk", scoped), ("run_system_risk", "true"),
+                         ("run_risk_criteria", "scope = 'system' OR subject IN (SELECT asset_id FROM scope_assets)")):
+        con.execute(f"DELETE FROM {table} WHERE {earlier} AND ({which})",  # noqa: S608 (names written here)
+                    {"day": as_of, "run": run_id})
+
+
 def score(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None,
           assets: Iterable[str] | None = None, *, live: bool = True) -> ScoreRun:
     """Score the current assets (or only those given) for as_of (today by default), in one transaction.
@@ -378,6 +395,8 @@ def score(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None,
                            "all" if assets is None else "assets"]).fetchone()
         assert row is not None
         _keep_run(con, int(row[0]))
+        if live:
+            _drop_superseded(con, int(row[0]), as_of)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
