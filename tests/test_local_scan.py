@@ -12,10 +12,10 @@ import pytest
 
 from estate.agent.hostaccess import LocalHost
 from estate.agent.scan import Discoverer, LabelError, build_report, parse_labels, run_discoverers
-from estate.agent.wire import decode_rows
 from estate.v1 import inventory_pb2 as pb
 
 from .conftest import HOST_FIXTURES
+from .wire_rows import decode_rows
 
 AGENT = [sys.executable, "-m", "estate.agent.cli"]
 DEBIAN = Path("/etc/debian_version").exists()

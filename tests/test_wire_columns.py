@@ -14,7 +14,7 @@ import pytest
 from estate.agent import transport
 from estate.agent.hostaccess import LocalHost
 from estate.agent.scan import build_report
-from estate.agent.wire import PACKAGE_COLUMNS, decode_rows, encode_report
+from estate.agent.wire import PACKAGE_COLUMNS, encode_report
 from estate.collector.ingest.validate import decode_report
 from estate.collector.process import start_collector
 from estate.collector.store.database import Incoming, Outcome, Store, prepare
@@ -22,6 +22,7 @@ from estate.v1 import ingest_pb2
 from estate.v1 import inventory_pb2 as pb
 
 from .conftest import HOST_FIXTURES
+from .wire_rows import decode_rows
 
 COLUMNS = ", ".join(PACKAGE_COLUMNS)
 

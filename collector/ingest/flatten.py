@@ -3,8 +3,9 @@
 A part (packages, software, ...) is read one field at a time over all its entries (a list
 comprehension per column, never a Python call per field per entry) and turned into Arrow in chunks
 of CHUNK_ROWS, so a report of half a million packages never exists as Python objects all at once.
-Each part also gets a content hash (marshal of its columns, chunk by chunk), so the store can
-recognise an unchanged part with one comparison.
+Packages sent column-wise (PackageColumns, agent/wire.py) skip that: each column becomes an Arrow
+array in one call. Each part also gets a content hash (of its bytes as sent, see raw_digests), so
+the store can recognise an unchanged part with one comparison.
 
 Anything here that does not fit the store (a count above INTEGER, a time out of range, a string
 over the bound) raises Rejected naming the field: one report, never the writer.
