@@ -1,9 +1,12 @@
 """The gRPC side of the collector: the Ingest service, the standard health service, and the server.
 
 The servicer only decodes, hands reports to the writer (ingest/writer.py) and turns outcomes into
-receipts. The stream is registered with a raw-bytes request deserializer so that a message which
-does not decode gets its own REJECTED receipt and the stream goes on; with the generated servicer,
-gRPC would abort the whole stream, receipts and all.
+receipts. Ingest.Stream carries one report per message; Ingest.StreamBatches carries InventoryBatch
+messages of several reports (a spool being flushed, a sweep), so gRPC's cost per message (about
+what a bare insert of an 880-package report costs) is paid once per batch. Both are registered with
+a raw-bytes request deserializer so that a message which does not decode gets its own REJECTED
+receipt and the stream goes on; with the generated servicer, gRPC would abort the whole stream,
+receipts and all.
 
 The server is gRPC's asyncio server: every stream is a pair of coroutines on one event loop (one
 reads and submits, one sends receipts in order), so hundreds of open streams cost no threads and an
@@ -11,7 +14,7 @@ idle one costs nothing but its memory. No sender can starve the others: the numb
 is bounded (RESOURCE_EXHAUSTED beyond it), a stream that sends nothing for `idle_s` or stays open
 longer than `max_stream_s` is ended (DEADLINE_EXCEEDED, after the receipts of what it already sent),
 and reports waiting for the store are bounded in bytes, per stream and in total: a stream's reader
-must reserve a report's size before submitting it and gets it back only once the receipt is sent.
+must reserve a message's size before submitting it and gets it back only once its receipts are sent.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from estate.agent.transport import MAX_MESSAGE_BYTES, is_loopback
 from estate.collector.ingest.validate import MAX_REPORT_BYTES, Rejected, decode_report
@@ -56,6 +60,8 @@ from estate.v1 import summary_pb2 as summary_pb
 
 # How far the stream reader may run ahead of the store, in messages (rejected ones included).
 MAX_PENDING_PER_STREAM = 128
+# Reports in one InventoryBatch (StreamBatches); a batch's bytes are bounded as a report's are.
+MAX_BATCH_REPORTS = 1024
 STATUS = {"ACCEPTED": ingest_pb.Receipt.ACCEPTED, "DUPLICATE": ingest_pb.Receipt.DUPLICATE,
           "REJECTED": ingest_pb.Receipt.REJECTED}
 INGEST_SERVICE = "estate.v1.Ingest"
@@ -115,14 +121,30 @@ def receipt_for(sequence: int, outcome: Outcome) -> ingest_pb.Receipt:
 
 @dataclass
 class _Pending:
-    """A message read from the stream: its outcome to come, and what it holds of the budgets."""
+    """A report read from the stream: its position, its outcome to come, what it came as."""
 
     sequence: int
     future: Future[Outcome]
     size: int
-    reserved: int
     asset_id: str
+
+
+@dataclass
+class _Message:
+    """A message read from the stream (one report, or a batch of them) and what it holds of the budgets.
+
+    Its receipts go together (a ReceiptBatch for a batch) once every report in it has its outcome.
+    """
+
+    reports: list[_Pending]
+    reserved: int
     arrived: float
+
+
+def _rejected(sequence: int, size: int, reason: str) -> _Pending:
+    outcome: Future[Outcome] = Future()
+    outcome.set_result(Outcome("", "REJECTED", reason))
+    return _Pending(sequence, outcome, size, "")
 
 
 class StreamEnded(Exception):
@@ -141,26 +163,31 @@ class _Stop:
 
 
 _STOP = _Stop()
+_Item = _Message | BaseException | _Stop | None
 
 
 class IngestStream:
-    """One Ingest.Stream: a reader task decodes and submits, the handler sends receipts in order."""
+    """One Ingest.Stream or StreamBatches: a reader task decodes and submits, the handler sends receipts in order.
+
+    batched: each message is an InventoryBatch (answered by a ReceiptBatch), not one Inventory.
+    """
 
     def __init__(self, writer: Writer, limits: StreamLimits, budget: ByteBudget, sender: str = "",
                  metrics: Metrics | None = None, who: Sender | None = None,
-                 flattening: ThreadPoolExecutor | None = None) -> None:
+                 flattening: ThreadPoolExecutor | None = None, batched: bool = False) -> None:
         self.writer, self.limits, self.budget = writer, limits, budget
         self.sender, self.metrics, self.who = sender, metrics, who
-        # Checking and flattening a report (Writer.submit) is Python work: off the event loop, so a
-        # huge report never holds the other streams' receipts.
+        self.batched = batched
+        # Decoding, checking and flattening reports (Writer.submit) is Python work: off the event
+        # loop, so a huge report or batch never holds the other streams' receipts.
         self.flattening = flattening
         self.own_budget = ByteBudget(limits.pending_bytes_per_stream)
-        self.pending: asyncio.Queue[_Pending | BaseException | _Stop | None] = asyncio.Queue(MAX_PENDING_PER_STREAM)
+        self.pending: asyncio.Queue[_Item] = asyncio.Queue(MAX_PENDING_PER_STREAM)
         self.opened = time.monotonic()
         # When the reader started waiting for the sender's next message (None while it is busy with one).
         self.waiting_since: float | None = self.opened
         self.closing = False  # past the total deadline: no more messages are taken
-        self._getter: asyncio.Future[_Pending | BaseException | _Stop | None] | None = None
+        self._getter: asyncio.Future[_Item] | None = None
 
     def stop(self) -> None:
         """The collector is stopping: take no more messages, end the stream after the receipts owed.
@@ -173,14 +200,15 @@ class IngestStream:
             self.pending.put_nowait(_STOP)
 
     async def _read(self, messages: AsyncIterator[bytes]) -> None:
-        sequence = 0
+        sequence = 0  # reports so far (an undecodable batch counts one)
         try:
             async for data in messages:
                 self.waiting_since = None
                 if self.closing:
                     break  # past the deadline: not submitted, so the sender keeps it and sends it again
-                sequence += 1
-                await self.pending.put(await self._submit(sequence, data))
+                message = await self._submit(sequence, data)
+                sequence += len(message.reports)
+                await self.pending.put(message)
                 self.waiting_since = time.monotonic()
         except asyncio.CancelledError:
             raise
@@ -190,15 +218,14 @@ class IngestStream:
             await self.pending.put(exc)
         await self.pending.put(_END)
 
-    async def _submit(self, sequence: int, data: bytes) -> _Pending:
+    async def _submit(self, sequence: int, data: bytes) -> _Message:
+        """Reserve the message's size, then decode, check and queue its reports in the flattening pool."""
         arrived, size = time.monotonic(), len(data)
-        try:
-            report = decode_report(data)
-        except Rejected as exc:
-            rejected: Future[Outcome] = Future()
-            rejected.set_result(Outcome("", "REJECTED", str(exc)))
-            return _Pending(sequence, rejected, size, 0, "", arrived)
-        # A decoded report holds about its wire size again; reserve that before the writer sees it.
+        if size > MAX_REPORT_BYTES:  # refused before reserving: more than a stream's budget may hold
+            what = "batch" if self.batched else "report"
+            return _Message([_rejected(sequence + 1, size, f"{what} is {size} bytes, over the "
+                                       f"{MAX_REPORT_BYTES}-byte limit of a message")], 0, arrived)
+        # Decoded reports hold about their wire size again; reserve that before the writer sees them.
         await self.own_budget.acquire(size)
         try:
             await self.budget.acquire(size)
@@ -206,27 +233,62 @@ class IngestStream:
             self.own_budget.release(size)
             raise
         try:
-            # The report's SHA-256 is taken in the flattening pool (prepare), not on the event loop.
-            submit = functools.partial(self.writer.submit, report, sender=self.sender, data=data, who=self.who)
-            future = await asyncio.get_running_loop().run_in_executor(self.flattening, submit)
+            # Each report's SHA-256 is taken in the flattening pool (prepare), not on the event loop.
+            work = functools.partial(self._decode_and_submit, sequence, data)
+            reports = await asyncio.get_running_loop().run_in_executor(self.flattening, work)
         except BaseException:
             self.own_budget.release(size)
             self.budget.release(size)
             raise
-        return _Pending(sequence, future, size, size, report.asset_id, arrived)
+        return _Message(reports, size, arrived)
 
-    def _release(self, item: _Pending) -> None:
+    def _decode_and_submit(self, sequence: int, data: bytes) -> list[_Pending]:
+        """In the flattening pool: the message's reports decoded and handed to the writer, in order."""
+        if not self.batched:
+            return [self._one(sequence + 1, data)]
+        try:
+            batch = ingest_pb.InventoryBatch.FromString(data)
+        except DecodeError as exc:
+            return [_rejected(sequence + 1, len(data), f"not a valid estate.v1.InventoryBatch message: {exc}")]
+        count = len(batch.reports)
+        if count > MAX_BATCH_REPORTS:
+            reason = (f"batch of {count} reports, over the limit of {MAX_BATCH_REPORTS} per message: "
+                      "send fewer reports per batch")
+            return [_rejected(sequence + 1 + n, 0, reason) for n in range(count)]
+        return [self._one(sequence + 1 + n, report) for n, report in enumerate(batch.reports)]
+
+    def _one(self, sequence: int, data: bytes) -> _Pending:
+        try:
+            report = decode_report(data)
+        except Rejected as exc:
+            return _rejected(sequence, len(data), str(exc))
+        future = self.writer.submit(report, sender=self.sender, data=data, who=self.who)
+        return _Pending(sequence, future, len(data), report.asset_id)
+
+    def _release(self, item: _Message) -> None:
         if item.reserved:
             self.own_budget.release(item.reserved)
             self.budget.release(item.reserved)
             item.reserved = 0
 
-    def _settle_later(self, item: _Pending) -> None:
-        """Give back what a report holds once the store is done with it, with nobody waiting for its receipt."""
+    def _settle_later(self, item: _Message) -> None:
+        """Give back what a message holds once the store is done with it, with nobody waiting for its receipts."""
+        if not item.reserved:
+            return
         loop = asyncio.get_running_loop()
-        item.future.add_done_callback(lambda _: loop.call_soon_threadsafe(self._release, item))
+        left = [len(item.reports)]
 
-    async def _next(self) -> _Pending | BaseException | None:
+        def one_done() -> None:  # on the event loop: no two run at once
+            left[0] -= 1
+            if not left[0]:
+                self._release(item)
+
+        for report in item.reports:
+            report.future.add_done_callback(lambda _: loop.call_soon_threadsafe(one_done))
+        if not item.reports:
+            self._release(item)
+
+    async def _next(self) -> _Message | BaseException | None:
         """The next item from the reader, enforcing the idle and total deadlines while waiting."""
         limits = self.limits
         while True:
@@ -259,10 +321,11 @@ class IngestStream:
                                   f"stream idle for {limits.idle_s:g} s (the collector's --idle-timeout): "
                                   "open a new stream to send more")
 
-    async def receipts(self, messages: AsyncIterator[bytes]) -> AsyncIterator[ingest_pb.Receipt]:
-        """Answer each message with a receipt, in order; a receipt is sent only after the store has it."""
+    async def receipts(self, messages: AsyncIterator[bytes]
+                       ) -> AsyncIterator[ingest_pb.Receipt | ingest_pb.ReceiptBatch]:
+        """Answer each message (a Receipt, or a ReceiptBatch when batched), in order, once the store has its reports."""
         reader = asyncio.create_task(self._read(messages))
-        item: _Pending | BaseException | None = None
+        item: _Message | BaseException | None = None
         try:
             while True:
                 item = await self._next()
@@ -274,28 +337,31 @@ class IngestStream:
                     return
                 if isinstance(item, BaseException):
                     raise item
-                outcome = await asyncio.wrap_future(item.future)
+                answered = []
+                for report in item.reports:
+                    outcome = await asyncio.wrap_future(report.future)
+                    latency = time.monotonic() - item.arrived
+                    if self.metrics is not None:
+                        self.metrics.record(outcome.status, outcome.reason, latency)
+                    log_report(outcome.report_id, report.asset_id, self.sender, outcome.status, outcome.reason,
+                               report.size, latency)
+                    answered.append(receipt_for(report.sequence, outcome))
                 self._release(item)
-                latency = time.monotonic() - item.arrived
-                if self.metrics is not None:
-                    self.metrics.record(outcome.status, outcome.reason, latency)
-                log_report(outcome.report_id, item.asset_id, self.sender, outcome.status, outcome.reason,
-                           item.size, latency)
-                yield receipt_for(item.sequence, outcome)
+                yield ingest_pb.ReceiptBatch(receipts=answered) if self.batched else answered[0]
         finally:
             reader.cancel()
-            if isinstance(item, _Pending) and item.reserved:
+            if isinstance(item, _Message):
                 self._settle_later(item)
             if self._getter is not None:
                 if self._getter.done() and not self._getter.cancelled():
                     got = self._getter.result()
-                    if isinstance(got, _Pending):
+                    if isinstance(got, _Message):
                         self._settle_later(got)
                 else:
                     self._getter.cancel()
             while not self.pending.empty():
                 entry = self.pending.get_nowait()
-                if isinstance(entry, _Pending):
+                if isinstance(entry, _Message):
                     self._settle_later(entry)
 
 
@@ -344,6 +410,21 @@ class IngestService:
 
     async def stream(self, messages: AsyncIterator[bytes],
                      context: grpc.aio.ServicerContext[bytes, ingest_pb.Receipt]) -> AsyncIterator[ingest_pb.Receipt]:
+        """Ingest.Stream: one report per message, one Receipt each."""
+        async for receipt in self._serve(messages, context, batched=False):
+            assert isinstance(receipt, ingest_pb.Receipt)
+            yield receipt
+
+    async def stream_batches(self, messages: AsyncIterator[bytes],
+                             context: grpc.aio.ServicerContext[bytes, ingest_pb.ReceiptBatch]
+                             ) -> AsyncIterator[ingest_pb.ReceiptBatch]:
+        """Ingest.StreamBatches: an InventoryBatch per message, one ReceiptBatch each."""
+        async for receipts in self._serve(messages, context, batched=True):
+            assert isinstance(receipts, ingest_pb.ReceiptBatch)
+            yield receipts
+
+    async def _serve(self, messages: AsyncIterator[bytes], context: grpc.aio.ServicerContext[bytes, Any],
+                     batched: bool) -> AsyncIterator[ingest_pb.Receipt | ingest_pb.ReceiptBatch]:
         sender = "peer:" + str(context.peer())[:256]
         who = plaintext_sender(context.peer())
         if self.check_roles:
@@ -363,11 +444,12 @@ class IngestService:
         self._open += 1
         if self.metrics is not None:
             self.metrics.streams_open.inc()
-        stream = IngestStream(self.writer, self.limits, self.budget, sender, self.metrics, who, self.flattening)
+        stream = IngestStream(self.writer, self.limits, self.budget, sender, self.metrics, who, self.flattening,
+                              batched)
         self._streams.add(stream)
         try:
-            async for receipt in stream.receipts(messages):
-                yield receipt
+            async for answer in stream.receipts(messages):
+                yield answer
         except StreamEnded as exc:
             if exc.limit:
                 self._refused(exc.limit)
@@ -381,7 +463,6 @@ class IngestService:
             self._open -= 1
             if self.metrics is not None:
                 self.metrics.streams_open.dec()
-
 
     async def _certificate_sender(self, context: grpc.aio.ServicerContext[bytes, ingest_pb.Receipt]) -> Sender:
         """The verified caller; aborts the stream for a revoked certificate or a scanner without scopes."""
@@ -567,6 +648,9 @@ def build_server(writer: Writer, listen: str, tls: ServerTls | None, insecure: b
         "Stream": grpc.stream_stream_rpc_method_handler(
             service.stream, request_deserializer=None,
             response_serializer=ingest_pb.Receipt.SerializeToString),
+        "StreamBatches": grpc.stream_stream_rpc_method_handler(
+            service.stream_batches, request_deserializer=None,
+            response_serializer=ingest_pb.ReceiptBatch.SerializeToString),
     })
     server.add_generic_rpc_handlers((handler,))
     health = Health(server)

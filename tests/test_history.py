@@ -10,8 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from estate.collector.store.database import Outcome, Store, _migrations, prepare
-from estate.collector.store.history import CATALOG_COLUMNS
+from estate.agent.wire import encode_report
+from estate.collector.ingest.flatten import CATALOG_COLUMNS
+from estate.collector.store.database import Incoming, Outcome, Store, _migrations, prepare
 from estate.v1 import inventory_pb2 as pb
 
 DAY0 = dt.datetime(2026, 11, 1, 6, 0, tzinfo=dt.timezone.utc)
@@ -374,3 +375,69 @@ def test_both_lanes_adding_one_new_package_at_once_number_it_once(store: Store) 
     rows = store.con.execute("SELECT asset_id, count(*) FILTER (open), count(*) FILTER (NOT open) FROM packages "
                              "GROUP BY 1 ORDER BY 1").fetchall()
     assert rows == [("hostname:a", 70, 100), ("hostname:b", 70, 100)]
+
+
+def _columns(inv: pb.Inventory) -> Incoming:
+    """inv as the agent sends it now (packages column-wise), with the bytes the collector hashes."""
+    data = encode_report(inv)
+    return Incoming(pb.Inventory.FromString(data), data=data)
+
+
+@pytest.mark.parametrize("form", ["rows", "columns"])
+def test_look_alike_hosts_are_numbered_once_and_stored_row_for_row(store: Store, form: str) -> None:
+    """Hosts listing the same packages in the same order, whatever their versions, are numbered from the
+    writer's kept lists (history.Numbering) without the catalog join; every row still lands on its own
+    package and version. A list that differs in anything but versions (an architecture) is numbered anew."""
+    def sent(inv: pb.Inventory) -> pb.Inventory | Incoming:
+        return _columns(inv) if form == "columns" else inv
+
+    hosts = [scan(f"hostname:h{n}", 0, [(name, f"{version}+h{n}") for name, version in BASE]) for n in range(4)]
+    other = scan("hostname:other", 0, BASE)
+    other.packages[7].architecture = "arm64"
+    assert {o.status for o in store.write_reports([sent(h) for h in hosts[:1]], via="file")} == {"ACCEPTED"}
+    assert (store.numbering.hits, store.numbering.misses) == (0, 1)
+    assert {o.status for o in store.write_reports([sent(h) for h in hosts[1:]] + [sent(other)], via="file")} == {
+        "ACCEPTED"}
+    assert (store.numbering.hits, store.numbering.misses) == (3, 2)
+    # A rescan with versions changed is numbered from the kept list too, and diffed by number.
+    rescan = scan("hostname:h0", 1, [(name, f"{version}+h0" if i % 10 else "9.9") for i, (name, version)
+                                     in enumerate(BASE)])
+    assert store.write_reports([sent(rescan)], via="file")[0].status == "ACCEPTED"
+    assert store.numbering.hits == 4
+    for inv in [rescan, *hosts[1:], other]:
+        expected = sorted((p.name, p.version, p.architecture) for p in inv.packages)
+        stored = store.con.execute("SELECT name, version, architecture FROM current_packages WHERE asset_id = ? "
+                                   "ORDER BY ALL", [inv.asset_id]).fetchall()
+        assert stored == expected, inv.asset_id
+    assert count(store, "SELECT count(*) FROM packages WHERE asset_id = 'hostname:h0' AND NOT open") == 5
+    assert count(store, "SELECT count(*) FROM package_catalog") == 51  # 50 packages, one in two architectures
+
+
+def test_kept_package_lists_are_bounded_in_rows(tmp_path: Path) -> None:
+    store = Store(tmp_path / "b.duckdb")
+    store.numbering.max_rows = 120  # two lists of 50 packages, not three
+    for n in range(5):
+        packages = [(f"list{n}-pkg{i}", "1.0") for i in range(50)]
+        assert store.write_reports([scan(f"hostname:b{n}", 0, packages)], via="file")[0].status == "ACCEPTED"
+    assert len(store.numbering._kept) == 2 and store.numbering._rows == 100
+    store.close()
+
+
+def test_catalog_key_from_the_wire_ignores_versions_and_nothing_else() -> None:
+    from estate.collector.ingest.flatten import CATALOG_KEY, raw_digests
+
+    def digests(inv: pb.Inventory) -> dict[str, bytes]:
+        return raw_digests(encode_report(inv))
+
+    first = digests(scan("hostname:a", 0, BASE))
+    upgraded = digests(scan("hostname:a", 0, [(name, version + "+1") for name, version in BASE]))
+    assert first[CATALOG_KEY] == upgraded[CATALOG_KEY] and first["packages"] != upgraded["packages"]
+    renamed = scan("hostname:a", 0, BASE)
+    renamed.packages[3].name = "pkg3x"
+    assert digests(renamed)[CATALOG_KEY] != first[CATALOG_KEY]
+    # A value moved from one package to the next is another list (lengths are part of the key).
+    moved = scan("hostname:a", 0, BASE)
+    moved.packages[0].name, moved.packages[1].name = "pkg0p", "kg1"
+    assert digests(moved)[CATALOG_KEY] != first[CATALOG_KEY]
+    # Packages sent as rows (older agents) have no key from the wire: it is taken when flattened.
+    assert CATALOG_KEY not in raw_digests(scan("hostname:a", 0, BASE).SerializeToString())

@@ -45,11 +45,12 @@ def tls_collector(tmp_path: Path, pki: Path) -> Iterator[CollectorProcess]:
         proc.stop()
 
 
-def _send_as(collector: CollectorProcess, pki: Path, name: str) -> list[object]:
+def _send_as(collector: CollectorProcess, pki: Path, name: str, batched: bool = False) -> list[object]:
     files = transport.TlsFiles(pki / "ca.pem", pki / f"{name}.pem", pki / f"{name}.key")
     with transport.open_channel(collector.address, files) as channel:
         report = build_report(LocalHost(), pb.METHOD_LOCAL)
-        return list(transport.stream_reports(channel, [report.SerializeToString()], timeout_s=20))
+        stream = transport.stream_batches if batched else transport.stream_reports
+        return list(stream(channel, [report.SerializeToString()], timeout_s=20))
 
 
 def test_keys_are_private_and_roles_recorded(pki: Path) -> None:
@@ -69,9 +70,10 @@ def test_agent_certificate_may_ingest(tls_collector: CollectorProcess, pki: Path
     assert "ACCEPTED" in result.stderr
 
 
-def test_analyst_certificate_may_not_ingest(tls_collector: CollectorProcess, pki: Path) -> None:
+@pytest.mark.parametrize("batched", [False, True], ids=["Stream", "StreamBatches"])
+def test_analyst_certificate_may_not_ingest(tls_collector: CollectorProcess, pki: Path, batched: bool) -> None:
     with pytest.raises(transport.TransportError, match=r"PERMISSION_DENIED.*role 'analyst'"):
-        _send_as(tls_collector, pki, "alice")
+        _send_as(tls_collector, pki, "alice", batched)
 
 
 def test_no_client_certificate_and_plaintext_are_refused(tls_collector: CollectorProcess, pki: Path) -> None:

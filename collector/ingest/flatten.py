@@ -24,6 +24,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from google.protobuf.message import DecodeError
 
 from estate.collector.ingest.validate import MAX_STRING_CHARS, Rejected
 from estate.collector.security.senders import AUDIT_COLUMNS
@@ -111,7 +112,13 @@ INTERVAL_COLUMNS: dict[str, pa.DataType] = {"first_report_id": STR, "first_seen"
 
 def part_schema(part: Part) -> pa.Schema:
     """The Arrow schema of a part's rows as flattened: asset_id, then the part's columns."""
-    return pa.schema([("asset_id", STR), *part.columns.items()])
+    schema = _SCHEMAS.get(part.table)
+    if schema is None or schema.names[1:] != list(part.columns):
+        schema = pa.schema([("asset_id", STR), *part.columns.items()])
+    return schema
+
+
+_SCHEMAS = {part.table: pa.schema([("asset_id", STR), *part.columns.items()]) for part in PARTS}
 
 
 @dataclass
@@ -126,6 +133,9 @@ class FlatPart:
     rows: int = 0
     digest: bytes = b""
     flattened: bool = True
+    # Packages only: a hash of every column but the version (see catalog_key), by which the store
+    # recognises a list of packages it has numbered before.
+    catalog_key: bytes | None = None
 
 
 @dataclass
@@ -146,27 +156,35 @@ class FlatReport:
     refusal: str | None = None
 
 
+# The stored types _check_value bounds, by what it checks (looked up once per column, not compared each time).
+_CHECKED = {STR: "str", pa.int32(): "int32", pa.uint64(): "uint64", STR_LIST: "str_list", STR_MAP: "str_map"}
+
+
 def _check_value(table: str, column: str, kind: pa.DataType, values: list[Any]) -> None:
     """Raise Rejected if any value does not fit the column's stored type (NULLs always fit)."""
-    values = [value for value in values if value is not None]
+    checked = _CHECKED.get(kind)
+    if checked is None:
+        return
+    if None in values:
+        values = [value for value in values if value is not None]
     if not values:
         return
-    if kind == STR:
+    if checked == "str":
         longest = max(map(len, values))
         if longest > MAX_STRING_CHARS:
             raise Rejected(f"{table}.{column} has a value of {longest} characters, over the limit of "
                            f"{MAX_STRING_CHARS}")
-    elif kind == pa.int32():
+    elif checked == "int32":
         top = max(values)
         if top > INT32_MAX or min(values) < 0:
             raise Rejected(f"{table}.{column} value {top} does not fit the stored INTEGER (at most {INT32_MAX})")
-    elif kind == pa.uint64():
+    elif checked == "uint64":
         if max(values) > UINT64_MAX or min(values) < 0:
             raise Rejected(f"{table}.{column} does not fit the stored UBIGINT")
-    elif kind == STR_LIST:
+    elif checked == "str_list":
         for items in values:
             _check_value(table, column, STR, items)
-    elif kind == STR_MAP:
+    else:
         for pairs in values:
             _check_value(table, column, STR, [k for k, _ in pairs] + [v for _, v in pairs])
 
@@ -199,14 +217,73 @@ def _raw_parts_class() -> Any:
 RawParts = _raw_parts_class()
 
 
+def _raw_columns_class() -> Any:
+    """A message class that reads a PackageColumns' columns as their raw bytes (each a serialized StringColumn)."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    proto = descriptor_pb2.FileDescriptorProto(name="estate_collector_raw_columns.proto", syntax="proto3",
+                                               package="estate.collector.internal")
+    message = proto.message_type.add(name="RawColumns")
+    message.field.add(name="count", number=pb.PackageColumns.COUNT_FIELD_NUMBER,
+                      type=descriptor_pb2.FieldDescriptorProto.TYPE_UINT32,
+                      label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
+    for name in PART_BY_TABLE["packages"].columns:
+        # Repeated: a message field may legally come in several pieces (then no catalog key is taken).
+        message.field.add(name=name, number=pb.PackageColumns.DESCRIPTOR.fields_by_name[name].number,
+                          type=descriptor_pb2.FieldDescriptorProto.TYPE_BYTES,
+                          label=descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED)
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(proto)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("estate.collector.internal.RawColumns"))
+
+
+RawColumns = _raw_columns_class()
+# raw_digests' entry for the catalog key of packages sent column-wise (see catalog_key).
+CATALOG_KEY = "packages:catalog_key"
+
+
+def _column_digests(columns: bytes) -> tuple[bytes, bytes] | None:
+    """(packages digest, catalog key) of one PackageColumns' bytes, hashing them once; None if it cannot tell.
+
+    The catalog key hashes every column but the version, each as sent (its bytes' length, then
+    them); the part's digest hashes the key and the version column. Equal bytes, equal rows.
+    """
+    raw = RawColumns()
+    try:
+        raw.ParseFromString(columns)
+    except DecodeError:
+        return None  # flattening names what is wrong with it
+    pieces = {name: getattr(raw, name) for name in PART_BY_TABLE["packages"].columns}
+    if any(len(piece) > 1 for piece in pieces.values()):
+        return None
+    key = hashlib.sha256(b"catalog-key-wire-1" + raw.count.to_bytes(8, "little"))
+    for name in CATALOG_COLUMNS:
+        value = pieces[name][0] if pieces[name] else b""
+        key.update(len(value).to_bytes(8, "little"))
+        key.update(value)
+    catalog = key.digest()
+    version = pieces["version"][0] if pieces["version"] else b""
+    digest = hashlib.sha256(b"package_columns-2" + catalog + len(version).to_bytes(8, "little") + version)
+    return digest.digest()[:DIGEST_BYTES], catalog
+
+
 def raw_digests(data: bytes) -> dict[str, bytes]:
-    """Content hash of each top-level part, from a report's serialized bytes."""
+    """Content hash of each top-level part, from a report's serialized bytes.
+
+    For packages sent column-wise (and in no other form), also the catalog key (entry CATALOG_KEY),
+    from the same single pass over their bytes.
+    """
     raw = RawParts()
     raw.ParseFromString(data)
     digests = {}
     for part in PARTS:
         if part.field_number:
             entries = getattr(raw, part.table)
+            if part.table == "packages" and not entries and len(raw.package_columns) == 1:
+                hashed = _column_digests(raw.package_columns[0])
+                if hashed is not None:
+                    digests[part.table], digests[CATALOG_KEY] = hashed
+                    continue
             digest = hashlib.sha256()  # SHA-256: with the CPU's SHA instructions, faster than BLAKE2 here
             for start in range(0, len(entries), CHUNK_ROWS):  # a chunk at a time: bounded copies
                 items = entries[start:start + CHUNK_ROWS]
@@ -222,16 +299,21 @@ def raw_digests(data: bytes) -> dict[str, bytes]:
     return digests
 
 
-def flatten_part(part: Part, report: pb.Inventory, asset_id: str, digest_of: bytes | None = None) -> FlatPart:
+def flatten_part(part: Part, report: pb.Inventory, asset_id: str, digest_of: bytes | None = None,
+                 catalog_key_of: bytes | None = None) -> FlatPart:
     """One part of one report as Arrow batches of at most CHUNK_ROWS rows, with its content hash.
 
-    digest_of, when given (the raw bytes' hash of a top-level part), is the part's hash.
+    digest_of, when given (the raw bytes' hash of a top-level part), is the part's hash; catalog_key_of
+    (raw_digests' CATALOG_KEY) is the catalog key of packages sent column-wise.
     """
     if part.table == "packages" and report.HasField("package_columns"):
-        return _column_batches(part, report, asset_id, digest_of)
+        return _column_batches(part, report, asset_id, digest_of, catalog_key_of)
     entries = part.entries(report)
     flat = FlatPart(rows=len(entries))
     digest = hashlib.sha256()
+    if not entries:  # nothing to build (the digest is that of no values, as the loop below would leave it)
+        flat.digest = digest_of if digest_of is not None else digest.digest()[:DIGEST_BYTES]
+        return flat
     schema = part_schema(part)
     for start in range(0, len(entries), CHUNK_ROWS):
         chunk = entries[start:start + CHUNK_ROWS]
@@ -249,7 +331,37 @@ def flatten_part(part: Part, report: pb.Inventory, asset_id: str, digest_of: byt
             arrays.append(pa.array(values, kind))
         flat.batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
     flat.digest = digest_of if digest_of is not None else digest.digest()[:DIGEST_BYTES]
+    if part.table == "packages":
+        flat.catalog_key = catalog_key(flat.batches)
     return flat
+
+
+# What identifies a package apart from its version: package_catalog's columns (store/history.py).
+CATALOG_COLUMNS = tuple(name for name in PART_BY_TABLE["packages"].columns if name != "version")
+
+
+def catalog_key(batches: list[pa.RecordBatch]) -> bytes | None:
+    """A hash of the packages' columns but the version, in order: equal keys, equal packages row for row.
+
+    Hosts built alike list the same packages in the same order, whatever their versions, so the
+    store numbers such a list once (history.Numbering). Taken over the Arrow buffers as they are
+    (their lengths and each column's offset included, so the encoding is unambiguous); a report in
+    several chunks (sliced from shared buffers) gets none.
+    """
+    if len(batches) != 1:
+        return None
+    batch = batches[0]
+    digest = hashlib.sha256(b"catalog-key-1" + batch.num_rows.to_bytes(8, "little"))
+    for name in CATALOG_COLUMNS:
+        column = batch.column(name)
+        digest.update(column.offset.to_bytes(8, "little"))
+        for buffer in column.buffers():
+            if buffer is None:
+                digest.update(b"\xff" * 8)
+            else:
+                digest.update(buffer.size.to_bytes(8, "little"))
+                digest.update(memoryview(buffer))
+    return digest.digest()
 
 
 def package_count(report: pb.Inventory) -> int:
@@ -278,13 +390,17 @@ def _string_column(column: pb.StringColumn, count: int, where: str) -> pa.Array:
         values.validate(full=True)  # offsets within the data and rising, every value UTF-8
     except pa.ArrowInvalid as exc:
         raise Rejected(f"{where} is not a valid string column: {str(exc)[:200]}") from exc
-    longest = pc.max(pc.utf8_length(values)).as_py() if count else 0
+    # Characters are never more than bytes: count them only in a column with a value that long in bytes.
+    longest = pc.max(pc.binary_length(values)).as_py() if len(data) > MAX_STRING_CHARS else 0
+    if longest is not None and longest > MAX_STRING_CHARS:
+        longest = pc.max(pc.utf8_length(values)).as_py()
     if longest is not None and longest > MAX_STRING_CHARS:
         raise Rejected(f"{where} has a value of {longest} characters, over the limit of {MAX_STRING_CHARS}")
     return values
 
 
-def _column_batches(part: Part, report: pb.Inventory, asset_id: str, digest_of: bytes | None) -> FlatPart:
+def _column_batches(part: Part, report: pb.Inventory, asset_id: str, digest_of: bytes | None,
+                    catalog_key_of: bytes | None = None) -> FlatPart:
     """Packages sent as PackageColumns: each column becomes an Arrow array in one call, no Python per package."""
     columns = report.package_columns
     count = columns.count
@@ -295,6 +411,7 @@ def _column_batches(part: Part, report: pb.Inventory, asset_id: str, digest_of: 
     flat.batches = [batch.slice(start, CHUNK_ROWS) for start in range(0, count, CHUNK_ROWS)]
     flat.digest = digest_of if digest_of is not None else hashlib.sha256(
         b"package_columns" + columns.SerializeToString(deterministic=True)).digest()[:DIGEST_BYTES]
+    flat.catalog_key = catalog_key_of if catalog_key_of is not None else catalog_key(flat.batches)
     return flat
 
 
@@ -336,16 +453,20 @@ def flatten(report: pb.Inventory, report_id: str, received_at: dt.datetime, via:
         "sender": sender, "sha256": sha256, "in_history": True,
         **{name: (audit or {}).get(name) for name in AUDIT_COLUMNS},
     }
-    for name, kind in REPORT_COLUMNS.items():
-        if kind in (STR, pa.int32(), pa.uint64(), STR_LIST, STR_MAP):
-            _check_value("reports", name, kind, [header[name]])
+    # The header's strings in one pass; each column on its own only to name one that is too long.
+    if max((len(header[name]) for name in _HEADER_STRINGS if header[name] is not None), default=0) \
+            > MAX_STRING_CHARS:
+        for name in _HEADER_STRINGS:
+            _check_value("reports", name, STR, [header[name]])
+    for name, kind in _HEADER_OTHERS:
+        _check_value("reports", name, kind, [header[name]])
     parts = {}
     for part in PARTS:
         digest = (raw or {}).get(part.table)
         if digest is not None and known is not None and known.get(part.table) == digest:
             parts[part.table] = FlatPart(rows=part_rows(part, report), digest=digest, flattened=False)
         else:
-            parts[part.table] = flatten_part(part, report, report.asset_id, digest)
+            parts[part.table] = flatten_part(part, report, report.asset_id, digest, (raw or {}).get(CATALOG_KEY))
     errors = None
     if report.errors:
         columns: dict[str, list[Any]] = {"report_id": [report_id] * len(report.errors),
@@ -356,6 +477,10 @@ def flatten(report: pb.Inventory, report_id: str, received_at: dt.datetime, via:
         errors = pa.RecordBatch.from_pydict(columns, schema=pa.schema(list(ERROR_COLUMNS.items())))
     kept = report if any(not flat.flattened for flat in parts.values()) else None
     return FlatReport(report_id, report.asset_id, collected_at, header, parts, errors, kept)
+
+
+_HEADER_STRINGS = [name for name, kind in REPORT_COLUMNS.items() if kind == STR]
+_HEADER_OTHERS = [(name, kind) for name, kind in REPORT_COLUMNS.items() if kind != STR and kind in _CHECKED]
 
 
 def header_table(reports: Sequence[FlatReport]) -> pa.Table:

@@ -147,6 +147,7 @@ class Store:
         self.path = str(path)
         # Intervals closed (rows deleted from <part>_current) since its last compaction, per part.
         self.closed = dict.fromkeys(PART_BY_TABLE, 0)
+        self.numbering = history.Numbering()
         try:
             if not read_only and not Path(self.path).exists():
                 duckdb.connect(self.path, config={"default_block_size": str(BLOCK_SIZE)}).close()
@@ -167,6 +168,7 @@ class Store:
         other.path = store.path
         other.con = store.con.cursor()
         other.closed = dict.fromkeys(PART_BY_TABLE, 0)
+        other.numbering = store.numbering  # package numbers are the database's, whichever lane asks
         return other
 
     def close(self) -> None:
@@ -248,8 +250,10 @@ class Store:
             return outcomes
         try:
             ids = [flat.report_id for _, flat in candidates]
+            # list_contains, not IN (SELECT unnest(?)): DuckDB answers it from the primary key's index,
+            # where the semi-join scans every report ever stored (92 ms against 1.2 ms at 10 M reports).
             stored = {row[0] for row in self.con.execute(
-                "SELECT report_id FROM reports WHERE report_id IN (SELECT unnest(?))", [ids]).fetchall()}
+                "SELECT report_id FROM reports WHERE list_contains(?::VARCHAR[], report_id)", [ids]).fetchall()}
         except duckdb.Error as exc:
             raise StoreError(f"{self.path}: {exc}") from exc
         fresh: list[tuple[int, FlatReport]] = []
@@ -327,14 +331,14 @@ class Store:
         con = self.con
         for attempt in range(CONFLICT_RETRIES + 1):
             try:
-                # Packages numbered and new ones committed first (history.catalogue), so that rows are
+                # Packages numbered and new ones committed first (history.Numbering), so that rows are
                 # stored and compared by number.
-                catalogued = history.catalogue(con, flats)
+                numbers = self.numbering.numbers(con, flats)
                 con.execute("BEGIN TRANSACTION")
                 try:
                     row = con.execute("SELECT nextval('store_commits')").fetchone()
                     assert row is not None
-                    closed = history.apply(con, flats, int(row[0]), catalogued)
+                    closed = history.apply(con, flats, int(row[0]), self.numbering, numbers)
                     con.execute("COMMIT")
                 except BaseException:
                     # A COMMIT that failed (a conflict, a full disk) has ended the transaction already: its

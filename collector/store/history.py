@@ -16,16 +16,20 @@ numbers, the version and the times. The views packages and current_packages reso
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime as dt
+import itertools
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from estate.collector.ingest.flatten import (
+    CATALOG_COLUMNS,
     ERROR_COLUMNS,
     INTERVAL_COLUMNS,
     PART_BY_TABLE,
@@ -45,8 +49,6 @@ HASH_COLUMNS = {part.table: f"{part.table}_hash" for part in PARTS}
 # The part kept by number: its rows refer to package_catalog, asset_state and reports by number.
 NUMBERED = "packages"
 NUMBER = pa.int32()
-# What package_catalog keeps of a package: every column but the version, which changes most often.
-CATALOG_COLUMNS = tuple(name for name in PART_BY_TABLE[NUMBERED].columns if name != "version")
 # Order of package rows as stored: by first_seen (the order they are appended in anyway), then asset,
 # where first_seen, asset_no and first_report_no form long runs (run-length encoded), and within an
 # asset by package number, ascending for even assets and descending for odd ones: consecutive rows
@@ -119,7 +121,7 @@ def _rounds(reports: Sequence[FlatReport]) -> list[list[FlatReport]]:
 def _states(con: duckdb.DuckDBPyConnection, assets: list[str]) -> dict[str, AssetState]:
     hashes = ", ".join(HASH_COLUMNS.values())
     rows = con.execute(f"SELECT asset_id, asset_no, report_id, report_no, collected_at, {hashes} "  # noqa: S608
-                       "FROM asset_state WHERE asset_id IN (SELECT unnest(?::VARCHAR[]))", [assets]).fetchall()
+                       "FROM asset_state WHERE list_contains(?::VARCHAR[], asset_id)", [assets]).fetchall()
     return {row[0]: AssetState(row[1], row[2], row[3], row[4], dict(zip(HASH_COLUMNS, row[5:], strict=True)))
             for row in rows}
 
@@ -133,8 +135,12 @@ def _numbers(con: duckdb.DuckDBPyConnection, sequence: str, count: int) -> list[
 
 
 def _runs(openings: list[Opening], value: str, kind: pa.DataType) -> pa.Array:
-    """One value per row: each opening's attribute repeated over its rows, in order."""
-    return pa.concat_arrays([pa.repeat(pa.scalar(getattr(o, value), kind), o.rows) for o in openings])
+    """One value per row: each opening's attribute repeated over its rows, in order (two Arrow calls)."""
+    kept = [o for o in openings if o.rows]
+    if not kept:
+        return pa.array([], kind)
+    ends = pa.array(list(itertools.accumulate(o.rows for o in kept)), pa.int64())
+    return pc.run_end_decode(pa.RunEndEncodedArray.from_arrays(ends, pa.array([getattr(o, value) for o in kept], kind)))
 
 
 def _staged(batches: list[pa.RecordBatch], part: Part) -> pa.Table:
@@ -150,13 +156,8 @@ def _staged(batches: list[pa.RecordBatch], part: Part) -> pa.Table:
 
 
 def _with_intervals(batches: list[pa.RecordBatch], part: Part, reports: list[Opening]) -> pa.Table:
-    """New rows as open intervals: first report (id, or number for packages) and first_seen per run of rows."""
-    table = _staged(batches, part)
-    if part.table == NUMBERED:
-        table = table.append_column("asset_no", _runs(reports, "asset_no", NUMBER))
-        table = table.append_column("first_report_no", _runs(reports, "report_no", NUMBER))
-    else:
-        table = table.append_column("first_report_id", _runs(reports, "report_id", STR))
+    """New rows as open intervals: first report and first_seen per run of rows (packages: _numbered_rows)."""
+    table = _staged(batches, part).append_column("first_report_id", _runs(reports, "report_id", STR))
     return table.append_column("first_seen", _runs(reports, "collected_at", TS))
 
 
@@ -203,45 +204,124 @@ def _catalogue(con: duckdb.DuckDBPyConnection, rows: str) -> None:
 # Held while a writer lane adds packages to the catalog and commits them (both lanes are threads of
 # one collector process; DuckDB lets only one process write a file).
 CATALOG_LOCK = threading.Lock()
+# Package numbers kept per list of packages (Numbering), in package rows: 4 bytes each, so 64 MiB.
+NUMBERING_CACHE_ROWS = 16 * 1024 * 1024
 
 
-def catalogue(con: duckdb.DuckDBPyConnection, reports: Sequence[FlatReport]) -> bool:
-    """Number the packages of reports before their transaction: add new ones to package_catalog and commit.
+def _positions(count: int) -> pa.Array:
+    """0, 1, ..., count - 1 as an Arrow array, without a Python object per number."""
+    if not count:
+        return pa.array([], pa.int64())
+    return pc.subtract(pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), count)), 1)
 
-    Leaves package_keys (a temporary table of this connection) holding every package of the reports
-    with its number, for apply() to store rows by number and compare them by number. Returns false
-    if the reports carry no flattened package rows (nothing to number).
+
+class Numbering:
+    """Each report's package numbers (package_catalog), row for row, shared by a store's writer lanes.
+
+    Numbers come from package_catalog by a join on the ten catalog columns, the writer's dearest
+    statement. Hosts built alike list the same packages in the same order, whatever their versions
+    (FlatPart.catalog_key), so the numbers of each list seen lately are kept, bounded in rows: an
+    estate's rescans and its look-alike hosts are numbered without touching the catalog. Numbers never
+    change once given (the catalog is only appended to), so a kept list stays right.
     """
-    batches = [batch for report in reports for batch in report.parts[NUMBERED].batches]
-    if not batches:
-        return False
-    rows = _staged(batches, PART_BY_TABLE[NUMBERED]).select(list(CATALOG_COLUMNS))
-    with CATALOG_LOCK:
+
+    def __init__(self, max_rows: int = NUMBERING_CACHE_ROWS) -> None:
+        self.max_rows = max_rows
+        self._kept: collections.OrderedDict[bytes, pa.Array] = collections.OrderedDict()
+        self._rows = 0
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def numbers(self, con: duckdb.DuckDBPyConnection, reports: Sequence[FlatReport],
+                own_transaction: bool = True) -> dict[str, pa.Array]:
+        """report_id -> package numbers of its flattened package rows, in order; new packages added to the catalog.
+
+        own_transaction: new packages are committed in a transaction of their own, under
+        CATALOG_LOCK, before the caller's (so a package gets one number whichever lane sees it
+        first); else they are added inside the caller's open transaction.
+        """
+        found: dict[str, pa.Array] = {}
+        missed = []
+        with self._lock:
+            for report in reports:
+                part = report.parts[NUMBERED]
+                if not part.flattened or not part.rows:
+                    continue
+                kept = self._kept.get(part.catalog_key) if part.catalog_key is not None else None
+                if kept is not None and len(kept) == part.rows:
+                    self._kept.move_to_end(part.catalog_key)  # type: ignore[arg-type]
+                    found[report.report_id] = kept
+                    self.hits += 1
+                else:
+                    missed.append(report)
+                    self.misses += 1
+        if missed:
+            looked_up = self._look_up(con, missed, own_transaction)
+            found.update(looked_up)
+            with self._lock:
+                for report in missed:
+                    key = report.parts[NUMBERED].catalog_key
+                    if key is not None and key not in self._kept:
+                        self._kept[key] = looked_up[report.report_id]
+                        self._rows += len(looked_up[report.report_id])
+                while self._rows > self.max_rows and self._kept:
+                    self._rows -= len(self._kept.popitem(last=False)[1])
+        return found
+
+    def _look_up(self, con: duckdb.DuckDBPyConnection, reports: list[FlatReport],
+                 own_transaction: bool) -> dict[str, pa.Array]:
+        batches = [batch for report in reports for batch in report.parts[NUMBERED].batches]
+        rows = _staged(batches, PART_BY_TABLE[NUMBERED]).select(list(CATALOG_COLUMNS))
+        rows = rows.append_column("position", _positions(rows.num_rows))
         con.register("catalog_rows", rows)
         try:
-            con.execute("BEGIN TRANSACTION")
-            try:
+            if own_transaction:
+                with CATALOG_LOCK:
+                    con.execute("BEGIN TRANSACTION")
+                    try:
+                        _catalogue(con, "catalog_rows")
+                        con.execute("COMMIT")
+                    except BaseException:
+                        with contextlib.suppress(duckdb.TransactionException):
+                            con.execute("ROLLBACK")
+                        raise
+            else:
                 _catalogue(con, "catalog_rows")
-                con.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(duckdb.TransactionException):
-                    con.execute("ROLLBACK")
-                raise
+            numbered = con.sql(f"""
+                SELECT k.package_no FROM catalog_rows i JOIN package_keys k ON {_same('k', 'i', CATALOG_COLUMNS)}
+                ORDER BY i.position""").to_arrow_table().column(0).combine_chunks()  # noqa: S608
         finally:
             con.unregister("catalog_rows")
-    return True
+        if len(numbered) != rows.num_rows:  # one number per row, or the store is not what it should be
+            raise duckdb.InternalException(f"numbered {len(numbered)} of {rows.num_rows} package rows")
+        found, start = {}, 0
+        for report in reports:
+            count = report.parts[NUMBERED].rows
+            found[report.report_id] = numbered.slice(start, count).cast(NUMBER)
+            start += count
+        return found
+
+
+def _numbered_rows(batches: list[pa.RecordBatch], reports: list[Opening], numbers: dict[str, pa.Array]) -> pa.Table:
+    """Package rows by number: asset_no, package_no, version, and each row's report number and time."""
+    versions = [batch.column("version") for batch in batches]
+    return pa.table({
+        "asset_no": _runs(reports, "asset_no", NUMBER),
+        "package_no": pa.chunked_array([numbers[o.report_id] for o in reports if o.rows], NUMBER),
+        "version": pa.chunked_array(versions, STR),
+        "first_report_no": _runs(reports, "report_no", NUMBER),
+        "first_seen": _runs(reports, "collected_at", TS),
+    }).combine_chunks()
 
 
 def _insert_numbered(con: duckdb.DuckDBPyConnection, data: pa.Table) -> None:
-    """Insert new open intervals of packages (rows with asset_no, first_report_no, first_seen) by number."""
+    """Insert new open intervals of packages (_numbered_rows) into packages_current, in its stored order."""
     for start in range(0, max(data.num_rows, 1), INSERT_ROWS):
         con.register("incoming_rows", data.slice(start, INSERT_ROWS))
         try:
             con.execute(f"""
                 INSERT INTO packages_current BY NAME
-                SELECT i.asset_no, k.package_no, i.version, i.first_report_no, i.first_seen
-                FROM incoming_rows i JOIN package_keys k ON {_same('k', 'i', CATALOG_COLUMNS)}
-                ORDER BY {PACKAGE_ORDER.format(t="")}""")  # noqa: S608
+                SELECT * FROM incoming_rows ORDER BY {PACKAGE_ORDER.format(t="")}""")  # noqa: S608
         finally:
             con.unregister("incoming_rows")
 
@@ -257,11 +337,14 @@ def _changed_table(work: PartWork) -> pa.Table:
                           ("prev_collected_at", TS)]))
 
 
-def _apply_changes(con: duckdb.DuckDBPyConnection, part: Part, work: PartWork) -> int:
+def _apply_changes(con: duckdb.DuckDBPyConnection, part: Part, work: PartWork,
+                   numbers: dict[str, pa.Array]) -> int:
     """Close the open intervals changed assets no longer show, open those they newly show; returns how many closed."""
-    staged = _staged(work.changed, part)
     if part.table == NUMBERED:
-        staged = staged.append_column("asset_no", _runs([c.opening for c in work.changed_assets], "asset_no", NUMBER))
+        staged = _numbered_rows(work.changed, [c.opening for c in work.changed_assets], numbers).select(
+            ["asset_no", "package_no", "version"])
+    else:
+        staged = _staged(work.changed, part)
     con.register("staged_rows", staged)
     con.register("changed_assets", _changed_table(work))
     try:
@@ -297,13 +380,10 @@ def _apply_changes(con: duckdb.DuckDBPyConnection, part: Part, work: PartWork) -
 def _apply_numbered_changes(con: duckdb.DuckDBPyConnection) -> int:
     """_apply_changes for packages: rows compared by (asset, package number, version), all integers but one.
 
-    package_keys (catalogue()) numbers every staged package once; a package has one number in the
-    catalog, so equal numbers and versions are equal rows.
+    A package has one number in the catalog (Numbering), so equal numbers and versions are equal rows.
     """
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE staged_numbers AS
-        SELECT DISTINCT s.asset_no, n.package_no, s.version
-        FROM staged_rows s JOIN package_keys n ON {_same('n', 's', CATALOG_COLUMNS)}""")  # noqa: S608
+    con.execute("CREATE OR REPLACE TEMP TABLE staged_numbers AS SELECT DISTINCT asset_no, package_no, version "
+                "FROM staged_rows")
     shown = "s.asset_no = t.asset_no AND s.package_no = t.package_no AND s.version IS NOT DISTINCT FROM t.version"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE closing AS
@@ -328,11 +408,12 @@ def _apply_numbered_changes(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def apply(con: duckdb.DuckDBPyConnection, reports: Sequence[FlatReport], commit: int,
-          catalogued: bool = False) -> dict[str, int]:
+          numbering: Numbering, numbers: dict[str, pa.Array]) -> dict[str, int]:
     """Write reports (new, not duplicates) into reports, the interval tables and asset_state.
 
-    catalogued: catalogue() numbered the reports' package rows just before this transaction.
-    Returns the number of intervals closed per part (rows deleted from <part>_current).
+    numbers: the reports' package numbers (numbering.numbers, just before this transaction); a part
+    flattened here after all is numbered here. Returns the number of intervals closed per part
+    (rows deleted from <part>_current).
     """
     in_history: dict[str, bool] = {}
     report_numbers = dict(zip((r.report_id for r in reports), _numbers(con, "report_numbers", len(reports)),
@@ -359,8 +440,8 @@ def apply(con: duckdb.DuckDBPyConnection, reports: Sequence[FlatReport], commit:
                     assert report.report is not None
                     flat = flatten_part(part, report.report, report.asset_id, flat.digest)
                     report.parts[part.table] = flat
-                    if part.table == NUMBERED:
-                        catalogued = False  # rows catalogue() did not see: numbered below
+                    if part.table == NUMBERED and flat.rows:
+                        numbers.update(numbering.numbers(con, [report], own_transaction=False))
                 opening = Opening(report.asset_id, asset_numbers[report.asset_id], report.report_id,
                                   report_numbers[report.report_id], report.collected_at,
                                   sum(b.num_rows for b in flat.batches))
@@ -373,25 +454,15 @@ def apply(con: duckdb.DuckDBPyConnection, reports: Sequence[FlatReport], commit:
                     todo.changed.extend(flat.batches)
                     todo.changed_assets.append(Change(opening, state.report_id, state.report_no, state.collected_at))
             state_rows.append(report)
-        packages = work[NUMBERED]
-        if not catalogued and (packages.new_reports or packages.changed_assets):
-            # Package rows not numbered before the transaction: numbered inside it (rows a report sent
-            # before, so their packages are known already; new ones are added all the same).
-            con.register("round_rows", _staged(packages.new + packages.changed, PART_BY_TABLE[NUMBERED]))
-            try:
-                _catalogue(con, "round_rows")
-            finally:
-                con.unregister("round_rows")
         for part in PARTS:
             todo = work[part.table]
             if todo.new:
-                rows = _with_intervals(todo.new, part, todo.new_reports)
                 if part.table == NUMBERED:
-                    _insert_numbered(con, rows)
+                    _insert_numbered(con, _numbered_rows(todo.new, todo.new_reports, numbers))
                 else:
-                    _insert(con, f"{part.table}_current", rows)
+                    _insert(con, f"{part.table}_current", _with_intervals(todo.new, part, todo.new_reports))
             if todo.changed_assets:
-                closed[part.table] += _apply_changes(con, part, todo)
+                closed[part.table] += _apply_changes(con, part, todo, numbers)
         if state_rows:
             _upsert_states(con, state_rows, commit, asset_numbers, report_numbers)
     headers = header_table(reports)

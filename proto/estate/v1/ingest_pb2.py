@@ -25,17 +25,21 @@ _sym_db = _symbol_database.Default()
 from estate.v1 import inventory_pb2 as estate_dot_v1_dot_inventory__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x65state/v1/ingest.proto\x12\testate.v1\x1a\x19\x65state/v1/inventory.proto\"\xb6\x01\n\x07Receipt\x12\x11\n\treport_id\x18\x01 \x01(\t\x12)\n\x06status\x18\x02 \x01(\x0e\x32\x19.estate.v1.Receipt.Status\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x10\n\x08sequence\x18\x04 \x01(\x04\"K\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x0c\n\x08\x41\x43\x43\x45PTED\x10\x01\x12\r\n\tDUPLICATE\x10\x02\x12\x0c\n\x08REJECTED\x10\x03\x32@\n\x06Ingest\x12\x36\n\x06Stream\x12\x14.estate.v1.Inventory\x1a\x12.estate.v1.Receipt(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x65state/v1/ingest.proto\x12\testate.v1\x1a\x19\x65state/v1/inventory.proto\"!\n\x0eInventoryBatch\x12\x0f\n\x07reports\x18\x01 \x03(\x0c\"4\n\x0cReceiptBatch\x12$\n\x08receipts\x18\x01 \x03(\x0b\x32\x12.estate.v1.Receipt\"\xb6\x01\n\x07Receipt\x12\x11\n\treport_id\x18\x01 \x01(\t\x12)\n\x06status\x18\x02 \x01(\x0e\x32\x19.estate.v1.Receipt.Status\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x10\n\x08sequence\x18\x04 \x01(\x04\"K\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x0c\n\x08\x41\x43\x43\x45PTED\x10\x01\x12\r\n\tDUPLICATE\x10\x02\x12\x0c\n\x08REJECTED\x10\x03\x32\x89\x01\n\x06Ingest\x12\x36\n\x06Stream\x12\x14.estate.v1.Inventory\x1a\x12.estate.v1.Receipt(\x01\x30\x01\x12G\n\rStreamBatches\x12\x19.estate.v1.InventoryBatch\x1a\x17.estate.v1.ReceiptBatch(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'estate.v1.ingest_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RECEIPT']._serialized_start=65
-  _globals['_RECEIPT']._serialized_end=247
-  _globals['_RECEIPT_STATUS']._serialized_start=172
-  _globals['_RECEIPT_STATUS']._serialized_end=247
-  _globals['_INGEST']._serialized_start=249
-  _globals['_INGEST']._serialized_end=313
+  _globals['_INVENTORYBATCH']._serialized_start=64
+  _globals['_INVENTORYBATCH']._serialized_end=97
+  _globals['_RECEIPTBATCH']._serialized_start=99
+  _globals['_RECEIPTBATCH']._serialized_end=151
+  _globals['_RECEIPT']._serialized_start=154
+  _globals['_RECEIPT']._serialized_end=336
+  _globals['_RECEIPT_STATUS']._serialized_start=261
+  _globals['_RECEIPT_STATUS']._serialized_end=336
+  _globals['_INGEST']._serialized_start=339
+  _globals['_INGEST']._serialized_end=476
 # @@protoc_insertion_point(module_scope)

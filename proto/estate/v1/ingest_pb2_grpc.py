@@ -40,6 +40,11 @@ class IngestStub:
                 request_serializer=estate_dot_v1_dot_inventory__pb2.Inventory.SerializeToString,
                 response_deserializer=estate_dot_v1_dot_ingest__pb2.Receipt.FromString,
                 _registered_method=True)
+        self.StreamBatches = channel.stream_stream(
+                '/estate.v1.Ingest/StreamBatches',
+                request_serializer=estate_dot_v1_dot_ingest__pb2.InventoryBatch.SerializeToString,
+                response_deserializer=estate_dot_v1_dot_ingest__pb2.ReceiptBatch.FromString,
+                _registered_method=True)
 
 
 class IngestServicer:
@@ -54,6 +59,19 @@ class IngestServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamBatches(self, request_iterator, context):
+        """The same with several reports per message, for senders that hold many at once (an agent
+        flushing its spool, an SSH or SNMP sweep): every InventoryBatch gets exactly one ReceiptBatch,
+        in order, with one receipt per report in the batch's order, each sent as on Stream only once
+        its report is committed or found stored. A report that is broken is rejected alone; a batch
+        that does not decode, or holds more reports than the collector takes in one message, gets
+        REJECTED receipts (one for an undecodable batch, one per report for an over-full one) and the
+        stream goes on. A collector older than this method answers UNIMPLEMENTED: send on Stream then.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -61,6 +79,11 @@ def add_IngestServicer_to_server(servicer, server):
                     servicer.Stream,
                     request_deserializer=estate_dot_v1_dot_inventory__pb2.Inventory.FromString,
                     response_serializer=estate_dot_v1_dot_ingest__pb2.Receipt.SerializeToString,
+            ),
+            'StreamBatches': grpc.stream_stream_rpc_method_handler(
+                    servicer.StreamBatches,
+                    request_deserializer=estate_dot_v1_dot_ingest__pb2.InventoryBatch.FromString,
+                    response_serializer=estate_dot_v1_dot_ingest__pb2.ReceiptBatch.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -90,6 +113,33 @@ class Ingest:
             '/estate.v1.Ingest/Stream',
             estate_dot_v1_dot_inventory__pb2.Inventory.SerializeToString,
             estate_dot_v1_dot_ingest__pb2.Receipt.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamBatches(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/estate.v1.Ingest/StreamBatches',
+            estate_dot_v1_dot_ingest__pb2.InventoryBatch.SerializeToString,
+            estate_dot_v1_dot_ingest__pb2.ReceiptBatch.FromString,
             options,
             channel_credentials,
             insecure,
