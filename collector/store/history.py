@@ -206,6 +206,8 @@ def _catalogue(con: duckdb.DuckDBPyConnection, rows: str) -> None:
 CATALOG_LOCK = threading.Lock()
 # Package numbers kept per list of packages (Numbering), in package rows: 4 bytes each, so 64 MiB.
 NUMBERING_CACHE_ROWS = 16 * 1024 * 1024
+# Package rows numbered by one join (Numbering._look_up): a group of small reports in one go.
+LOOKUP_ROWS = 131_072
 
 
 def _positions(count: int) -> pa.Array:
@@ -272,6 +274,23 @@ class Numbering:
                  own_transaction: bool) -> dict[str, pa.Array]:
         batches = [batch for report in reports for batch in report.parts[NUMBERED].batches]
         rows = _staged(batches, PART_BY_TABLE[NUMBERED]).select(list(CATALOG_COLUMNS))
+        # A slice at a time: the join holds its rows' strings a few times over, so a huge report's
+        # numbering would otherwise cost several times its size in memory at once.
+        numbered = pa.concat_arrays([self._look_up_slice(con, rows.slice(start, LOOKUP_ROWS), own_transaction)
+                                     for start in range(0, rows.num_rows, LOOKUP_ROWS)])
+        if len(numbered) != rows.num_rows:  # one number per row, or the store is not what it should be
+            raise duckdb.InternalException(f"numbered {len(numbered)} of {rows.num_rows} package rows")
+        found, start = {}, 0
+        for report in reports:
+            count = report.parts[NUMBERED].rows
+            found[report.report_id] = numbered.slice(start, count).cast(NUMBER)
+            start += count
+        return found
+
+
+    @staticmethod
+    def _look_up_slice(con: duckdb.DuckDBPyConnection, rows: pa.Table, own_transaction: bool) -> pa.Array:
+        """Package numbers of rows (catalog columns), in order; packages the catalog lacks are added."""
         rows = rows.append_column("position", _positions(rows.num_rows))
         con.register("catalog_rows", rows)
         try:
@@ -287,31 +306,25 @@ class Numbering:
                         raise
             else:
                 _catalogue(con, "catalog_rows")
-            numbered = con.sql(f"""
+            return con.sql(f"""
                 SELECT k.package_no FROM catalog_rows i JOIN package_keys k ON {_same('k', 'i', CATALOG_COLUMNS)}
                 ORDER BY i.position""").to_arrow_table().column(0).combine_chunks()  # noqa: S608
         finally:
             con.unregister("catalog_rows")
-        if len(numbered) != rows.num_rows:  # one number per row, or the store is not what it should be
-            raise duckdb.InternalException(f"numbered {len(numbered)} of {rows.num_rows} package rows")
-        found, start = {}, 0
-        for report in reports:
-            count = report.parts[NUMBERED].rows
-            found[report.report_id] = numbered.slice(start, count).cast(NUMBER)
-            start += count
-        return found
 
 
 def _numbered_rows(batches: list[pa.RecordBatch], reports: list[Opening], numbers: dict[str, pa.Array]) -> pa.Table:
     """Package rows by number: asset_no, package_no, version, and each row's report number and time."""
     versions = [batch.column("version") for batch in batches]
-    return pa.table({
+    table = pa.table({
         "asset_no": _runs(reports, "asset_no", NUMBER),
         "package_no": pa.chunked_array([numbers[o.report_id] for o in reports if o.rows], NUMBER),
         "version": pa.chunked_array(versions, STR),
         "first_report_no": _runs(reports, "report_no", NUMBER),
         "first_seen": _runs(reports, "collected_at", TS),
-    }).combine_chunks()
+    })
+    # Many small reports' chunks as one (DuckDB scans those several times slower); a huge report's not copied.
+    return table.combine_chunks() if table.num_rows < SMALL_CHUNKS_ROWS * len(batches) else table
 
 
 def _insert_numbered(con: duckdb.DuckDBPyConnection, data: pa.Table) -> None:
