@@ -253,10 +253,13 @@ def stream_reports(channel: grpc.Channel, messages: list[bytes],
     def requests() -> Iterator[bytes]:
         yield from messages
 
+    receipts: list[ingest_pb.Receipt] = []
     try:
-        receipts = list(call(requests(), timeout=timeout_s))
+        receipts.extend(call(requests(), timeout=timeout_s))
     except grpc.RpcError as exc:
-        raise _failure(exc) from exc
+        if len(receipts) != len(messages):
+            raise _failure(exc) from exc
+        # Every report has its receipt: how the stream ended after that (a collector stopping) changes nothing.
     if len(receipts) != len(messages):
         raise TransportError(f"collector answered {len(receipts)} receipts for {len(messages)} reports")
     return receipts
@@ -309,7 +312,8 @@ def stream_batches(channel: grpc.Channel, messages: list[bytes], timeout_s: floa
     except grpc.RpcError as exc:
         if exc.code() == grpc.StatusCode.UNIMPLEMENTED and not receipts:
             return stream_reports(channel, messages, timeout_s)
-        raise _failure(exc) from exc
+        if len(receipts) != len(messages):
+            raise _failure(exc) from exc
     if len(receipts) != len(messages):
         raise TransportError(f"collector answered {len(receipts)} receipts for {len(messages)} reports")
     return receipts

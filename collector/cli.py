@@ -154,6 +154,10 @@ def _add_limit_options(serve: argparse.ArgumentParser) -> None:
                        help=f"end a stream that sends nothing for this long (default {d.idle_s:g})")
     serve.add_argument("--stream-timeout", type=float, default=d.max_stream_s, metavar="SECONDS",
                        help=f"end a stream open longer than this (default {d.max_stream_s:g})")
+    serve.add_argument("--stop-grace", type=float, default=STOP_GRACE_S, metavar="SECONDS",
+                       help="on SIGTERM, how long streams in progress may take to get their receipts; a second "
+                            f"before it ends, streams still owed receipts are ended with UNAVAILABLE (default "
+                            f"{STOP_GRACE_S:g}; at least 1)")
     serve.add_argument("--max-pending-mib", type=int, default=d.pending_bytes_total // MIB, metavar="MIB",
                        help="reports received and waiting for the store, all streams together "
                             f"(default {d.pending_bytes_total // MIB}; at least 48)")
@@ -245,6 +249,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except CertError as exc:
         print(f"estate-collector: {exc}", file=sys.stderr)
         return 2
+    if not args.stop_grace >= 1:
+        print(f"estate-collector: --stop-grace must be at least 1 second, not {args.stop_grace:g}", file=sys.stderr)
+        return 2
     trust = Trust(args.trust_dir or default_trust_dir(args.db))
     limits = StreamLimits(max_streams=args.max_streams, idle_s=args.idle_timeout, max_stream_s=args.stream_timeout,
                           pending_bytes_total=args.max_pending_mib * MIB,
@@ -329,9 +336,12 @@ async def _serve(args: argparse.Namespace, tls: Any, limits: Any, metrics: Any, 
     logging.info("stopping: finishing streams in progress")
     # No new streams from here on; open ones end once their receipts are sent, with a status saying why
     # (server.py IngestStream.stop), rather than cancelled when the grace runs out.
-    stopped = asyncio.ensure_future(server.stop(grace=STOP_GRACE_S))
+    stopped = asyncio.ensure_future(server.stop(grace=args.stop_grace))
     await asyncio.sleep(0)
     ingest.stopping()
+    # A second before gRPC would cancel them: streams still owed receipts (the store behind, on a huge
+    # report) are ended with a status saying so, not cancelled with a traceback in the log.
+    loop.call_later(max(0.0, args.stop_grace - 1.0), ingest.give_up)
     await stopped
     serve_file.unlink(missing_ok=True)
     writer.close()

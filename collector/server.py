@@ -186,8 +186,13 @@ class IngestStream:
         self.opened = time.monotonic()
         # When the reader started waiting for the sender's next message (None while it is busy with one).
         self.waiting_since: float | None = self.opened
-        self.closing = False  # past the total deadline: no more messages are taken
+        self.closing = False  # past the total deadline, or the collector stopping: no more messages are taken
+        self.stopping = False  # the collector is stopping (stop())
+        self.left_unread = False  # a message came after closing: not submitted, so it has no receipt
         self._getter: asyncio.Future[_Item] | None = None
+        # Resolved when the collector stops waiting for the store on this stream's behalf (give_up).
+        self._given_up: asyncio.Future[None] | None = None
+        self._reader: asyncio.Task[None] | None = None
 
     def stop(self) -> None:
         """The collector is stopping: take no more messages, end the stream after the receipts owed.
@@ -195,9 +200,35 @@ class IngestStream:
         Ended here, with a status that says why, rather than cancelled by gRPC when its grace runs
         out (which logs a traceback and tells the sender only "Cancelling all calls").
         """
-        self.closing = True
+        self.closing = self.stopping = True
         with contextlib.suppress(asyncio.QueueFull):  # a full queue: its receipts come first anyway
             self.pending.put_nowait(_STOP)
+
+    def give_up(self) -> None:
+        """The collector's stop grace is nearly over: end the stream now, even with receipts owed.
+
+        Its reports still in the writer's queue are stored all the same (the writer finishes its
+        queue before the collector exits); their senders, told UNAVAILABLE, send them again and are
+        answered DUPLICATE for those. Ended here with a status that says so, rather than cancelled
+        by gRPC a moment later with a traceback in the log.
+        """
+        if self._given_up is not None and not self._given_up.done():
+            self._given_up.set_result(None)
+
+    async def _outcome(self, report: _Pending) -> Outcome:
+        """The report's outcome once the store has it, or StreamEnded if the collector gives up first."""
+        if report.future.done():
+            return report.future.result()
+        assert self._given_up is not None
+        waiting = asyncio.wrap_future(report.future)
+        done, _ = await asyncio.wait({waiting, self._given_up}, return_when=asyncio.FIRST_COMPLETED)
+        if waiting in done:
+            return waiting.result()
+        # Not cancelled (that would cancel the writer's future under it): left to resolve, unread.
+        waiting.add_done_callback(lambda f: f.cancelled() or f.exception())
+        raise StreamEnded(grpc.StatusCode.UNAVAILABLE, "",
+                          "collector stopping before every report of this stream was stored: send those without "
+                          "a receipt again (one stored meanwhile is answered DUPLICATE)")
 
     async def _read(self, messages: AsyncIterator[bytes]) -> None:
         sequence = 0  # reports so far (an undecodable batch counts one)
@@ -205,7 +236,9 @@ class IngestStream:
             async for data in messages:
                 self.waiting_since = None
                 if self.closing:
-                    break  # past the deadline: not submitted, so the sender keeps it and sends it again
+                    # Not submitted, so the sender keeps it and sends it again; the stream ends saying so.
+                    self.left_unread = True
+                    break
                 message = await self._submit(sequence, data)
                 sequence += len(message.reports)
                 await self.pending.put(message)
@@ -305,6 +338,8 @@ class IngestStream:
             if done:
                 item, self._getter = self._getter.result(), None
                 if isinstance(item, _Stop):
+                    if self._reader is not None and self._reader.done() and not self.left_unread:
+                        return _END  # the sender had sent all it meant to, and all of it is answered
                     raise StreamEnded(grpc.StatusCode.UNAVAILABLE, "",
                                       "collector stopping: send reports without a receipt again later")
                 return item
@@ -324,22 +359,26 @@ class IngestStream:
     async def receipts(self, messages: AsyncIterator[bytes]
                        ) -> AsyncIterator[ingest_pb.Receipt | ingest_pb.ReceiptBatch]:
         """Answer each message (a Receipt, or a ReceiptBatch when batched), in order, once the store has its reports."""
-        reader = asyncio.create_task(self._read(messages))
+        self._given_up = asyncio.get_running_loop().create_future()
+        reader = self._reader = asyncio.create_task(self._read(messages))
         item: _Message | BaseException | None = None
         try:
             while True:
                 item = await self._next()
                 if item is _END:
-                    if self.closing:
+                    if self.left_unread and self.stopping:
+                        raise StreamEnded(grpc.StatusCode.UNAVAILABLE, "",
+                                          "collector stopping: send reports without a receipt again later")
+                    if self.left_unread:
                         raise StreamEnded(grpc.StatusCode.DEADLINE_EXCEEDED, "too_long",
                                           f"stream open longer than {self.limits.max_stream_s:g} s (the "
                                           "collector's --stream-timeout): send the rest on a new stream")
-                    return
+                    return  # every message answered: the stream ends as the sender ended it
                 if isinstance(item, BaseException):
                     raise item
                 answered = []
                 for report in item.reports:
-                    outcome = await asyncio.wrap_future(report.future)
+                    outcome = await self._outcome(report)
                     latency = time.monotonic() - item.arrived
                     if self.metrics is not None:
                         self.metrics.record(outcome.status, outcome.reason, latency)
@@ -403,6 +442,11 @@ class IngestService:
         """The collector is stopping: every open stream ends once the receipts it is owed are sent."""
         for stream in self._streams:
             stream.stop()
+
+    def give_up(self) -> None:
+        """The stop grace is nearly over: every stream still open ends now, receipts owed or not."""
+        for stream in list(self._streams):
+            stream.give_up()
 
     def _refused(self, limit: str) -> None:
         if self.metrics is not None:
