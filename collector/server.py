@@ -220,8 +220,9 @@ class IngestStream:
         if report.future.done():
             return report.future.result()
         assert self._given_up is not None
-        waiting = asyncio.wrap_future(report.future)
-        done, _ = await asyncio.wait({waiting, self._given_up}, return_when=asyncio.FIRST_COMPLETED)
+        waiting: asyncio.Future[Outcome] = asyncio.wrap_future(report.future)
+        given_up: asyncio.Future[Any] = self._given_up
+        done, _ = await asyncio.wait({waiting, given_up}, return_when=asyncio.FIRST_COMPLETED)
         if waiting in done:
             return waiting.result()
         # Not cancelled (that would cancel the writer's future under it): left to resolve, unread.
