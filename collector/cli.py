@@ -259,7 +259,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configure_report_log()
     metrics = Metrics()
     metrics.watch_store(args.db)
-    # Many threads share the GIL (reports flattened in a small pool, two writer lanes, the scorer):
+    # Many threads share the GIL (a flattening thread and one for huge messages, two writer lanes, the scorer):
     # hand it over every millisecond rather than every five, so a small report's few steps are not
     # queued behind a huge report's flattening.
     sys.setswitchinterval(0.001)

@@ -69,8 +69,10 @@ INGEST_SERVICE = "estate.v1.Ingest"
 SPARE_RPCS = 16
 # Threads for services whose handlers are not coroutines (each call holds one while it runs).
 SYNC_HANDLER_THREADS = 8
-# Threads that check and flatten incoming reports for the writer (the GIL makes more of no use).
-FLATTEN_THREADS = 2
+# Checking and flattening is mostly Python, so it runs one message at a time: a second thread only
+# contends for the GIL (measured: 5-10% slower ingest). Messages over BULK_MESSAGE_BYTES (a huge
+# report) get a thread of their own, so their second of flattening never holds small reports back.
+BULK_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,17 @@ def _rejected(sequence: int, size: int, reason: str) -> _Pending:
     return _Pending(sequence, outcome, size, "")
 
 
+class Flattening:
+    """The threads that check and flatten messages: one for messages of ordinary size, one for huge ones."""
+
+    def __init__(self) -> None:
+        self.ordinary = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flatten")
+        self.bulk = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flatten-bulk")
+
+    def lane(self, size: int) -> ThreadPoolExecutor:
+        return self.bulk if size > BULK_MESSAGE_BYTES else self.ordinary
+
+
 class StreamEnded(Exception):
     """A stream limit ended the stream: the status code and the message to send."""
 
@@ -174,7 +187,7 @@ class IngestStream:
 
     def __init__(self, writer: Writer, limits: StreamLimits, budget: ByteBudget, sender: str = "",
                  metrics: Metrics | None = None, who: Sender | None = None,
-                 flattening: ThreadPoolExecutor | None = None, batched: bool = False) -> None:
+                 flattening: Flattening | None = None, batched: bool = False) -> None:
         self.writer, self.limits, self.budget = writer, limits, budget
         self.sender, self.metrics, self.who = sender, metrics, who
         self.batched = batched
@@ -269,7 +282,8 @@ class IngestStream:
         try:
             # Each report's SHA-256 is taken in the flattening pool (prepare), not on the event loop.
             work = functools.partial(self._decode_and_submit, sequence, data)
-            reports = await asyncio.get_running_loop().run_in_executor(self.flattening, work)
+            lane = None if self.flattening is None else self.flattening.lane(size)
+            reports = await asyncio.get_running_loop().run_in_executor(lane, work)
         except BaseException:
             self.own_budget.release(size)
             self.budget.release(size)
@@ -428,7 +442,7 @@ class IngestService:
         self.writer = writer
         self.trust = trust
         self.scanner_scopes = scanner_scopes
-        self.flattening = ThreadPoolExecutor(max_workers=FLATTEN_THREADS, thread_name_prefix="flatten")
+        self.flattening = Flattening()
         self.check_roles = check_roles
         self.limits = limits or StreamLimits()
         self.budget = ByteBudget(self.limits.pending_bytes_total)
