@@ -6,6 +6,7 @@ Every figure is a ratio against a baseline measured in the same run (the machine
    (Ingest.StreamBatches) and one report a message (Ingest.Stream), against one bare Arrow insert of
    the same rows into a table of the same columns, and against gRPC alone (bench/ack_server.py);
 2. daily rescans of the same assets with 1% of packages changed, and unchanged, end to end (4 streams);
+   and the writer alone (Store.write_prepared in a loop, groups of 64 and 256), for where the time goes;
 3. bytes per report after 10 simulated daily scans, against the same facts deduplicated as
    (asset, package, version, first seen, last seen) in a table of their own;
 4. `current_packages` (a scan of every current row) and scoring with the shipped rules, at 100 daily
@@ -13,6 +14,7 @@ Every figure is a ratio against a baseline measured in the same run (the machine
 Reports are this host's own scan (estate-agent's build_report) copied to many assets.
 
 Usage: python bench/bench_store.py [ASSETS]   (ASSETS for parts 1-2; default 1,280)
+       python bench/bench_store.py writer [ASSETS]   (the writer alone, without the server)
        python bench/bench_store.py storage [ASSETS]   (part 3 only; default 1,000, the issue's scale)
 """
 
@@ -317,11 +319,44 @@ def huge_report(tmp: Path) -> None:
               f"{added / len(data):.1f}x the report's size")
 
 
+def writer_alone(template: pb.Inventory, assets: int, tmp: Path) -> None:
+    """The store's own speed, without gRPC or the server: first-seen and 1%-changed reports written with
+    Store.write_prepared in groups of 64 and of 256 (flattened beforehand), against the bare insert.
+
+    Shows what the writer thread could reach on its own, and how much a group's fixed cost weighs.
+    """
+    from estate.collector.ingest.validate import decode_report
+    from estate.collector.store.database import Incoming, prepare
+
+    received = dt.datetime.now(dt.timezone.utc)
+    first = [daily(template, a, 0) for a in range(assets)]
+    rows = sum(len(r.packages) for r in first)
+    bare = statistics.median(bare_arrow_insert(first, tmp / f"wbare{i}.duckdb") for i in range(3))
+    print(f"the writer alone ({assets} assets, Store.write_prepared in a loop; bare insert "
+          f"{rows / bare / 1e6:.2f} M rows/s):")
+    for group in (64, 256):
+        store = Store(tmp / f"writer{group}.duckdb")
+        hints: dict[str, dict[str, bytes | None]] = {}
+        for day, label in ((0, "first-seen"), (1, "1% changed")):
+            data = [encode_report(daily(template, a, day)) for a in range(assets)]
+            flats = [prepare(Incoming(decode_report(d), data=d), received, "grpc", hints.get) for d in data]
+            started_at = time.perf_counter()
+            for start in range(0, assets, group):
+                outcomes = store.write_prepared(flats[start:start + group])
+                assert all(o.status == "ACCEPTED" for o in outcomes), outcomes[:3]
+            seconds = time.perf_counter() - started_at
+            print(f"  groups of {group:3d}, {label}: {rows / seconds / 1e6:.2f} M rows/s "
+                  f"({seconds / assets * 1e3:.2f} ms a report), {bare / seconds:.2f}x the bare insert")
+            hints = store.part_hashes()
+        store.close()
+
+
 def main(assets: int = ASSETS) -> None:
     template = build_report(LocalHost(), pb.METHOD_LOCAL, {"org": "bench"})
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         ingest(template, assets, tmp)
+        writer_alone(template, assets, tmp)
         print("rescans of the same assets:")
         rescans(template, assets, tmp)
         storage(template, STORAGE_ASSETS, tmp)
@@ -338,5 +373,9 @@ def storage_only(assets: int = STORAGE_ASSETS) -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["storage"]:
         storage_only(*(int(a) for a in sys.argv[2:3]))
+    elif sys.argv[1:2] == ["writer"]:
+        with tempfile.TemporaryDirectory() as name:
+            writer_alone(build_report(LocalHost(), pb.METHOD_LOCAL, {"org": "bench"}),
+                         int(sys.argv[2]) if sys.argv[2:3] else ASSETS, Path(name))
     else:
         main(*(int(a) for a in sys.argv[1:2]))
