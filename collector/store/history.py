@@ -394,29 +394,34 @@ def _apply_numbered_changes(con: duckdb.DuckDBPyConnection) -> int:
     """_apply_changes for packages: rows compared by (asset, package number, version), all integers but one.
 
     A package has one number in the catalog (Numbering), so equal numbers and versions are equal rows.
+    The changed assets' open intervals are read from packages_current once (open_rows); every other
+    step works on that and the staged rows, so a group's cost follows its own assets, not the estate's.
     """
     con.execute("CREATE OR REPLACE TEMP TABLE staged_numbers AS SELECT DISTINCT asset_no, package_no, version "
                 "FROM staged_rows")
-    shown = "s.asset_no = t.asset_no AND s.package_no = t.package_no AND s.version IS NOT DISTINCT FROM t.version"
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE open_rows AS
+        SELECT t.rowid AS row_number, t.* FROM packages_current t
+        WHERE t.asset_no IN (SELECT asset_no FROM changed_assets)""")
+    shown = "s.asset_no = o.asset_no AND s.package_no = o.package_no AND s.version IS NOT DISTINCT FROM o.version"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE closing AS
-        SELECT t.rowid AS row_number, c.prev_report_no, c.prev_collected_at, c.collected_at
-        FROM packages_current t JOIN changed_assets c USING (asset_no)
+        SELECT o.*, c.prev_report_no AS last_report_no, c.prev_collected_at AS last_seen, c.collected_at AS ended_at
+        FROM open_rows o JOIN changed_assets c USING (asset_no)
         WHERE NOT EXISTS (SELECT 1 FROM staged_numbers s WHERE {shown})""")  # noqa: S608
     con.execute("""
         INSERT INTO packages_history BY NAME
-        SELECT t.*, c.prev_report_no AS last_report_no, c.prev_collected_at AS last_seen, c.collected_at AS ended_at
-        FROM packages_current t JOIN closing c ON t.rowid = c.row_number
-        ORDER BY t.asset_no, t.package_no""")
+        SELECT * EXCLUDE (row_number) FROM closing ORDER BY asset_no, package_no""")
     row = con.execute("DELETE FROM packages_current WHERE rowid IN (SELECT row_number FROM closing)").fetchone()
     con.execute("DROP TABLE closing")
     con.execute(f"""
         INSERT INTO packages_current BY NAME
         SELECT s.asset_no, s.package_no, s.version, c.report_no AS first_report_no, c.collected_at AS first_seen
         FROM staged_numbers s JOIN changed_assets c USING (asset_no)
-        WHERE NOT EXISTS (SELECT 1 FROM packages_current t WHERE {shown})
+        WHERE NOT EXISTS (SELECT 1 FROM open_rows o WHERE {shown})
         ORDER BY {PACKAGE_ORDER.format(t="")}""")  # noqa: S608
     con.execute("DROP TABLE staged_numbers")
+    con.execute("DROP TABLE open_rows")
     return int(row[0]) if row else 0
 
 
