@@ -246,6 +246,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         tls = ServerTls(args.tls_cert, args.tls_key, args.tls_ca)
     try:
         scanner_scopes = load_scanner_scopes(args.scanner_scopes) if args.scanner_scopes else None
+        for name, scopes in (scanner_scopes or {}).items():
+            _check_scope_orgs(sorted(scopes.orgs), args.rules_dir, args.rules,
+                              f"{args.scanner_scopes}: scanners.{printable(name)}: org")
     except CertError as exc:
         print(f"estate-collector: {exc}", file=sys.stderr)
         return 2
@@ -379,8 +382,10 @@ def cmd_certs(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_scope_orgs(orgs: Sequence[str], rules_dir: list[Path] | None) -> None:
-    """Raise CertError if an --scope-org is not an org of the label vocabulary in force.
+def _check_scope_orgs(orgs: Sequence[str], rules_dir: list[Path] | None, rules: Path | None = None,
+                      what: str = "--scope-org") -> None:
+    """Raise CertError if an --scope-org (or an org of a --scanner-scopes entry, named by `what`) is not an
+    org of the label vocabulary in force.
 
     A scanner scoped to a misspelt organisation would have every report it sends refused.
     """
@@ -391,16 +396,16 @@ def _check_scope_orgs(orgs: Sequence[str], rules_dir: list[Path] | None) -> None
     if not orgs:
         return
     try:
-        vocabulary = vocabulary_in_force(load_rules(default_layers(None, rules_dir)))
+        vocabulary = vocabulary_in_force(load_rules(default_layers(rules, rules_dir)))
     except RuleErrors as exc:
-        raise certs.CertError(f"cannot check --scope-org against the label vocabulary: the rules do not load "
+        raise certs.CertError(f"cannot check {what} against the label vocabulary: the rules do not load "
                               f"({exc.errors[0]})") from exc
     if vocabulary is None or ("org" not in vocabulary.closed and "org" not in vocabulary.patterns):
         return  # organisations are not a list the rules keep
     for org in orgs:
         problem = vocabulary.problem("org", org)
         if problem:
-            raise certs.CertError(f"--scope-org {printable(org)}: {problem}")
+            raise certs.CertError(f"{what} {printable(org)}: {problem}")
 
 
 def _certificate_identity(args: argparse.Namespace) -> tuple[str, str]:

@@ -197,6 +197,16 @@ def test_bad_scanner_scopes_file_is_named(tmp_path: Path, pki: Path) -> None:
     assert "scanners.yaml: scanners.scanner1: scope cidr '10.1.0.0/33'" in result.stderr
 
 
+def test_scanner_scopes_orgs_are_checked_against_the_vocabulary(tmp_path: Path) -> None:
+    """A misspelt organisation in the --scanner-scopes file would have that scanner's every report refused."""
+    scopes = tmp_path / "scanners.yaml"
+    scopes.write_text("scanners:\n  scanner1:\n    orgs: [hmrc, HMRC]\n")
+    result = collector_cli("serve", "--db", str(tmp_path / "x.duckdb"), "--scanner-scopes", str(scopes))
+    assert result.returncode == 2
+    assert "scanners.yaml: scanners.scanner1: org HMRC: 'HMRC' is not in the vocabulary for org" in result.stderr
+    assert "did you mean 'hmrc'?" in result.stderr
+
+
 def test_certificate_lifetime_and_scopes_are_in_the_certificate(pki: Path, tmp_path: Path) -> None:
     result = collector_cli("certs", "issue", "--dir", str(pki), "--name", "short", "--role", "agent", "--days", "7")
     assert result.returncode == 0, result.stderr
