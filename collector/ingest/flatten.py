@@ -390,13 +390,22 @@ def _string_column(column: pb.StringColumn, count: int, where: str) -> pa.Array:
         values.validate(full=True)  # offsets within the data and rising, every value UTF-8
     except pa.ArrowInvalid as exc:
         raise Rejected(f"{where} is not a valid string column: {str(exc)[:200]}") from exc
-    # Characters are never more than bytes: count them only in a column with a value that long in bytes.
-    longest = pc.max(pc.binary_length(values)).as_py() if len(data) > MAX_STRING_CHARS else 0
-    if longest is not None and longest > MAX_STRING_CHARS:
-        longest = pc.max(pc.utf8_length(values)).as_py()
-    if longest is not None and longest > MAX_STRING_CHARS:
-        raise Rejected(f"{where} has a value of {longest} characters, over the limit of {MAX_STRING_CHARS}")
     return values
+
+
+def _check_lengths(arrays: list[pa.Array], names: Sequence[str], where: str) -> None:
+    """Rejected if a value of the string arrays is over MAX_STRING_CHARS characters, naming its column.
+
+    Characters are never more than bytes: the bytes of every column are measured in one pass, and
+    characters counted only in a column with a value that long in bytes.
+    """
+    longest = pc.max(pc.binary_length(pa.chunked_array(arrays, STR))).as_py()
+    if longest is None or longest <= MAX_STRING_CHARS:
+        return
+    for name, values in zip(names, arrays, strict=True):
+        chars = pc.max(pc.utf8_length(values)).as_py()
+        if chars is not None and chars > MAX_STRING_CHARS:
+            raise Rejected(f"{where}.{name} has a value of {chars} characters, over the limit of {MAX_STRING_CHARS}")
 
 
 def _column_batches(part: Part, report: pb.Inventory, asset_id: str, digest_of: bytes | None,
@@ -404,8 +413,9 @@ def _column_batches(part: Part, report: pb.Inventory, asset_id: str, digest_of: 
     """Packages sent as PackageColumns: each column becomes an Arrow array in one call, no Python per package."""
     columns = report.package_columns
     count = columns.count
-    arrays = [pa.repeat(pa.scalar(asset_id, STR), count)]
-    arrays += [_string_column(getattr(columns, name), count, f"package_columns.{name}") for name in part.columns]
+    values = [_string_column(getattr(columns, name), count, f"package_columns.{name}") for name in part.columns]
+    _check_lengths(values, list(part.columns), "package_columns")
+    arrays = [pa.repeat(pa.scalar(asset_id, STR), count), *values]
     batch = pa.RecordBatch.from_arrays(arrays, schema=part_schema(part))
     flat = FlatPart(rows=count)
     flat.batches = [batch.slice(start, CHUNK_ROWS) for start in range(0, count, CHUNK_ROWS)]
