@@ -253,6 +253,34 @@ def test_unchanged_part_is_not_flattened_and_a_stale_hint_is_caught(store: Store
     assert count(store, "SELECT count(*) FROM packages WHERE NOT open") == 10
 
 
+def test_interfaces_and_disks_are_skipped_while_the_host_is_unchanged(store: Store) -> None:
+    """Interfaces and disks are inside `host`: hashed from its bytes, they are not flattened while the host's
+    bytes are equal; a host changed elsewhere (its memory) has them flattened and diffed, changing nothing."""
+    now = dt.datetime.now(dt.timezone.utc)
+    first = scan("hostname:a", 0, BASE)
+    first.host.hardware.disks.add(device="/dev/sda", mountpoint="/", fstype="ext4", total_bytes=10**11)
+    store.write_reports([first], via="file")
+    again = scan("hostname:a", 1, BASE)
+    again.host.CopyFrom(first.host)
+    same = prepare(again, now, "file", store.part_hashes().get)
+    assert not isinstance(same, Outcome)
+    assert not same.parts["interfaces"].flattened and not same.parts["disks"].flattened
+    assert store.write_prepared([same])[0].status == "ACCEPTED"
+    more_memory = scan("hostname:a", 2, BASE)
+    more_memory.host.CopyFrom(first.host)
+    more_memory.host.hardware.memory_bytes = 2 * 1024**3
+    moved = prepare(more_memory, now, "file", store.part_hashes().get)
+    assert not isinstance(moved, Outcome) and moved.parts["disks"].flattened and moved.parts["disks"].rows == 1
+    assert store.write_prepared([moved])[0].status == "ACCEPTED"
+    assert count(store, "SELECT count(*) FROM disks") == 1 and count(store, "SELECT count(*) FROM interfaces") == 1
+    changed = scan("hostname:a", 3, BASE)
+    changed.host.CopyFrom(more_memory.host)
+    changed.host.interfaces[0].addresses.append("192.0.2.11")
+    assert store.write_reports([changed], via="file")[0].status == "ACCEPTED"
+    assert store.con.execute("SELECT addresses, open FROM interfaces ORDER BY first_seen").fetchall() == [
+        (["192.0.2.10"], False), (["192.0.2.10", "192.0.2.11"], True)]
+
+
 # --- migration 0011 (packages by number) on a database written by the schema before it -----------
 
 def _migrate_up_to(con: duckdb.DuckDBPyConnection, last: int) -> None:

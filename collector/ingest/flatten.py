@@ -209,12 +209,17 @@ def _raw_parts_class() -> Any:
     message.field.add(name="package_columns", number=pb.Inventory.PACKAGE_COLUMNS_FIELD_NUMBER,
                       type=descriptor_pb2.FieldDescriptorProto.TYPE_BYTES,
                       label=descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED)
+    message.field.add(name="host", number=pb.Inventory.HOST_FIELD_NUMBER,
+                      type=descriptor_pb2.FieldDescriptorProto.TYPE_BYTES,
+                      label=descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED)
     pool = descriptor_pool.DescriptorPool()
     pool.Add(proto)
     return message_factory.GetMessageClass(pool.FindMessageTypeByName("estate.collector.internal.RawParts"))
 
 
 RawParts = _raw_parts_class()
+# Parts read from inside the report's `host`, hashed from its bytes (raw_digests).
+HOST_PARTS = ("interfaces", "disks")
 
 
 def _raw_columns_class() -> Any:
@@ -268,7 +273,7 @@ def _column_digests(columns: bytes) -> tuple[bytes, bytes] | None:
 
 
 def raw_digests(data: bytes) -> dict[str, bytes]:
-    """Content hash of each top-level part, from a report's serialized bytes.
+    """Content hash of each top-level part (and of the parts inside `host`), from a report's serialized bytes.
 
     For packages sent column-wise (and in no other form), also the catalog key (entry CATALOG_KEY),
     from the same single pass over their bytes.
@@ -296,6 +301,11 @@ def raw_digests(data: bytes) -> dict[str, bytes]:
                 digest.update(array.array("Q", map(len, raw.package_columns)).tobytes())
                 digest.update(b"".join(raw.package_columns))
             digests[part.table] = digest.digest()[:DIGEST_BYTES]
+    if len(raw.host) == 1:
+        # Interfaces and disks live inside `host`: equal host bytes, equal interfaces and disks. A host
+        # that changed in anything (its memory, say) has them flattened and compared row by row.
+        for table in HOST_PARTS:
+            digests[table] = hashlib.sha256(b"host:" + table.encode() + b":" + raw.host[0]).digest()[:DIGEST_BYTES]
     return digests
 
 
