@@ -213,6 +213,9 @@ class SandboxedQuery:
 
     def close(self) -> None:
         self._timer.cancel()
+        # A query refused mid-stream (over the row limit) may still be producing rows: stop it first,
+        # so closing never waits on it.
+        self._con.interrupt()
         self._con.close()
 
 
