@@ -189,60 +189,39 @@ def _check_value(table: str, column: str, kind: pa.DataType, values: list[Any]) 
             _check_value(table, column, STR, [k for k, _ in pairs] + [v for _, v in pairs])
 
 
-def _raw_parts_class() -> Any:
-    """A message class that reads an Inventory's top-level parts as raw bytes, one item per entry.
+def _bytes_view(name: str, fields: dict[str, int], count_field: int = 0) -> Any:
+    """A message class reading the given fields (name -> number) of a message as raw bytes, each repeated.
 
-    Parsing a report's bytes with it costs C time only, and gives each part's exact wire bytes to
-    hash: equal bytes are equal rows, so an unchanged part is recognised without flattening it.
+    Repeated because a message field may legally come in several pieces on the wire. Parsing with
+    it costs C time only and gives each field's exact wire bytes to hash. count_field, if given, is
+    read as a uint32 named `count`.
     """
     from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
-    proto = descriptor_pb2.FileDescriptorProto(name="estate_collector_raw_parts.proto", syntax="proto3",
+    kinds = descriptor_pb2.FieldDescriptorProto
+    proto = descriptor_pb2.FileDescriptorProto(name=f"estate_collector_{name}.proto", syntax="proto3",
                                                package="estate.collector.internal")
-    message = proto.message_type.add(name="RawParts")
-    for part in PARTS:
-        if part.field_number:
-            # Repeated even for the device: a message field may legally come in several pieces.
-            message.field.add(name=part.table, number=part.field_number,
-                              type=descriptor_pb2.FieldDescriptorProto.TYPE_BYTES,
-                              label=descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED)
-    message.field.add(name="package_columns", number=pb.Inventory.PACKAGE_COLUMNS_FIELD_NUMBER,
-                      type=descriptor_pb2.FieldDescriptorProto.TYPE_BYTES,
-                      label=descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED)
-    message.field.add(name="host", number=pb.Inventory.HOST_FIELD_NUMBER,
-                      type=descriptor_pb2.FieldDescriptorProto.TYPE_BYTES,
-                      label=descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED)
+    message = proto.message_type.add(name=name)
+    if count_field:
+        message.field.add(name="count", number=count_field, type=kinds.TYPE_UINT32, label=kinds.LABEL_OPTIONAL)
+    for field_name, number in fields.items():
+        message.field.add(name=field_name, number=number, type=kinds.TYPE_BYTES, label=kinds.LABEL_REPEATED)
     pool = descriptor_pool.DescriptorPool()
     pool.Add(proto)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName("estate.collector.internal.RawParts"))
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName(f"estate.collector.internal.{name}"))
 
 
-RawParts = _raw_parts_class()
+# An Inventory's top-level parts, its package columns and its host, one item per entry: equal bytes
+# are equal rows, so an unchanged part is recognised without flattening it.
+RawParts = _bytes_view("RawParts", {
+    **{part.table: part.field_number for part in PARTS if part.field_number},
+    "package_columns": pb.Inventory.PACKAGE_COLUMNS_FIELD_NUMBER, "host": pb.Inventory.HOST_FIELD_NUMBER})
 # Parts read from inside the report's `host`, hashed from its bytes (raw_digests).
 HOST_PARTS = ("interfaces", "disks")
-
-
-def _raw_columns_class() -> Any:
-    """A message class that reads a PackageColumns' columns as their raw bytes (each a serialized StringColumn)."""
-    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-
-    proto = descriptor_pb2.FileDescriptorProto(name="estate_collector_raw_columns.proto", syntax="proto3",
-                                               package="estate.collector.internal")
-    message = proto.message_type.add(name="RawColumns")
-    message.field.add(name="count", number=pb.PackageColumns.COUNT_FIELD_NUMBER,
-                      type=descriptor_pb2.FieldDescriptorProto.TYPE_UINT32,
-                      label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
-    for name in PART_BY_TABLE["packages"].columns:
-        # Repeated: a message field may legally come in several pieces (then no catalog key is taken).
-        message.field.add(name=name, number=pb.PackageColumns.DESCRIPTOR.fields_by_name[name].number,
-                          type=descriptor_pb2.FieldDescriptorProto.TYPE_BYTES,
-                          label=descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED)
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(proto)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName("estate.collector.internal.RawColumns"))
-
-
-RawColumns = _raw_columns_class()
+# A PackageColumns' columns, each a serialized StringColumn (when one comes in pieces, no catalog key).
+RawColumns = _bytes_view(
+    "RawColumns", {name: pb.PackageColumns.DESCRIPTOR.fields_by_name[name].number
+                   for name in PART_BY_TABLE["packages"].columns}, pb.PackageColumns.COUNT_FIELD_NUMBER)
 # raw_digests' entry for the catalog key of packages sent column-wise (see catalog_key).
 CATALOG_KEY = "packages:catalog_key"
 
