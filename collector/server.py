@@ -391,9 +391,11 @@ class IngestStream:
                     return  # every message answered: the stream ends as the sender ended it
                 if isinstance(item, BaseException):
                     raise item
+                # The last report first: stored last as a rule (one writer lane takes a stream's reports in
+                # order), so the others are done by then and cost no wait each.
+                outcomes = [await self._outcome(report) for report in reversed(item.reports)][::-1]
                 answered = []
-                for report in item.reports:
-                    outcome = await self._outcome(report)
+                for report, outcome in zip(item.reports, outcomes, strict=True):
                     latency = time.monotonic() - item.arrived
                     if self.metrics is not None:
                         self.metrics.record(outcome.status, outcome.reason, latency)
