@@ -441,6 +441,20 @@ def test_look_alike_hosts_are_numbered_once_and_stored_row_for_row(store: Store,
     assert count(store, "SELECT count(*) FROM package_catalog") == 51  # 50 packages, one in two architectures
 
 
+def test_numbers_given_inside_a_transaction_are_not_kept(store: Store) -> None:
+    """A list numbered inside the writer's transaction (a stale hint) may add packages that a rollback
+    takes back: its numbers are not kept, so no later report is stored under numbers the catalog lacks."""
+    now = dt.datetime.now(dt.timezone.utc)
+    flat = prepare(scan("hostname:a", 0, [("fresh", "1.0")]), now, "file")
+    assert not isinstance(flat, Outcome)
+    store.con.execute("BEGIN TRANSACTION")
+    store.numbering.numbers(store.con, [flat], own_transaction=False)
+    store.con.execute("ROLLBACK")
+    assert count(store, "SELECT count(*) FROM package_catalog") == 0 and not store.numbering._kept
+    assert store.write_prepared([flat])[0].status == "ACCEPTED"
+    assert store.con.execute("SELECT name, version FROM current_packages").fetchall() == [("fresh", "1.0")]
+
+
 def test_kept_package_lists_are_bounded_in_rows(tmp_path: Path) -> None:
     store = Store(tmp_path / "b.duckdb")
     store.numbering.max_rows = 120  # two lists of 50 packages, not three

@@ -260,6 +260,10 @@ class Numbering:
         if missed:
             looked_up = self._look_up(con, missed, own_transaction)
             found.update(looked_up)
+            if not own_transaction:
+                # Packages added inside the caller's transaction vanish if it rolls back: their
+                # numbers must not outlive it here.
+                return found
             with self._lock:
                 for report in missed:
                     key = report.parts[NUMBERED].catalog_key
