@@ -22,7 +22,9 @@ REJECT_REASONS = ("too_large", "malformed", "invalid")
 
 def reject_reason(reason: str) -> str:
     """The metric label for a rejection: too_large, malformed or invalid."""
-    if reason.startswith("report is ") and "-byte limit" in reason:
+    if reason.startswith(("report is ", "batch is ")) and "-byte limit" in reason:
+        return "too_large"
+    if reason.startswith("batch of ") and " per message" in reason:  # too many reports in one batch
         return "too_large"
     if reason.startswith("not a valid estate.v1.Inventory"):
         return "malformed"

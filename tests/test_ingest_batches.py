@@ -17,6 +17,7 @@ import grpc
 import pytest
 
 from estate.agent import transport
+from estate.collector.metrics import reject_reason
 from estate.collector.process import CollectorProcess
 from estate.collector.server import INGEST_SERVICE, MAX_BATCH_REPORTS
 from estate.v1 import ingest_pb2 as ingest_pb
@@ -77,6 +78,7 @@ def test_each_report_of_a_batch_is_answered_in_order_and_a_bad_one_alone(collect
     assert "not a valid estate.v1.Inventory" in answers[0].receipts[1].reason
     assert "not a UUID" in answers[0].receipts[2].reason
     assert "not a valid estate.v1.InventoryBatch" in answers[2].receipts[0].reason
+    assert reject_reason(answers[2].receipts[0].reason) == "malformed"  # the metric's label
     assert stored(collector, tmp_path / "estate.duckdb") == {first.report_id, second.report_id, third.report_id}
 
 
@@ -89,6 +91,7 @@ def test_an_over_full_batch_is_refused_whole_and_the_stream_goes_on(collector: C
     assert len(refused) == MAX_BATCH_REPORTS + 1 and {r.status for r in refused} == {REJECTED}
     assert [r.sequence for r in refused] == list(range(1, MAX_BATCH_REPORTS + 2))
     assert f"over the limit of {MAX_BATCH_REPORTS} per message" in refused[0].reason
+    assert reject_reason(refused[0].reason) == "too_large"
     assert [(r.sequence, r.status) for r in answers[1].receipts] == [(MAX_BATCH_REPORTS + 2, ACCEPTED)]
     assert stored(collector, tmp_path / "estate.duckdb") == {later.report_id}
 
@@ -102,6 +105,7 @@ def test_a_batch_over_the_byte_limit_is_refused_unread(collector: CollectorProce
     answers = raw_batches(collector, [batch(*[data] * copies), batch(later.SerializeToString())])
     assert [(r.sequence, r.status) for r in answers[0].receipts] == [(1, REJECTED)]
     assert "batch is" in answers[0].receipts[0].reason and "byte limit of a message" in answers[0].receipts[0].reason
+    assert reject_reason(answers[0].receipts[0].reason) == "too_large"
     assert [(r.sequence, r.status) for r in answers[1].receipts] == [(2, ACCEPTED)]
     assert stored(collector, tmp_path / "estate.duckdb") == {later.report_id}
 
