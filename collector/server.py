@@ -2,8 +2,8 @@
 
 The servicer only decodes, hands reports to the writer (ingest/writer.py) and turns outcomes into
 receipts. Ingest.Stream carries one report per message; Ingest.StreamBatches carries InventoryBatch
-messages of several reports (a spool being flushed, a sweep), so gRPC's cost per message (about
-what a bare insert of an 880-package report costs) is paid once per batch. Both are registered with
+messages of several reports (a spool being flushed, a sweep), so the work done per message (gRPC's,
+the hand-over to the flattening thread, the receipt's) is paid once per batch. Both are registered with
 a raw-bytes request deserializer so that a message which does not decode gets its own REJECTED
 receipt and the stream goes on; with the generated servicer, gRPC would abort the whole stream,
 receipts and all.
@@ -123,7 +123,7 @@ def receipt_for(sequence: int, outcome: Outcome) -> ingest_pb.Receipt:
 
 @dataclass
 class _Pending:
-    """A report read from the stream: its position, its outcome to come, what it came as."""
+    """A report read from the stream: its position, its outcome to come, its size and asset."""
 
     sequence: int
     future: Future[Outcome]
