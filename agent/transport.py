@@ -28,6 +28,9 @@ BATCH_METHOD = "/estate.v1.Ingest/StreamBatches"
 # message is spread thin. The collector takes up to 1,024 reports and 48 MiB in one batch.
 BATCH_REPORTS = 64
 BATCH_BYTES = 8 * 1024 * 1024
+# What framing a report in an InventoryBatch adds (a tag and a length): a report within this of the
+# limit would go over it in a batch, so a flush holding one goes one report per message.
+BATCH_FRAMING_BYTES = 16
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 # The largest report the collector accepts (collector/ingest/validate.py MAX_REPORT_BYTES): a spooled
 # report over it can never be delivered, so it is set aside instead of blocking the spool.
@@ -294,6 +297,8 @@ def stream_batches(channel: grpc.Channel, messages: list[bytes], timeout_s: floa
     A collector that predates StreamBatches answers UNIMPLEMENTED before storing anything: the
     messages then go one per message on Ingest.Stream.
     """
+    if any(len(data) > MAX_REPORT_BYTES - BATCH_FRAMING_BYTES for data in messages):
+        return stream_reports(channel, messages, timeout_s)
     call = channel.stream_stream(BATCH_METHOD, request_serializer=ingest_pb.InventoryBatch.SerializeToString,
                                  response_deserializer=ingest_pb.ReceiptBatch.FromString)
     runs = list(batches(messages, max_reports, max_bytes))
@@ -303,9 +308,11 @@ def stream_batches(channel: grpc.Channel, messages: list[bytes], timeout_s: floa
             yield ingest_pb.InventoryBatch(reports=run)
 
     receipts: list[ingest_pb.Receipt] = []
+    responses = call(requests(), timeout=timeout_s)
     try:
-        for answered, run in zip(call(requests(), timeout=timeout_s), runs, strict=False):
+        for answered, run in zip(responses, runs, strict=False):
             if len(answered.receipts) != len(run):
+                responses.cancel()
                 raise TransportError(f"collector answered {len(answered.receipts)} receipts for a batch of "
                                      f"{len(run)} reports")
             receipts.extend(answered.receipts)

@@ -121,6 +121,27 @@ def test_stream_batches_sends_many_in_batches_and_all_are_stored(collector: Coll
     assert stored(collector, tmp_path / "estate.duckdb") == {r.report_id for r in reports}
 
 
+def test_a_report_at_the_limit_is_not_framed_over_it(collector: CollectorProcess, tmp_path: Path) -> None:
+    """A report a few bytes under 48 MiB would be over it inside a batch: the flush sends it one per message."""
+    big = report(0)
+    big.packages.add(name="p000000", version="1", evidence="e" * 4000)
+    per_package = big.ByteSize() - report(0).ByteSize()
+    target = transport.MAX_REPORT_BYTES - 4  # a few bytes under the limit
+    for index in range(1, (target - big.ByteSize()) // per_package + 1):  # then less than one package is left
+        big.packages.add(name=f"p{index:06d}", version="1", evidence="e" * 4000)
+    last = big.packages.add(name="last", version="1")
+    while big.ByteSize() < target:  # at most a few rounds: only the last length's varint can grow
+        last.evidence += "e" * (target - big.ByteSize())
+    data = big.SerializeToString()
+    assert transport.MAX_REPORT_BYTES - 8 <= len(data) <= transport.MAX_REPORT_BYTES
+    small = report()
+    with transport.open_channel(collector.address, None) as channel:
+        transport.wait_for_channel(channel, 10)
+        receipts = transport.stream_batches(channel, [small.SerializeToString(), data], timeout_s=120)
+    assert [(r.report_id, r.status, r.reason) for r in receipts] == [(small.report_id, ACCEPTED, ""), (big.report_id, ACCEPTED, "")]
+    assert stored(collector, tmp_path / "estate.duckdb") == {small.report_id, big.report_id}
+
+
 def test_batches_cut_by_count_and_bytes_and_a_big_report_goes_alone() -> None:
     messages = [b"a" * 10, b"b" * 10, b"c" * 50, b"d" * 10, b"e" * 10, b"f" * 10]
     assert list(transport.batches(messages, max_reports=2, max_bytes=40)) == [
