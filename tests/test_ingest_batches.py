@@ -138,7 +138,8 @@ def test_a_report_at_the_limit_is_not_framed_over_it(collector: CollectorProcess
     with transport.open_channel(collector.address, None) as channel:
         transport.wait_for_channel(channel, 10)
         receipts = transport.stream_batches(channel, [small.SerializeToString(), data], timeout_s=120)
-    assert [(r.report_id, r.status, r.reason) for r in receipts] == [(small.report_id, ACCEPTED, ""), (big.report_id, ACCEPTED, "")]
+    assert [(r.report_id, r.status, r.reason) for r in receipts] == [
+        (small.report_id, ACCEPTED, ""), (big.report_id, ACCEPTED, "")]
     assert stored(collector, tmp_path / "estate.duckdb") == {small.report_id, big.report_id}
 
 
