@@ -28,6 +28,11 @@ log = logging.getLogger("estate.collector")
 MAX_WRITE_BATCH = 256
 # Part rows per group commit: one DuckDB row group, where an Arrow insert reaches its full speed.
 MAX_GROUP_ROWS = 262_144
+# While reports keep coming (more were queued during the last commit), a group waits up to this long
+# for more once the queue is empty: each group costs fixed statements and a pass over its assets'
+# open intervals, so larger groups pay for the wait (measured: groups of about 165 reports instead of
+# 110, 4% faster ingest). An idle collector commits a lone report at once.
+LINGER_S = 0.03
 # A commit slower than this is logged: receipts of every stream wait for it.
 SLOW_COMMIT_S = 0.5
 
@@ -85,6 +90,7 @@ class Writer:
 
     def _run(self, store: Store, work_queue: queue.Queue[tuple[FlatReport, Future[Outcome]] | None]) -> None:
         carry: tuple[FlatReport, Future[Outcome]] | None = None
+        busy = False  # reports arrived while the last group was being committed
         while True:
             item = carry if carry is not None else work_queue.get()
             carry = None
@@ -93,11 +99,18 @@ class Writer:
             work = [item]
             rows = _rows(item[0])
             stop = False
+            linger_until = time.monotonic() + (LINGER_S if busy else 0.0)
             while len(work) < self.max_batch and rows < self.max_rows:
                 try:
                     more = work_queue.get_nowait()
                 except queue.Empty:
-                    break
+                    wait = linger_until - time.monotonic()
+                    if wait <= 0:
+                        break
+                    try:
+                        more = work_queue.get(timeout=wait)
+                    except queue.Empty:
+                        break
                 if more is None:
                     stop = True
                     break
@@ -109,6 +122,7 @@ class Writer:
             self._commit(store, work)
             if stop:
                 return
+            busy = not work_queue.empty()
             if store is self.store and work_queue.empty():
                 self._maintain()
 
