@@ -553,45 +553,73 @@ def _peer_is_loopback(context: grpc.ServicerContext) -> bool:
 
 
 class QueryService:
-    """Query.Run: one sandboxed SELECT on the latest snapshot, for callers with role `analyst` over mTLS."""
+    """Query.Run: one sandboxed SELECT on the latest snapshot, for callers with role `analyst` over mTLS.
+
+    A coroutine, not a plain generator on the server's thread pool: gRPC's asyncio server cannot end a
+    plain generator's call with an error while its last reply is still being sent (the abort fails with
+    GRPC_CALL_ERROR_TOO_MANY_OPERATIONS and the caller waits for its deadline), which is exactly when a
+    query over the row limit is refused. Here every reply is sent before the next step, and DuckDB's work
+    runs on this service's own threads."""
 
     def __init__(self, snapshots: Snapshotter, check_roles: bool, limits: Limits | None = None) -> None:
         self.snapshots = snapshots
         self.check_roles = check_roles
         self.limits = limits or Limits()
         self._slots = threading.BoundedSemaphore(MAX_CONCURRENT_QUERIES)
+        # A thread per running query: DuckDB's calls for it run there, one at a time.
+        self._threads = ThreadPoolExecutor(max_workers=MAX_CONCURRENT_QUERIES, thread_name_prefix="query")
 
-    def run(self, request: query_pb.QueryRequest, context: grpc.ServicerContext) -> Iterator[query_pb.QueryReply]:
+    async def run(self, request: query_pb.QueryRequest, context: grpc.aio.ServicerContext
+                  ) -> AsyncIterator[query_pb.QueryReply]:
         role = caller_role(context) if self.check_roles else ""
         if role not in QUERY_ROLES:
-            context.abort(grpc.StatusCode.PERMISSION_DENIED,
-                          f"a caller with role {role or '(none: no client certificate)'!r} may not query; "
-                          "Query needs a client certificate with role 'analyst' over mTLS")
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                                f"a caller with role {role or '(none: no client certificate)'!r} may not query; "
+                                "Query needs a client certificate with role 'analyst' over mTLS")
         if not self._slots.acquire(blocking=False):
-            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                          f"refused: {MAX_CONCURRENT_QUERIES} queries are running already; try again shortly")
-        try:
-            yield from self._answer(request, context)
-        finally:
-            self._slots.release()
-
-    def _answer(self, request: query_pb.QueryRequest, context: grpc.ServicerContext
-                ) -> Iterator[query_pb.QueryReply]:
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                f"refused: {MAX_CONCURRENT_QUERIES} queries are running already; try again shortly")
         limits = self.limits
         if request.max_rows:
             limits = Limits(limits.seconds, min(request.max_rows, limits.max_rows), limits.memory_limit,
                             limits.threads)
         latest = self.snapshots.latest
+        query: SandboxedQuery | None = None
+        # The DuckDB call running on this service's thread, if any.
+        opening: Future[SandboxedQuery] = self._threads.submit(SandboxedQuery, self.snapshots.path, request.sql,
+                                                                limits)
+        step: Future[Any] = opening
         try:
-            query = SandboxedQuery(self.snapshots.path, request.sql, limits)
+            query = opened = await asyncio.wrap_future(opening)
             taken = latest.taken_at.isoformat().replace("+00:00", "Z") if latest else ""
-            yield query_pb.QueryReply(arrow_schema=query.schema.serialize().to_pybytes(), snapshot_taken_at=taken)
-            for batch in query.batches():
+            yield query_pb.QueryReply(arrow_schema=opened.schema.serialize().to_pybytes(), snapshot_taken_at=taken)
+            batches = opened.batches()
+            while True:
+                step = self._threads.submit(next, batches, None)
+                batch = await asyncio.wrap_future(step)
+                if batch is None:
+                    break
                 yield query_pb.QueryReply(arrow_batch=batch.serialize().to_pybytes())
         except LimitReached as exc:
-            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
         except Refused as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        finally:
+            # Normally the query is closed already (its batches close it at the end or on a refusal). If
+            # the caller went away mid-query, stop DuckDB now; the connection is closed, and the slot
+            # freed, once the call still running on the thread has returned.
+            if query is not None:
+                query.interrupt()
+            step.add_done_callback(functools.partial(self._finish, query))
+
+    def _finish(self, query: SandboxedQuery | None, step: Future[Any]) -> None:
+        try:
+            if query is None and not step.cancelled() and step.exception() is None:
+                query = step.result()  # opened after its caller had gone
+            if query is not None:
+                query.close()
+        finally:
+            self._slots.release()
 
 
 class AdminService:
@@ -689,8 +717,9 @@ def build_server(writer: Writer, listen: str, tls: ServerTls | None, insecure: b
     """An asyncio gRPC server with Ingest and health (and, given snapshots, Query and Admin) bound to
     `listen`; returns it (not started), the port and its health. Call from the event loop that will run it.
 
-    Query and Admin are plain functions, as written for the threaded server: they run on the server's
-    migration thread pool, so a long query or snapshot never holds the event loop."""
+    Admin and Summary are plain functions, as written for the threaded server: they run on the server's
+    migration thread pool, so a long snapshot never holds the event loop. Query runs its DuckDB work on
+    threads of its own."""
     limits = limits or StreamLimits()
     limits.check()
     if tls is None and not (insecure or is_loopback(listen)):

@@ -167,6 +167,8 @@ class SandboxedQuery:
         check_statement(sql)
         self._con = open_sandbox(snapshot, self.limits)
         self._interrupted = threading.Event()
+        self._closing = threading.Lock()
+        self._closed = False
         self._timer = threading.Timer(self.limits.seconds, self._interrupt)
         self._timer.daemon = True
         try:
@@ -183,7 +185,7 @@ class SandboxedQuery:
 
     def _interrupt(self) -> None:
         self._interrupted.set()
-        self._con.interrupt()
+        self.interrupt()
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         """The result in Arrow batches; raises Refused when a limit stops it (batches already given stand)."""
@@ -211,12 +213,23 @@ class SandboxedQuery:
         """The whole result (within the row limit) as one table."""
         return pa.Table.from_batches(list(self.batches()), schema=self.schema)
 
+    def interrupt(self) -> None:
+        """Stop the query from any thread (a caller gone away); its reader then raises."""
+        with self._closing:
+            if not self._closed:
+                self._con.interrupt()
+
     def close(self) -> None:
+        """Release the connection; idempotent. Not while another thread reads batches: interrupt() first."""
         self._timer.cancel()
-        # A query refused mid-stream (over the row limit) may still be producing rows: stop it first,
-        # so closing never waits on it.
-        self._con.interrupt()
-        self._con.close()
+        with self._closing:
+            if self._closed:
+                return
+            self._closed = True
+            # A query refused mid-stream (over the row limit) may still be producing rows: stop it first,
+            # so closing never waits on it.
+            self._con.interrupt()
+            self._con.close()
 
 
 def run_sql(snapshot: Path, sql: str, limits: Limits | None = None) -> pa.Table:
