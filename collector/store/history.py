@@ -398,34 +398,38 @@ def _apply_numbered_changes(con: duckdb.DuckDBPyConnection) -> int:
     """_apply_changes for packages: rows compared by (asset, package number, version), all integers but one.
 
     A package has one number in the catalog (Numbering), so equal numbers and versions are equal rows.
-    The changed assets' open intervals are read from packages_current once (open_rows); every other
-    step works on that and the staged rows, so a group's cost follows its own assets, not the estate's.
+    One full join of the changed assets' open intervals with the staged rows finds both sides of the
+    change at once: open rows the reports no longer show (to close) and staged rows not open yet (to
+    open). Its result is only what changed, so every later step is small, and a group's cost follows
+    its own assets, not the estate's.
     """
-    con.execute("CREATE OR REPLACE TEMP TABLE staged_numbers AS SELECT DISTINCT asset_no, package_no, version "
-                "FROM staged_rows")
     con.execute("""
-        CREATE OR REPLACE TEMP TABLE open_rows AS
-        SELECT t.rowid AS row_number, t.* FROM packages_current t
-        WHERE t.asset_no IN (SELECT asset_no FROM changed_assets)""")
-    shown = "s.asset_no = o.asset_no AND s.package_no = o.package_no AND s.version IS NOT DISTINCT FROM o.version"
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE closing AS
-        SELECT o.*, c.prev_report_no AS last_report_no, c.prev_collected_at AS last_seen, c.collected_at AS ended_at
-        FROM open_rows o JOIN changed_assets c USING (asset_no)
-        WHERE NOT EXISTS (SELECT 1 FROM staged_numbers s WHERE {shown})""")  # noqa: S608
+        CREATE OR REPLACE TEMP TABLE package_changes AS
+        SELECT o.row_number, o.asset_no AS open_asset_no, o.package_no AS open_package_no,
+               o.version AS open_version, o.first_report_no, o.first_seen,
+               s.asset_no, s.package_no, s.version
+        FROM (SELECT t.rowid AS row_number, t.* FROM packages_current t
+              WHERE t.asset_no IN (SELECT asset_no FROM changed_assets)) o
+        FULL OUTER JOIN (SELECT DISTINCT asset_no, package_no, version FROM staged_rows) s
+          ON s.asset_no = o.asset_no AND s.package_no = o.package_no AND s.version IS NOT DISTINCT FROM o.version
+        WHERE o.row_number IS NULL OR s.asset_no IS NULL""")
     con.execute("""
         INSERT INTO packages_history BY NAME
-        SELECT * EXCLUDE (row_number) FROM closing ORDER BY asset_no, package_no""")
-    row = con.execute("DELETE FROM packages_current WHERE rowid IN (SELECT row_number FROM closing)").fetchone()
-    con.execute("DROP TABLE closing")
+        SELECT d.open_asset_no AS asset_no, d.open_package_no AS package_no, d.open_version AS version,
+               d.first_report_no, d.first_seen, c.prev_report_no AS last_report_no,
+               c.prev_collected_at AS last_seen, c.collected_at AS ended_at
+        FROM package_changes d JOIN changed_assets c ON c.asset_no = d.open_asset_no
+        WHERE d.asset_no IS NULL
+        ORDER BY d.open_asset_no, d.open_package_no""")
+    row = con.execute("DELETE FROM packages_current WHERE rowid IN "
+                      "(SELECT row_number FROM package_changes WHERE asset_no IS NULL)").fetchone()
     con.execute(f"""
         INSERT INTO packages_current BY NAME
-        SELECT s.asset_no, s.package_no, s.version, c.report_no AS first_report_no, c.collected_at AS first_seen
-        FROM staged_numbers s JOIN changed_assets c USING (asset_no)
-        WHERE NOT EXISTS (SELECT 1 FROM open_rows o WHERE {shown})
+        SELECT d.asset_no, d.package_no, d.version, c.report_no AS first_report_no, c.collected_at AS first_seen
+        FROM package_changes d JOIN changed_assets c USING (asset_no)
+        WHERE d.row_number IS NULL
         ORDER BY {PACKAGE_ORDER.format(t="")}""")  # noqa: S608
-    con.execute("DROP TABLE staged_numbers")
-    con.execute("DROP TABLE open_rows")
+    con.execute("DROP TABLE package_changes")
     return int(row[0]) if row else 0
 
 
