@@ -117,6 +117,69 @@ def test_several_reports_of_one_asset_in_one_group_apply_in_order(store: Store) 
     assert store.con.execute("SELECT reports FROM asset_state WHERE asset_id = 'hostname:a'").fetchone() == (4,)
 
 
+
+def _small_parts(inv: pb.Inventory, day: int) -> pb.Inventory:
+    """Software, listeners, interfaces (a list column), disks and an SNMP device (a map column) that change
+    a little each day; a duplicate listener, as a sloppy agent might send."""
+    inv.software.add(name="python", version="3.11", vendor="cpython", path="/usr/bin/python3")
+    if day % 2:
+        inv.software.add(name="java", version=f"17.0.{day}", vendor="openjdk", path="/usr/bin/java")
+    inv.listeners.add(protocol="udp", address="0.0.0.0", port=161 + day, exposed=True)
+    inv.listeners.add(protocol="udp", address="0.0.0.0", port=161 + day, exposed=True)
+    inv.host.interfaces[0].addresses.append(f"192.0.2.{100 + min(day, 1)}")
+    inv.host.hardware.disks.add(device="/dev/sda", mountpoint="/", fstype="ext4", total_bytes=10**11 * (1 + day // 2))
+    inv.device.vendor, inv.device.model = "Cisco", "C2960"
+    inv.device.evidence["version"] = f"15.{min(day, 1)}"
+    return inv
+
+
+def test_small_parts_keep_what_stays_and_close_only_what_changed(store: Store) -> None:
+    """Each small part's diff in one group of two assets: what stayed keeps its interval, what went is
+    closed on the day it went, what came is opened, duplicates count once, lists and maps compare whole."""
+    # A package listed twice, and another in two versions (as kernels are): first seen, then changed.
+    repeated = [*BASE[:3], BASE[0], ("pkg1", "9.9")]
+    for day in range(4):
+        packages = repeated if day < 2 else [*repeated, ("pkg9", "1")]
+        group = [_small_parts(scan(f"hostname:{name}", day, packages, port=22), day) for name in ("a", "b")]
+        assert {o.status for o in store.write_reports(group, via="file")} == {"ACCEPTED"}
+
+    def rows(sql: str) -> list[tuple[object, ...]]:
+        return store.con.execute(sql).fetchall()
+
+    def seen(day: int) -> dt.datetime:
+        return DAY0 + dt.timedelta(days=day)
+
+    # python stays for good; java comes on odd days and goes on even ones: intervals 1-1 and 3-3 (open).
+    assert rows("SELECT name, version, first_seen, last_seen, open FROM software WHERE asset_id = 'hostname:a' "
+                "ORDER BY name, first_seen") == [
+        ("java", "17.0.1", seen(1), seen(1), False), ("java", "17.0.3", seen(3), None, True),
+        ("python", "3.11", seen(0), None, True)]
+    # One interval per day's udp port (sent twice, stored once), the tcp port throughout.
+    assert rows("SELECT port, first_seen, last_seen, ended_at FROM listeners WHERE asset_id = 'hostname:b' "
+                "ORDER BY first_seen, port") == [
+        (22, seen(0), None, None), (161, seen(0), seen(0), seen(1)), (162, seen(1), seen(1), seen(2)),
+        (163, seen(2), seen(2), seen(3)), (164, seen(3), None, None)]
+    assert rows("SELECT addresses, first_seen, open FROM interfaces WHERE asset_id = 'hostname:a' "
+                "ORDER BY first_seen") == [
+        (["192.0.2.10", "192.0.2.100"], seen(0), False), (["192.0.2.10", "192.0.2.101"], seen(1), True)]
+    assert rows("SELECT total_bytes, first_seen, open FROM disks WHERE asset_id = 'hostname:a' "
+                "ORDER BY first_seen") == [(10**11, seen(0), False), (2 * 10**11, seen(2), True)]
+    assert rows("SELECT evidence, first_seen, last_seen FROM devices WHERE asset_id = 'hostname:b' "
+                "ORDER BY first_seen") == [({"version": "15.0"}, seen(0), seen(0)),
+                                           ({"version": "15.1"}, seen(1), None)]
+    assert rows("SELECT name, version, first_seen FROM current_packages WHERE asset_id = 'hostname:a' "
+                "ORDER BY name, version") == [
+        ("pkg0", "1.0-1", seen(0)), ("pkg1", "1.1-1", seen(0)), ("pkg1", "9.9", seen(0)), ("pkg2", "1.2-1", seen(0)),
+        ("pkg9", "1", seen(2))]
+    assert count(store, "SELECT count(*) FROM packages_current") == 10
+    for table in ("software", "listeners", "interfaces", "disks", "devices"):
+        # Both assets alike, and every current row once.
+        assert count(store, f"SELECT count(*) FROM {table}_current") == 2 * count(
+            store, f"SELECT count(*) FROM {table}_current WHERE asset_id = 'hostname:a'")
+        assert count(store, f"SELECT count(*) - count(DISTINCT {table}_current) FROM {table}_current") == 0
+    assert count(store, "SELECT count(*) FROM packages_history") == 0
+
+
 # --- migration 0003 on a database written by the schema before it --------------------------------
 
 OLD_PARTS = {

@@ -166,11 +166,13 @@ def _with_intervals(batches: list[pa.RecordBatch], part: Part, reports: list[Ope
 INSERT_ROWS = 122_880
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
+def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table, distinct: bool = False) -> None:
+    """Insert data into table; distinct: each distinct row once (within INSERT_ROWS rows: for small parts)."""
     for start in range(0, max(data.num_rows, 1), INSERT_ROWS):
         con.register("incoming_rows", data.slice(start, INSERT_ROWS))
         try:
-            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming_rows")  # noqa: S608
+            con.execute(f"INSERT INTO {table} BY NAME SELECT {'DISTINCT ' if distinct else ''}* "  # noqa: S608
+                        "FROM incoming_rows")
         finally:
             con.unregister("incoming_rows")
 
@@ -331,6 +333,25 @@ def _numbered_rows(batches: list[pa.RecordBatch], reports: list[Opening], number
     return table.combine_chunks() if table.num_rows < SMALL_CHUNKS_ROWS * len(batches) else table
 
 
+def _once_each(rows: pa.Table, reports: list[Opening], numbers: dict[str, pa.Array]) -> pa.Table:
+    """_numbered_rows of new reports with each report's repeated rows (same package and version) once.
+
+    Only a report that repeats a package number can repeat a row (several versions of one package, as
+    kernels are, repeat the number but not the row), and only its rows are compared.
+    """
+    repeating = {o.report_id for o in reports if o.rows and len(pc.unique(numbers[o.report_id])) < o.rows}
+    if not repeating:
+        return rows
+    pieces, start = [], 0
+    for opening in reports:
+        piece = rows.slice(start, opening.rows)
+        start += opening.rows
+        if opening.report_id in repeating:
+            piece = piece.group_by(piece.column_names, use_threads=False).aggregate([]).select(rows.column_names)
+        pieces.append(piece)
+    return pa.concat_tables(pieces)
+
+
 def _insert_numbered(con: duckdb.DuckDBPyConnection, data: pa.Table) -> None:
     """Insert new open intervals of packages (_numbered_rows) into packages_current, in its stored order."""
     for start in range(0, max(data.num_rows, 1), INSERT_ROWS):
@@ -362,32 +383,38 @@ def _apply_changes(con: duckdb.DuckDBPyConnection, part: Part, work: PartWork,
             ["asset_no", "package_no", "version"])
     else:
         staged = _staged(work.changed, part)
+        staged = staged.append_column("row_index", pa.array(range(staged.num_rows), pa.int64()))
     con.register("staged_rows", staged)
     con.register("changed_assets", _changed_table(work))
     try:
         if part.table == NUMBERED:
             return _apply_numbered_changes(con)
-        same = _same("s", "t", list(part.columns))
         current, closed = f"{part.table}_current", f"{part.table}_history"
-        # Rows the new report no longer shows move from the current table to the history table.
+        # As for packages (_apply_numbered_changes): one full join of the changed assets' open rows with
+        # the staged rows (numbered by row_index) keeps only what changed, so its cost follows the group.
         con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE closing AS
-            SELECT t.rowid AS row_number, c.prev_report_id, c.prev_collected_at, c.collected_at
-            FROM {current} t JOIN changed_assets c USING (asset_id)
-            WHERE NOT EXISTS (SELECT 1 FROM staged_rows s WHERE s.asset_id = t.asset_id AND {same})""")  # noqa: S608
+            CREATE OR REPLACE TEMP TABLE part_changes AS
+            SELECT o.row_number, s.row_index
+            FROM (SELECT t.rowid AS row_number, t.* FROM {current} t
+                  WHERE t.asset_id IN (SELECT asset_id FROM changed_assets)) o
+            FULL OUTER JOIN staged_rows s ON s.asset_id = o.asset_id AND {_same("s", "o", list(part.columns))}
+            WHERE o.row_number IS NULL OR s.row_index IS NULL""")  # noqa: S608
+        # Rows the new report no longer shows move from the current table to the history table.
         con.execute(f"""
             INSERT INTO {closed} BY NAME
             SELECT t.*, c.prev_report_id AS last_report_id, c.prev_collected_at AS last_seen,
                    c.collected_at AS ended_at
-            FROM {current} t JOIN closing c ON t.rowid = c.row_number""")  # noqa: S608
-        row = con.execute(f"DELETE FROM {current} WHERE rowid IN (SELECT row_number FROM closing)").fetchone()  # noqa: S608
-        con.execute("DROP TABLE closing")
+            FROM {current} t JOIN part_changes d ON t.rowid = d.row_number JOIN changed_assets c USING (asset_id)
+            WHERE d.row_index IS NULL""")  # noqa: S608
+        row = con.execute(f"DELETE FROM {current} WHERE rowid IN "  # noqa: S608
+                          "(SELECT row_number FROM part_changes WHERE row_index IS NULL)").fetchone()
         columns = ", ".join(f"s.{name}" for name in part.columns)
         con.execute(f"""
             INSERT INTO {current} BY NAME
             SELECT DISTINCT s.asset_id, {columns}, c.report_id AS first_report_id, c.collected_at AS first_seen
-            FROM staged_rows s JOIN changed_assets c USING (asset_id)
-            WHERE NOT EXISTS (SELECT 1 FROM {current} t WHERE t.asset_id = s.asset_id AND {same})""")  # noqa: S608
+            FROM staged_rows s JOIN part_changes d ON s.row_index = d.row_index JOIN changed_assets c USING (asset_id)
+            WHERE d.row_number IS NULL""")  # noqa: S608
+        con.execute("DROP TABLE part_changes")
         return int(row[0]) if row else 0
     finally:
         con.unregister("staged_rows")
@@ -483,10 +510,14 @@ def apply(con: duckdb.DuckDBPyConnection, reports: Sequence[FlatReport], commit:
         for part in PARTS:
             todo = work[part.table]
             if todo.new:
+                # An interval table holds each row an asset shows once, as the diff of a change does
+                # (a report may repeat a row: an rpm database after an interrupted transaction, say).
                 if part.table == NUMBERED:
-                    _insert_numbered(con, _numbered_rows(todo.new, todo.new_reports, numbers))
+                    _insert_numbered(con, _once_each(_numbered_rows(todo.new, todo.new_reports, numbers),
+                                                     todo.new_reports, numbers))
                 else:
-                    _insert(con, f"{part.table}_current", _with_intervals(todo.new, part, todo.new_reports))
+                    _insert(con, f"{part.table}_current", _with_intervals(todo.new, part, todo.new_reports),
+                            distinct=True)
             if todo.changed_assets:
                 closed[part.table] += _apply_changes(con, part, todo, numbers)
         if state_rows:
