@@ -21,6 +21,8 @@ Usage: python bench/bench_store.py [ASSETS]   (ASSETS for parts 1-2; default 1,2
 from __future__ import annotations
 
 import datetime as dt
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -153,13 +155,14 @@ def ingest(template: pb.Inventory, assets: int, tmp: Path) -> None:
             name = f"streams{streams}{'b' if batched else ''}"
             collector = started(tmp / f"{name}.duckdb", tmp / f"{name}.log")
             try:
-                seconds = send(collector.address, messages, streams, batched)
+                seconds, server, client = timed_send(collector, messages, streams, batched)
             finally:
                 collector.stop()
             how = f"batches of {transport.BATCH_REPORTS}" if batched else "one report a message"
             print(f"  end to end, {streams:2d} stream(s), {how}: {rows / seconds / 1e6:.2f} M rows/s "
                   f"({seconds:.2f} s), {bare / seconds:.2f}x the bare insert; gRPC alone {rows / alone / 1e6:.2f} "
                   f"M rows/s ({alone:.2f} s): the store path runs at {alone / seconds:.2f}x it")
+            print(f"    {cpu_line(server, client, seconds, len(messages), rows, bare)}")
 
 
 def grpc_alone(messages: list[bytes], streams: int, batched: bool = True) -> float:
@@ -183,10 +186,11 @@ def rescans(template: pb.Inventory, assets: int, tmp: Path) -> None:
         for day, label, batched in ((1, "1% changed", True), (2, "1% changed", True), (3, "1% changed", False),
                                     (3, "unchanged", True)):
             messages = [encode_report(daily(template, a, day)) for a in range(assets)]
-            seconds = send(collector.address, messages, 4, batched)
+            seconds, server, client = timed_send(collector, messages, 4, batched)
             how = f"batches of {transport.BATCH_REPORTS}" if batched else "one report a message"
             print(f"  daily rescan, {label} (day {day}), 4 streams, {how}: {rows / seconds / 1e6:.2f} M package "
                   f"rows/s ({seconds:.2f} s)")
+            print(f"    {cpu_line(server, client, seconds, assets, rows)}")
     finally:
         collector.stop()
     with duckdb.connect(str(tmp / "rescan.duckdb"), read_only=True) as con:
@@ -284,6 +288,34 @@ def reads(template: pb.Inventory, assets: int, tmp: Path) -> None:
 def _count(store: Store, sql: str) -> int:
     row = store.con.execute(sql).fetchone()
     return int(row[0]) if row else 0
+
+
+def _cpu_s(pid: int | None = None) -> float:
+    """CPU seconds (user + system) a process has used: `pid` from /proc, or this one (the sending client)."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed_send(collector: CollectorProcess, messages: list[bytes], streams: int, batched: bool = True
+               ) -> tuple[float, float, float]:
+    """send(), with the CPU seconds the collector and the sending client (this process) used meanwhile."""
+    pid = collector.process.pid
+    server, client = _cpu_s(pid), _cpu_s()
+    seconds = send(collector.address, messages, streams, batched)
+    return seconds, _cpu_s(pid) - server, _cpu_s() - client
+
+
+def cpu_line(server: float, client: float, seconds: float, reports: int, rows: int, bare: float | None = None) -> str:
+    """Where the CPU went, and this machine's ceiling: the rate with every core busy at that cost a report."""
+    cores = os.cpu_count() or 1
+    ceiling = rows * cores / (server + client)
+    text = (f"CPU a report: collector {server / reports * 1e3:.2f} ms, sending client {client / reports * 1e3:.2f} ms; "
+            f"{(server + client) / seconds:.2f} of {cores} cores busy; all {cores} busy at that cost: "
+            f"{ceiling / 1e6:.2f} M rows/s")
+    return text + (f", {ceiling * bare / rows:.2f}x the bare insert" if bare else "")
 
 
 def _rss_kb(pid: int, field: str) -> int:
