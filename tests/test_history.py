@@ -11,8 +11,9 @@ import duckdb
 import pytest
 
 from estate.agent.wire import encode_report
-from estate.collector.ingest.flatten import CATALOG_COLUMNS
+from estate.collector.ingest.flatten import CATALOG_COLUMNS, FlatReport
 from estate.collector.store.database import Incoming, Outcome, Store, _migrations, prepare
+from estate.collector.store.history import Numbering
 from estate.v1 import inventory_pb2 as pb
 
 DAY0 = dt.datetime(2026, 11, 1, 6, 0, tzinfo=dt.timezone.utc)
@@ -502,6 +503,39 @@ def test_look_alike_hosts_are_numbered_once_and_stored_row_for_row(store: Store,
         assert stored == expected, inv.asset_id
     assert count(store, "SELECT count(*) FROM packages WHERE asset_id = 'hostname:h0' AND NOT open") == 5
     assert count(store, "SELECT count(*) FROM package_catalog") == 51  # 50 packages, one in two architectures
+
+
+
+def test_a_numbered_list_is_flattened_as_versions_only_and_in_full_once_its_numbers_are_gone(store: Store) -> None:
+    """A rescan of a list of packages the store has numbered keeps only its versions (the rest was checked
+    and numbered before); should those kept numbers be gone by the time it is written (evicted, or
+    another lane's rollback), the store flattens it in full and numbers it from the catalog."""
+    assert store.write_reports([_columns(scan("hostname:a", 0, BASE))], via="file")[0].status == "ACCEPTED"
+    upgraded = [(name, "9.9" if i % 10 == 3 else version) for i, (name, version) in enumerate(BASE)]
+    received = dt.datetime.now(dt.timezone.utc)
+
+    def prepared(day: int, how: str) -> FlatReport:
+        inv = scan("hostname:a", day, upgraded if day % 2 else BASE)
+        flat = prepare(_columns(inv) if how == "columns" else inv, received, "file", store.part_hashes().get,
+                       store.numbering.knows)
+        assert isinstance(flat, FlatReport)
+        return flat
+
+    rows = prepared(1, "rows")  # packages as rows (older agents): flattened in full, as before
+    assert not rows.parts["packages"].versions_only
+    known = prepared(1, "columns")
+    assert known.parts["packages"].versions_only and known.report is not None
+    assert known.parts["packages"].batches[0].schema.names == ["asset_id", "version"]
+    store.numbering = Numbering()  # the kept numbers are gone before it is written
+    assert store.write_prepared([known])[0].status == "ACCEPTED"
+    assert store.numbering.misses == 1
+    stored = store.con.execute("SELECT name, version, architecture, manager FROM current_packages ORDER BY ALL")
+    assert stored.fetchall() == sorted((name, version, "amd64", "dpkg") for name, version in upgraded)
+    again = prepared(2, "columns")  # numbered again (from the catalog) and kept: versions only once more
+    assert again.parts["packages"].versions_only
+    assert store.write_prepared([again])[0].status == "ACCEPTED" and store.numbering.hits == 1
+    assert store.con.execute("SELECT name, version FROM current_packages ORDER BY ALL").fetchall() == sorted(BASE)
+    assert count(store, "SELECT count(*) FROM package_catalog") == 50
 
 
 def test_numbers_given_inside_a_transaction_are_not_kept(store: Store) -> None:

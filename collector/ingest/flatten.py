@@ -136,6 +136,10 @@ class FlatPart:
     # Packages only: a hash of every column but the version (see catalog_key), by which the store
     # recognises a list of packages it has numbered before.
     catalog_key: bytes | None = None
+    # Packages only: the batches hold the version column alone, because the store had numbered this
+    # very list (its catalog key) already, so its other columns were checked then and are not needed.
+    # history.Numbering flattens the part in full should those numbers be gone by the time it is written.
+    versions_only: bool = False
 
 
 @dataclass
@@ -148,7 +152,8 @@ class FlatReport:
     header: dict[str, Any]
     parts: dict[str, FlatPart]
     errors: pa.RecordBatch | None
-    # The decoded report, kept only while a part is not flattened (see FlatPart.flattened).
+    # The decoded report, kept only while a part is not flattened, or only its versions are
+    # (see FlatPart.flattened and FlatPart.versions_only).
     report: pb.Inventory | None = None
     # Who sent it (security/senders.Sender), for the store's check of asset bindings, and why it may
     # not send this report (Sender.refusal), if it may not.
@@ -289,14 +294,16 @@ def raw_digests(data: bytes) -> dict[str, bytes]:
 
 
 def flatten_part(part: Part, report: pb.Inventory, asset_id: str, digest_of: bytes | None = None,
-                 catalog_key_of: bytes | None = None) -> FlatPart:
+                 catalog_key_of: bytes | None = None, versions_only: bool = False) -> FlatPart:
     """One part of one report as Arrow batches of at most CHUNK_ROWS rows, with its content hash.
 
     digest_of, when given (the raw bytes' hash of a top-level part), is the part's hash; catalog_key_of
-    (raw_digests' CATALOG_KEY) is the catalog key of packages sent column-wise.
+    (raw_digests' CATALOG_KEY) is the catalog key of packages sent column-wise. versions_only: the
+    store has numbered the list of that catalog key, so only its versions are needed (FlatPart).
     """
     if part.table == "packages" and report.HasField("package_columns"):
-        return _column_batches(part, report, asset_id, digest_of, catalog_key_of)
+        return _column_batches(part, report, asset_id, digest_of, catalog_key_of,
+                               versions_only and catalog_key_of is not None)
     entries = part.entries(report)
     flat = FlatPart(rows=len(entries))
     digest = hashlib.sha256()
@@ -398,20 +405,25 @@ def _check_lengths(arrays: list[pa.Array], names: Sequence[str], where: str) -> 
 
 
 def _column_batches(part: Part, report: pb.Inventory, asset_id: str, digest_of: bytes | None,
-                    catalog_key_of: bytes | None = None) -> FlatPart:
+                    catalog_key_of: bytes | None = None, versions_only: bool = False) -> FlatPart:
     """Packages sent as PackageColumns: each column becomes an Arrow array in one call, no Python per package."""
     columns = report.package_columns
     count = columns.count
-    values = [_string_column(getattr(columns, name), count, f"package_columns.{name}") for name in part.columns]
-    _check_lengths(values, list(part.columns), "package_columns")
+    names = ["version"] if versions_only else list(part.columns)
+    values = [_string_column(getattr(columns, name), count, f"package_columns.{name}") for name in names]
+    _check_lengths(values, names, "package_columns")
     arrays = [pa.repeat(pa.scalar(asset_id, STR), count), *values]
-    batch = pa.RecordBatch.from_arrays(arrays, schema=part_schema(part))
-    flat = FlatPart(rows=count)
+    schema = _VERSIONS_SCHEMA if versions_only else part_schema(part)
+    batch = pa.RecordBatch.from_arrays(arrays, schema=schema)
+    flat = FlatPart(rows=count, versions_only=versions_only)
     flat.batches = [batch.slice(start, CHUNK_ROWS) for start in range(0, count, CHUNK_ROWS)]
     flat.digest = digest_of if digest_of is not None else hashlib.sha256(
         b"package_columns" + columns.SerializeToString(deterministic=True)).digest()[:DIGEST_BYTES]
     flat.catalog_key = catalog_key_of if catalog_key_of is not None else catalog_key(flat.batches)
     return flat
+
+
+_VERSIONS_SCHEMA = pa.schema([("asset_id", STR), ("version", STR)])
 
 
 def timestamp(report: pb.Inventory) -> dt.datetime:
@@ -426,11 +438,12 @@ def timestamp(report: pb.Inventory) -> dt.datetime:
 
 def flatten(report: pb.Inventory, report_id: str, received_at: dt.datetime, via: str, sender: str,
             sha256: str, raw: dict[str, bytes] | None = None, known: dict[str, bytes | None] | None = None,
-            audit: dict[str, Any] | None = None) -> FlatReport:
+            audit: dict[str, Any] | None = None, numbered: Callable[[bytes], bool] | None = None) -> FlatReport:
     """A checked report (check_report) as a FlatReport; raises Rejected if any value does not fit.
 
     raw: the top-level parts' hashes (raw_digests); known: the asset's part hashes as last stored.
-    A part whose hash is the known one is not flattened (see FlatPart.flattened).
+    A part whose hash is the known one is not flattened (see FlatPart.flattened). numbered(catalog
+    key): whether the store has numbered that list of packages already (see FlatPart.versions_only).
     """
     host, os_, hw = report.host, report.os, report.host.hardware
     collected_at = timestamp(report)
@@ -465,7 +478,9 @@ def flatten(report: pb.Inventory, report_id: str, received_at: dt.datetime, via:
         if digest is not None and known is not None and known.get(part.table) == digest:
             parts[part.table] = FlatPart(rows=part_rows(part, report), digest=digest, flattened=False)
         else:
-            parts[part.table] = flatten_part(part, report, report.asset_id, digest, (raw or {}).get(CATALOG_KEY))
+            key = (raw or {}).get(CATALOG_KEY)
+            parts[part.table] = flatten_part(part, report, report.asset_id, digest, key,
+                                             key is not None and numbered is not None and numbered(key))
     errors = None
     if report.errors:
         columns: dict[str, list[Any]] = {"report_id": [report_id] * len(report.errors),
@@ -474,7 +489,7 @@ def flatten(report: pb.Inventory, report_id: str, received_at: dt.datetime, via:
             columns[name] = [getattr(entry, name) for entry in report.errors]
             _check_value("discovery_errors", name, STR, columns[name])
         errors = pa.RecordBatch.from_pydict(columns, schema=pa.schema(list(ERROR_COLUMNS.items())))
-    kept = report if any(not flat.flattened for flat in parts.values()) else None
+    kept = report if any(not flat.flattened or flat.versions_only for flat in parts.values()) else None
     return FlatReport(report_id, report.asset_id, collected_at, header, parts, errors, kept)
 
 

@@ -71,7 +71,7 @@ class Writer:
         """
         future: Future[Outcome] = Future()
         prepared = prepare(Incoming(report, sender, sha256, data, who), dt.datetime.now(dt.timezone.utc), self.via,
-                           self._hints.get)
+                           self._hints.get, self.store.numbering.knows)
         if isinstance(prepared, Outcome):
             future.set_result(prepared)
         elif _rows(prepared) > self.max_rows:

@@ -96,11 +96,14 @@ class Outcome:
 
 
 def prepare(item: pb.Inventory | Incoming, received_at: dt.datetime, via: str,
-            known: Callable[[str], dict[str, bytes | None] | None] | None = None) -> FlatReport | Outcome:
+            known: Callable[[str], dict[str, bytes | None] | None] | None = None,
+            numbered: Callable[[bytes], bool] | None = None) -> FlatReport | Outcome:
     """Check and flatten one report (in the caller's thread), or the REJECTED outcome saying why.
 
     known(asset_id) gives the asset's part hashes as last stored, if known: parts still equal to
     them are not flattened (the store checks again under its transaction, see history.apply).
+    numbered(catalog key): whether the store keeps the numbers of that list of packages
+    (history.Numbering.knows): if so, only its versions are flattened.
     """
     incoming = item if isinstance(item, Incoming) else Incoming(item)
     report = incoming.report
@@ -111,7 +114,7 @@ def prepare(item: pb.Inventory | Incoming, received_at: dt.datetime, via: str,
         sha256 = incoming.sha256 or hashlib.sha256(data).hexdigest()
         flat = flatten(report, report_id, received_at, via, incoming.sender or via, sha256,
                        raw_digests(data), known(report.asset_id) if known is not None else None,
-                       audit=(who or Sender(kind=via)).columns(report))
+                       audit=(who or Sender(kind=via)).columns(report), numbered=numbered)
         flat.who = who
         # Revoked, a role that may not ingest, a scanner out of its scopes: decided with the group
         # (security/senders.admit), which also records the revocations it saw.
@@ -224,7 +227,7 @@ class Store:
         if senders is not None:
             items = [Incoming(item.report if isinstance(item, Incoming) else item, who=who)
                      for item, who in zip(items, senders, strict=True)]
-        return self.write_prepared([prepare(item, received_at, via) for item in items])
+        return self.write_prepared([prepare(item, received_at, via, numbered=self.numbering.knows) for item in items])
 
     def write_prepared(self, prepared: Sequence[FlatReport | Outcome]) -> list[Outcome]:
         """Store the flattened reports among prepared (outcomes pass through), as write_reports."""

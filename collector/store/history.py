@@ -236,6 +236,11 @@ class Numbering:
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
+    def knows(self, key: bytes) -> bool:
+        """Whether the numbers of the list of packages with this catalog key are kept (any thread)."""
+        with self._lock:
+            return key in self._kept
+
     def numbers(self, con: duckdb.DuckDBPyConnection, reports: Sequence[FlatReport],
                 own_transaction: bool = True) -> dict[str, pa.Array]:
         """report_id -> package numbers of its flattened package rows, in order; new packages added to the catalog.
@@ -259,6 +264,13 @@ class Numbering:
                 else:
                     missed.append(report)
                     self.misses += 1
+        for report in missed:
+            part = report.parts[NUMBERED]
+            if part.versions_only:
+                # Flattened against numbers kept then and gone since: the catalog columns are needed now.
+                assert report.report is not None
+                report.parts[NUMBERED] = flatten_part(PART_BY_TABLE[NUMBERED], report.report, report.asset_id,
+                                                      part.digest, part.catalog_key)
         if missed:
             looked_up = self._look_up(con, missed, own_transaction)
             found.update(looked_up)
