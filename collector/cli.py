@@ -23,6 +23,7 @@ from estate.collector.read import commands as read_cli
 from estate.collector.read import report_commands as report_cli
 from estate.collector.ruleset import commands as rules_cli
 from estate.collector.store.database import Incoming, Outcome, Store, StoreError
+from estate.collector.store.history import NUMBERING_CACHE_ROWS, Numbering
 from estate.v1 import inventory_pb2 as pb
 
 DEFAULT_DB = "estate.duckdb"
@@ -164,6 +165,11 @@ def _add_limit_options(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--max-pending-mib-per-stream", type=int, default=d.pending_bytes_per_stream // MIB,
                        metavar="MIB", help="the same for one stream "
                                            f"(default {d.pending_bytes_per_stream // MIB}; at least 48)")
+    serve.add_argument("--package-lists-mib", type=int, default=NUMBERING_CACHE_ROWS * 4 // MIB, metavar="MIB",
+                       help="memory for the package numbers of the lists of packages seen lately, 4 bytes a "
+                            "package: rescans of a list kept skip the catalog join (default "
+                            f"{NUMBERING_CACHE_ROWS * 4 // MIB}: about 16,000 distinct lists of 1,000 packages; "
+                            "0 keeps none)")
 
 
 def duration(text: str) -> float:
@@ -255,6 +261,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not args.stop_grace >= 1:
         print(f"estate-collector: --stop-grace must be at least 1 second, not {args.stop_grace:g}", file=sys.stderr)
         return 2
+    if args.package_lists_mib < 0:
+        print(f"estate-collector: --package-lists-mib must be 0 or more, not {args.package_lists_mib}", file=sys.stderr)
+        return 2
     trust = Trust(args.trust_dir or default_trust_dir(args.db))
     limits = StreamLimits(max_streams=args.max_streams, idle_s=args.idle_timeout, max_stream_s=args.stream_timeout,
                           pending_bytes_total=args.max_pending_mib * MIB,
@@ -267,6 +276,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # queued behind a huge report's flattening.
     sys.setswitchinterval(0.001)
     store = Store(args.db)
+    store.numbering = Numbering(max_rows=args.package_lists_mib * MIB // 4)  # before the writer's lanes share it
+    metrics.watch_package_lists(store.numbering)
     sync_trust(store.con, trust)  # enrolments and revocations made while the collector was stopped
     # Cursors made here, before the writer thread starts: the snapshot thread's and the Summary's own
     # connections to the writer's database, the only ones that can read the live file. Scoring runs

@@ -9,10 +9,12 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 REPORT_LOG = logging.getLogger("estate.collector.reports")
 
@@ -62,6 +64,11 @@ class Metrics:
     def watch_pending(self, used: Callable[[], int]) -> None:
         self.pending_bytes.set_function(lambda: float(used()))
 
+    def watch_package_lists(self, numbering: Any) -> None:
+        """The writer's kept lists of package numbers (store/history.Numbering), read at each scrape: if
+        `numbered` grows with every round of rescans, --package-lists-mib is too small for the estate."""
+        self.registry.register(_PackageLists(numbering))
+
     def watch_store(self, db: str | Path) -> None:
         def size() -> float:
             total = 0
@@ -93,6 +100,24 @@ class Metrics:
             raise ValueError(f"--metrics {address}: give HOST:PORT")
         server, _ = start_http_server(int(port), addr=host.strip("[]") or "127.0.0.1", registry=self.registry)
         return int(server.server_port)
+
+
+class _PackageLists:
+    """A prometheus-client collector over Numbering's own counts (it keeps them whether scraped or not)."""
+
+    def __init__(self, numbering: Any) -> None:
+        self.numbering = numbering
+
+    def collect(self) -> Iterator[Metric]:
+        lists = CounterMetricFamily("estate_package_lists", "Reports' package lists numbered from a list kept "
+                                    "(kept) or through the catalog (numbered).", labels=["how"])
+        lists.add_metric(["kept"], self.numbering.hits)
+        lists.add_metric(["numbered"], self.numbering.misses)
+        yield lists
+        yield GaugeMetricFamily("estate_package_lists_kept_rows", "Package numbers kept now, over all lists.",
+                                value=self.numbering.rows)
+        yield GaugeMetricFamily("estate_package_lists_bound_rows", "Package numbers that may be kept "
+                                "(--package-lists-mib / 4 bytes).", value=self.numbering.max_rows)
 
 
 def log_report(report_id: str, asset_id: str, sender: str, verdict: str, reason: str, size: int,

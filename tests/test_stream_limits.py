@@ -221,6 +221,43 @@ def test_health_metrics_and_one_json_log_line_per_report(tmp_path: Path) -> None
     assert "not a valid estate.v1.Inventory" in lines[1]["reason"]
 
 
+
+@pytest.mark.parametrize("mib", [None, 0])
+def test_package_lists_kept_are_bounded_and_counted(tmp_path: Path, mib: int | None) -> None:
+    """A rescan of the same list of packages is numbered from the list kept (estate_package_lists_total
+    {how="kept"}); with --package-lists-mib 0 none is kept and every report goes through the catalog."""
+    from estate.agent.wire import encode_report
+
+    options = [] if mib is None else ["--package-lists-mib", str(mib)]
+    proc = start_collector(tmp_path / "estate.duckdb", tmp_path / "c.log", ["--metrics", "127.0.0.1:0", *options])
+    try:
+        first = small_report(asset="asset-lists")
+        rescan = small_report(asset="asset-lists")
+        rescan.packages[3].version = "2.0"
+        receipts = send(proc.address, [encode_report(first), encode_report(rescan)])
+        assert [r.status for r in receipts] == [ACCEPTED, ACCEPTED]
+        url = _metrics_url(proc)
+        kept = {how: _metric(url, "estate_package_lists_total", f'{{how="{how}"}}') for how in ("kept", "numbered")}
+        assert kept == ({"kept": 1, "numbered": 1} if mib is None else {"kept": 0, "numbered": 2})
+        assert _metric(url, "estate_package_lists_kept_rows") == (20 if mib is None else 0)
+        assert _metric(url, "estate_package_lists_bound_rows") == (16 * 1024 * 1024 if mib is None else 0)
+    finally:
+        assert proc.stop() == 0
+    with duckdb.connect(str(tmp_path / "estate.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*), count(*) FILTER (version = '2.0') FROM current_packages").fetchone() \
+            == (20, 1)
+
+
+def test_package_lists_mib_below_zero_is_refused(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "estate.collector.cli", "serve", "--db", str(tmp_path / "e.duckdb"),
+                           "--listen", "127.0.0.1:0", "--package-lists-mib", "-1"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2 and "--package-lists-mib must be 0 or more, not -1" in done.stderr
+
+
 @pytest.mark.parametrize(("part", "where"), [
     ("interface", "host.interfaces"), ("disk", "host.hardware.disks"), ("warning", "host.identity_warnings"),
     ("id_like", "os.id_like"), ("evidence", "device.evidence")])

@@ -236,6 +236,11 @@ class Numbering:
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
+    @property
+    def rows(self) -> int:
+        """Package numbers kept now, over all lists."""
+        return self._rows
+
     def knows(self, key: bytes) -> bool:
         """Whether the numbers of the list of packages with this catalog key are kept (any thread)."""
         with self._lock:
