@@ -478,7 +478,7 @@ def flatten(report: pb.Inventory, report_id: str, received_at: dt.datetime, via:
         if digest is not None and known is not None and known.get(part.table) == digest:
             parts[part.table] = FlatPart(rows=part_rows(part, report), digest=digest, flattened=False)
         else:
-            key = (raw or {}).get(CATALOG_KEY)
+            key = (raw or {}).get(CATALOG_KEY) if part.table == "packages" else None
             parts[part.table] = flatten_part(part, report, report.asset_id, digest, key,
                                              key is not None and numbered is not None and numbered(key))
     errors = None
