@@ -14,12 +14,13 @@ older daemons allow fewer).
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 import select
 import shlex
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import paramiko
 
@@ -286,7 +287,7 @@ class SSHHost:
     def _read(self, channel: paramiko.Channel, argv: Sequence[str], command: str, deadline: float, timeout: float,
               limit: int) -> CommandResult:
         shown = " ".join(argv)
-        with channel:
+        with channel, _wakeup_detached_on_exit(channel):
             channel.exec_command(command)
             out, err = bytearray(), bytearray()
             truncated = False
@@ -317,6 +318,23 @@ class SSHHost:
                 self.dropped = True
                 raise ConnectionDropped(f"{shown}: the SSH connection was dropped while it ran")
             return CommandResult(tuple(argv), code, bytes(out), bytes(err), False)
+
+
+@contextlib.contextmanager
+def _wakeup_detached_on_exit(channel: paramiko.Channel) -> Iterator[None]:
+    """On leaving, point the channel's buffers at plain events before Channel.close() closes its wake-up pipe.
+
+    A command cut short (output over its limit) is still writing, and paramiko's transport thread
+    feeds what arrives into the channel's buffers, which set the pipe (channel.fileno()). close()
+    closes the pipe's descriptors before marking it closed, so a write landing in between fails with
+    EBADF and kills the transport thread, and with it every later command on the connection (seen
+    once in CI), or lands on a descriptor opened meanwhile. set_event() takes the same lock as feed().
+    """
+    try:
+        yield
+    finally:
+        channel.in_buffer.set_event(threading.Event())
+        channel.in_stderr_buffer.set_event(threading.Event())
 
 
 _FILE_ERRORS: tuple[tuple[str, type[OSError]], ...] = (
