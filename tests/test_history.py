@@ -508,8 +508,8 @@ def test_look_alike_hosts_are_numbered_once_and_stored_row_for_row(store: Store,
 
 def test_a_numbered_list_is_flattened_as_versions_only_and_in_full_once_its_numbers_are_gone(store: Store) -> None:
     """A rescan of a list of packages the store has numbered keeps only its versions (the rest was checked
-    and numbered before); should those kept numbers be gone by the time it is written (evicted, or
-    another lane's rollback), the store flattens it in full and numbers it from the catalog."""
+    and numbered before); should those kept numbers be gone by the time it is written (evicted by newer lists),
+    the store flattens it in full and numbers it from the catalog."""
     assert store.write_reports([_columns(scan("hostname:a", 0, BASE))], via="file")[0].status == "ACCEPTED"
     upgraded = [(name, "9.9" if i % 10 == 3 else version) for i, (name, version) in enumerate(BASE)]
     received = dt.datetime.now(dt.timezone.utc)
