@@ -12,6 +12,7 @@ import pytest
 
 from estate.agent.wire import encode_report
 from estate.collector.ingest.flatten import CATALOG_COLUMNS, FlatReport
+from estate.collector.store import history
 from estate.collector.store.database import Incoming, Outcome, Store, _migrations, prepare
 from estate.collector.store.history import Numbering
 from estate.v1 import inventory_pb2 as pb
@@ -467,6 +468,53 @@ def test_both_lanes_adding_one_new_package_at_once_number_it_once(store: Store) 
     rows = store.con.execute("SELECT asset_id, count(*) FILTER (open), count(*) FILTER (NOT open) FROM packages "
                              "GROUP BY 1 ORDER BY 1").fetchall()
     assert rows == [("hostname:a", 70, 100), ("hostname:b", 70, 100)]
+
+
+def test_both_lanes_storing_one_new_asset_at_once_give_it_one_number(store: Store,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other lane stores an asset's first report after this lane has read the asset as new: this lane's
+    write is retried as a conflict, and finds the asset known, so every row has the asset's one number."""
+    lane = Store.lane(store)
+    read_states = history._states
+    first_read = threading.Event()
+
+    def states_then_other_lane(con: duckdb.DuckDBPyConnection, assets: list[str]) -> dict[str, history.AssetState]:
+        found = read_states(con, assets)
+        if con is store.con and not first_read.is_set():
+            first_read.set()  # this lane has read hostname:a as new; the other lane stores it now
+            assert lane.write_reports([scan("hostname:a", 0, BASE)], via="file")[0].status == "ACCEPTED"
+        return found
+
+    monkeypatch.setattr(history, "_states", states_then_other_lane)
+    try:
+        later = scan("hostname:a", 1, [*BASE[:40], ("extra", "2.0-1")])
+        assert store.write_reports([later], via="file")[0].status == "ACCEPTED"
+    finally:
+        lane.close()
+    assert first_read.is_set()
+    assert count(store, "SELECT count(DISTINCT asset_no) FROM asset_state") == 1
+    for table in ("packages_current", "packages_history"):
+        assert count(store, f"SELECT count(*) FROM {table} WHERE asset_no NOT IN "
+                     "(SELECT asset_no FROM asset_state)") == 0
+    rows = store.con.execute("SELECT count(*) FILTER (open), count(*) FILTER (NOT open), max(first_report_id) FILTER "
+                             "(open AND name = 'extra') FROM packages WHERE asset_id = 'hostname:a'").fetchone()
+    assert rows == (41, 10, later.report_id)
+
+
+def test_new_package_rows_are_stored_in_package_order(store: Store) -> None:
+    """First-seen reports, in a group out of asset and time order, with a package in two versions and a
+    repeated row: packages_current holds them in PACKAGE_ORDER, as compaction would write them."""
+    packages = [(f"pkg{i}", f"1.{i}-1") for i in range(30, 0, -1)]
+    reports = [scan(f"hostname:{name}", day, [*packages, ("linux-image", "6.1"), ("linux-image", "6.2"),
+                                              ("pkg3", "1.3-1")])
+               for name, day in (("d", 1), ("a", 2), ("c", 0), ("b", 1), ("e", 2))]
+    assert [o.status for o in store.write_reports(reports, via="file")] == ["ACCEPTED"] * 5
+    stored = store.con.execute("SELECT asset_no, package_no, version FROM packages_current ORDER BY rowid").fetchall()
+    ordered = store.con.execute("SELECT asset_no, package_no, version FROM packages_current "
+                                f"ORDER BY {history.PACKAGE_ORDER.format(t='')}").fetchall()
+    assert len(stored) == 5 * 32
+    assert [row[:2] for row in stored] == [row[:2] for row in ordered]
+    assert len({row[0] for row in stored}) == 5
 
 
 def _columns(inv: pb.Inventory) -> Incoming:
