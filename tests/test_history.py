@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from estate.agent.wire import encode_report
+from estate.collector.ingest import flatten
 from estate.collector.ingest.flatten import CATALOG_COLUMNS, FlatReport
 from estate.collector.store import history
 from estate.collector.store.database import Incoming, Outcome, Store, _migrations, prepare
@@ -515,6 +516,21 @@ def test_new_package_rows_are_stored_in_package_order(store: Store) -> None:
     assert len(stored) == 5 * 32
     assert [row[:2] for row in stored] == [row[:2] for row in ordered]
     assert len({row[0] for row in stored}) == 5
+
+
+def test_a_group_mixing_small_and_large_parts_keeps_each_row_with_its_report(store: Store) -> None:
+    """Small parts stay Python lists until their group is staged, larger ones come as Arrow batches: in
+    one group, every row still opens with its own report and asset."""
+    reports = [scan("hostname:a", 0, BASE), scan("hostname:b", 0, BASE), scan("hostname:c", 0, BASE)]
+    for port in range(1, flatten.SMALL_PART_ROWS + 50):
+        reports[1].listeners.add(protocol="udp", address="0.0.0.0", port=port, exposed=True)
+    reports[2].listeners.add(protocol="tcp", address="127.0.0.1", port=25)
+    assert [o.status for o in store.write_reports(reports, via="file")] == ["ACCEPTED"] * 3
+    rows = store.con.execute("SELECT asset_id, first_report_id, count(*), count(DISTINCT port) FROM listeners_current "
+                             "GROUP BY ALL ORDER BY 1").fetchall()
+    assert rows == [("hostname:a", reports[0].report_id, 1, 1),
+                    ("hostname:b", reports[1].report_id, flatten.SMALL_PART_ROWS + 50, flatten.SMALL_PART_ROWS + 49),
+                    ("hostname:c", reports[2].report_id, 2, 2)]
 
 
 def _columns(inv: pb.Inventory) -> Incoming:

@@ -18,7 +18,7 @@ import datetime as dt
 import hashlib
 import marshal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,9 @@ INT32_MAX = 2**31 - 1
 UINT64_MAX = 2**64 - 1
 # Rows per Arrow chunk while flattening: bounds the Python objects alive for one huge report.
 CHUNK_ROWS = 65_536
+# A part but packages with at most this many rows stays as Python lists until the store stages its group
+# (FlatPart.values).
+SMALL_PART_ROWS = 1_024
 # Bytes of a part's content hash kept in asset_state (a truncated SHA-256).
 DIGEST_BYTES = 16
 # Timestamps DuckDB and Python both hold (year 1 to 9999); validate.py narrows this further.
@@ -140,6 +143,17 @@ class FlatPart:
     # very list (its catalog key) already, so its other columns were checked then and are not needed.
     # history.Numbering flattens the part in full should those numbers be gone by the time it is written.
     versions_only: bool = False
+    # A small part (at most SMALL_PART_ROWS rows): its rows as checked Python lists by column, asset_id
+    # first, instead of batches. The store turns a whole group's into Arrow at once (history._staged):
+    # one Arrow array per column per group, where a report's own would cost more than its few rows.
+    values: dict[str, list[Any]] | None = None
+
+    @property
+    def built_rows(self) -> int:
+        """Rows flattened (in batches or values): 0 for a part left unflattened."""
+        if self.values is not None:
+            return len(self.values["asset_id"])
+        return sum(batch.num_rows for batch in self.batches)
 
 
 @dataclass
@@ -310,26 +324,58 @@ def flatten_part(part: Part, report: pb.Inventory, asset_id: str, digest_of: byt
     if not entries:  # nothing to build (the digest is that of no values, as the loop below would leave it)
         flat.digest = digest_of if digest_of is not None else digest.digest()[:DIGEST_BYTES]
         return flat
-    schema = part_schema(part)
-    for start in range(0, len(entries), CHUNK_ROWS):
-        chunk = entries[start:start + CHUNK_ROWS]
-        arrays: list[pa.Array] = [pa.repeat(pa.scalar(asset_id, STR), len(chunk))]
-        for name, kind in part.columns.items():
-            if name in part.maps:
-                values: list[Any] = [sorted(getattr(entry, name).items()) for entry in chunk]
-            elif name in part.lists:
-                values = [list(getattr(entry, name)) for entry in chunk]
-            else:
-                values = [getattr(entry, name) for entry in chunk]
-            _check_value(part.table, name, kind, values)
+    if len(entries) <= SMALL_PART_ROWS and part.table != "packages":  # packages: numbered from batches
+        flat.values = {"asset_id": [asset_id] * len(entries)}
+        for name, values in _checked_columns(part, entries):
             if digest_of is None:
                 digest.update(marshal.dumps(values, 2))
-            arrays.append(pa.array(values, kind))
-        flat.batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
+            flat.values[name] = values
+    else:
+        schema = part_schema(part)
+        for start in range(0, len(entries), CHUNK_ROWS):
+            chunk = entries[start:start + CHUNK_ROWS]
+            arrays: list[pa.Array] = [pa.repeat(pa.scalar(asset_id, STR), len(chunk))]
+            for name, values in _checked_columns(part, chunk):
+                if digest_of is None:
+                    digest.update(marshal.dumps(values, 2))
+                arrays.append(pa.array(values, part.columns[name]))
+            flat.batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
     flat.digest = digest_of if digest_of is not None else digest.digest()[:DIGEST_BYTES]
     if part.table == "packages":
         flat.catalog_key = catalog_key(flat.batches)
     return flat
+
+
+def _checked_columns(part: Part, entries: Sequence[Any]) -> Iterator[tuple[str, list[Any]]]:
+    """Each column of the entries as a list of checked values (Rejected names a value that does not fit)."""
+    for name, kind in part.columns.items():
+        if name in part.maps:
+            values: list[Any] = [sorted(getattr(entry, name).items()) for entry in entries]
+        elif name in part.lists:
+            values = [list(getattr(entry, name)) for entry in entries]
+        else:
+            values = [getattr(entry, name) for entry in entries]
+        _check_value(part.table, name, kind, values)
+        yield name, values
+
+
+def part_batches(part: Part, flats: Sequence[FlatPart]) -> list[pa.RecordBatch]:
+    """The flattened rows of parts as Arrow batches, in order: each run of parts kept as values in one batch."""
+    batches: list[pa.RecordBatch] = []
+    listed: list[dict[str, list[Any]]] = []
+    for flat in [*flats, None]:
+        if flat is not None and flat.values is not None:
+            listed.append(flat.values)
+            continue
+        if listed:
+            schema = part_schema(part)
+            batches.append(pa.RecordBatch.from_arrays(
+                [pa.array([value for values in listed for value in values[name]], schema.field(name).type)
+                 for name in schema.names], schema=schema))
+            listed = []
+        if flat is not None:
+            batches.extend(flat.batches)
+    return batches
 
 
 # What identifies a package apart from its version: package_catalog's columns (store/history.py).

@@ -36,10 +36,12 @@ from estate.collector.ingest.flatten import (
     PARTS,
     STR,
     TS,
+    FlatPart,
     FlatReport,
     Part,
     flatten_part,
     header_table,
+    part_batches,
     part_schema,
 )
 
@@ -97,9 +99,9 @@ class Change:
 class PartWork:
     """A part's rows to write in one round: new assets' rows, and changed assets' full rows to diff."""
 
-    new: list[pa.RecordBatch] = field(default_factory=list)
+    new: list[FlatPart] = field(default_factory=list)
     new_reports: list[Opening] = field(default_factory=list)
-    changed: list[pa.RecordBatch] = field(default_factory=list)
+    changed: list[FlatPart] = field(default_factory=list)
     changed_assets: list[Change] = field(default_factory=list)
 
 
@@ -143,21 +145,22 @@ def _runs(openings: list[Opening], value: str, kind: pa.DataType) -> pa.Array:
     return pc.run_end_decode(pa.RunEndEncodedArray.from_arrays(ends, pa.array([getattr(o, value) for o in kept], kind)))
 
 
-def _staged(batches: list[pa.RecordBatch], part: Part) -> pa.Table:
-    """A part's rows as one table; many small batches (a group of small reports) as one contiguous chunk.
+def _staged(parts: list[FlatPart], part: Part) -> pa.Table:
+    """Reports' rows of a part as one table; many small batches (a group of small reports) as one contiguous chunk.
 
     DuckDB scans a table of many small Arrow batches several times slower. A huge report's big
     chunks are not copied.
     """
+    batches = part_batches(part, parts)
     table = pa.Table.from_batches(batches, schema=part_schema(part))
     if table.num_rows < SMALL_CHUNKS_ROWS * len(batches):
         table = table.combine_chunks()
     return table
 
 
-def _with_intervals(batches: list[pa.RecordBatch], part: Part, reports: list[Opening]) -> pa.Table:
+def _with_intervals(parts: list[FlatPart], part: Part, reports: list[Opening]) -> pa.Table:
     """New rows as open intervals: first report and first_seen per run of rows (packages: _numbered_rows)."""
-    table = _staged(batches, part).append_column("first_report_id", _runs(reports, "report_id", STR))
+    table = _staged(parts, part).append_column("first_report_id", _runs(reports, "report_id", STR))
     return table.append_column("first_seen", _runs(reports, "collected_at", TS))
 
 
@@ -295,8 +298,8 @@ class Numbering:
 
     def _look_up(self, con: duckdb.DuckDBPyConnection, reports: list[FlatReport],
                  own_transaction: bool) -> dict[str, pa.Array]:
-        batches = [batch for report in reports for batch in report.parts[NUMBERED].batches]
-        rows = _staged(batches, PART_BY_TABLE[NUMBERED]).select(list(CATALOG_COLUMNS))
+        parts = [report.parts[NUMBERED] for report in reports]
+        rows = _staged(parts, PART_BY_TABLE[NUMBERED]).select(list(CATALOG_COLUMNS))
         # A slice at a time: the join holds its rows' strings a few times over, so a huge report's
         # numbering would otherwise cost several times its size in memory at once.
         numbered = pa.concat_arrays([self._look_up_slice(con, rows.slice(start, LOOKUP_ROWS), own_transaction)
@@ -336,8 +339,9 @@ class Numbering:
             con.unregister("catalog_rows")
 
 
-def _numbered_rows(batches: list[pa.RecordBatch], reports: list[Opening], numbers: dict[str, pa.Array]) -> pa.Table:
+def _numbered_rows(parts: list[FlatPart], reports: list[Opening], numbers: dict[str, pa.Array]) -> pa.Table:
     """Package rows by number: asset_no, package_no, version, and each row's report number and time."""
+    batches = [batch for flat in parts for batch in flat.batches]
     versions = [batch.column("version") for batch in batches]
     table = pa.table({
         "asset_no": _runs(reports, "asset_no", NUMBER),
@@ -509,14 +513,14 @@ def apply(con: duckdb.DuckDBPyConnection, reports: Sequence[FlatReport], commit:
                         numbers.update(numbering.numbers(con, [report], own_transaction=False))
                 opening = Opening(report.asset_id, asset_numbers[report.asset_id], report.report_id,
                                   report_numbers[report.report_id], report.collected_at,
-                                  sum(b.num_rows for b in flat.batches))
+                                  flat.built_rows)
                 todo = work[part.table]
                 if state is None:
                     if opening.rows:
-                        todo.new.extend(flat.batches)
+                        todo.new.append(flat)
                         todo.new_reports.append(opening)
                 elif state.hashes[part.table] != flat.digest:
-                    todo.changed.extend(flat.batches)
+                    todo.changed.append(flat)
                     todo.changed_assets.append(Change(opening, state.report_id, state.report_no, state.collected_at))
             state_rows.append(report)
         for part in PARTS:
