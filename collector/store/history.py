@@ -361,8 +361,9 @@ def _numbered_rows(parts: list[FlatPart], reports: list[Opening], numbers: dict[
 def _in_stored_order(rows: pa.Table, reports: list[Opening], numbers: dict[str, pa.Array]) -> pa.Table:
     """_numbered_rows of new reports in PACKAGE_ORDER, each report's repeated rows (same package and version) once.
 
-    Sorted here, a report at a time by package number, then report by report: that costs a fraction of
-    an ORDER BY over the whole group in the INSERT (0.03 against 0.12 ms a report of 880 packages).
+    Sorted here, a report at a time by package number, then report by report: cheaper than an ORDER BY
+    over the whole group in the INSERT (the writer alone, first-seen groups of 64 reports of 880
+    packages: 0.74 instead of 0.84-0.87 ms a report).
     Only a report that repeats a package number can repeat a row (several versions of one package, as
     kernels are, repeat the number but not the row), and only its rows are compared.
     """
