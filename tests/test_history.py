@@ -502,9 +502,13 @@ def test_both_lanes_storing_one_new_asset_at_once_give_it_one_number(store: Stor
     assert rows == (41, 10, later.report_id)
 
 
-def test_new_package_rows_are_stored_in_package_order(store: Store) -> None:
+@pytest.mark.parametrize("insert_rows", [history.INSERT_ROWS, 7])
+def test_new_package_rows_are_stored_in_package_order(store: Store, monkeypatch: pytest.MonkeyPatch,
+                                                      insert_rows: int) -> None:
     """First-seen reports, in a group out of asset and time order, with a package in two versions and a
-    repeated row: packages_current holds them in PACKAGE_ORDER, as compaction would write them."""
+    repeated row: packages_current holds them in PACKAGE_ORDER, as compaction would write them. With
+    statements of 7 rows, as with a huge report, each report is sorted a statement's slice at a time."""
+    monkeypatch.setattr(history, "INSERT_ROWS", insert_rows)
     packages = [(f"pkg{i}", f"1.{i}-1") for i in range(30, 0, -1)]
     reports = [scan(f"hostname:{name}", day, [*packages, ("linux-image", "6.1"), ("linux-image", "6.2"),
                                               ("pkg3", "1.3-1")])
@@ -513,9 +517,15 @@ def test_new_package_rows_are_stored_in_package_order(store: Store) -> None:
     stored = store.con.execute("SELECT asset_no, package_no, version FROM packages_current ORDER BY rowid").fetchall()
     ordered = store.con.execute("SELECT asset_no, package_no, version FROM packages_current "
                                 f"ORDER BY {history.PACKAGE_ORDER.format(t='')}").fetchall()
-    assert len(stored) == 5 * 32
-    assert [row[:2] for row in stored] == [row[:2] for row in ordered]
-    assert len({row[0] for row in stored}) == 5
+    assert len(stored) == len(set(stored)) == 5 * 32
+    assert [row[0] for row in stored] == [row[0] for row in ordered]  # report after report, in order
+    for start in range(0, len(stored), 32):
+        for piece in range(start, start + 32, insert_rows):
+            end = min(piece + insert_rows, start + 32)
+            assert [row[:2] for row in stored[piece:end]] == sorted(
+                (row[:2] for row in stored[piece:end]), key=lambda row: row[1] * (1 if row[0] % 2 == 0 else -1))
+    if insert_rows > 5 * 32:  # one statement: the whole group in PACKAGE_ORDER
+        assert [row[:2] for row in stored] == [row[:2] for row in ordered]
 
 
 def test_a_group_mixing_small_and_large_parts_keeps_each_row_with_its_report(store: Store) -> None:

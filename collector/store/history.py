@@ -21,7 +21,7 @@ import contextlib
 import datetime as dt
 import itertools
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import duckdb
@@ -173,10 +173,17 @@ def _with_intervals(parts: list[FlatPart], part: Part, reports: list[Opening]) -
 INSERT_ROWS = 122_880
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table, distinct: bool = False) -> None:
-    """Insert data into table; distinct: each distinct row once (within INSERT_ROWS rows: for small parts)."""
-    for start in range(0, max(data.num_rows, 1), INSERT_ROWS):
-        con.register("incoming_rows", data.slice(start, INSERT_ROWS))
+def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table | Iterator[pa.Table],
+            distinct: bool = False) -> None:
+    """Insert data (a table, or tables one by one) into table, INSERT_ROWS rows a statement at most.
+
+    distinct: each distinct row once (within INSERT_ROWS rows: for small parts).
+    """
+    tables = [data] if isinstance(data, pa.Table) else data
+    slices = (table.slice(start, INSERT_ROWS) for table in tables for start in range(0, max(table.num_rows, 1),
+                                                                                     INSERT_ROWS))
+    for rows in slices:
+        con.register("incoming_rows", rows)
         try:
             con.execute(f"INSERT INTO {table} BY NAME SELECT {'DISTINCT ' if distinct else ''}* "  # noqa: S608
                         "FROM incoming_rows")
@@ -358,31 +365,47 @@ def _numbered_rows(parts: list[FlatPart], reports: list[Opening], numbers: dict[
     return table.combine_chunks() if table.num_rows < SMALL_CHUNKS_ROWS * len(batches) else table
 
 
-def _in_stored_order(rows: pa.Table, reports: list[Opening], numbers: dict[str, pa.Array]) -> pa.Table:
-    """_numbered_rows of new reports in PACKAGE_ORDER, each report's repeated rows (same package and version) once.
+def _in_stored_order(rows: pa.Table, reports: list[Opening], numbers: dict[str, pa.Array]) -> Iterator[pa.Table]:
+    """_numbered_rows of new reports in PACKAGE_ORDER, in tables of at most INSERT_ROWS rows, each report's
+    repeated rows (same package and version) once.
 
     Sorted here, a report at a time by package number, then report by report: cheaper than an ORDER BY
     over the whole group in the INSERT (the writer alone, first-seen groups of 64 reports of 880
-    packages: 0.74 instead of 0.84-0.87 ms a report).
+    packages: 0.74 instead of 0.84-0.87 ms a report). A huge report is sorted and handed over a slice
+    of INSERT_ROWS at a time, as the ORDER BY of each INSERT sorted it before, so that only one
+    slice's sorted copy is held at once.
     Only a report that repeats a package number can repeat a row (several versions of one package, as
     kernels are, repeat the number but not the row), and only its rows are compared.
     """
-    pieces, start = [], 0
+    spans, start = [], 0
     for opening in reports:
-        if not opening.rows:
-            continue
+        if opening.rows:
+            spans.append((opening.collected_at, opening.asset_no, start, opening))
+            start += opening.rows
+    spans.sort(key=lambda span: span[:2])
+    sorted_pieces: list[pa.Table] = []
+    held = 0
+    for _, _, start, opening in spans:
         piece = rows.slice(start, opening.rows)
-        start += opening.rows
-        package_no = numbers[opening.report_id]
-        if len(pc.unique(package_no)) < opening.rows:
+        if len(pc.unique(numbers[opening.report_id])) < opening.rows:
             piece = piece.group_by(piece.column_names, use_threads=False).aggregate([]).select(rows.column_names)
-        order = pc.array_sort_indices(piece.column("package_no"),
-                                      order="descending" if opening.asset_no % 2 else "ascending")
-        pieces.append((opening.collected_at, opening.asset_no, piece.take(order)))
-    pieces.sort(key=lambda piece: piece[:2])
-    ordered = pa.concat_tables([piece for _, _, piece in pieces])
-    # Many small reports' chunks as one (DuckDB scans those several times slower).
-    return ordered.combine_chunks() if ordered.num_rows < SMALL_CHUNKS_ROWS * len(pieces) else ordered
+        for offset in range(0, piece.num_rows, INSERT_ROWS):
+            part = piece.slice(offset, INSERT_ROWS)
+            if held + part.num_rows > INSERT_ROWS and sorted_pieces:
+                yield _contiguous(sorted_pieces)
+                sorted_pieces, held = [], 0
+            order = pc.array_sort_indices(part.column("package_no"),
+                                          order="descending" if opening.asset_no % 2 else "ascending")
+            sorted_pieces.append(part.take(order))
+            held += part.num_rows
+    if sorted_pieces:
+        yield _contiguous(sorted_pieces)
+
+
+def _contiguous(pieces: list[pa.Table]) -> pa.Table:
+    """Many small reports' rows as one chunk (DuckDB scans many small Arrow batches several times slower)."""
+    table = pa.concat_tables(pieces)
+    return table.combine_chunks() if len(pieces) > 1 else table
 
 
 def _changed_table(work: PartWork) -> pa.Table:
