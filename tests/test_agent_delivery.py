@@ -29,8 +29,10 @@ def stored(db: Path) -> set[str]:
 
 
 def flush(collector: str, spool: Path, *tls: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*AGENT, "flush", "--collector", collector, "--spool", str(spool), *tls],
-                          capture_output=True, text=True, timeout=120)
+    # A collector that is up answers within milliseconds; one that refuses the handshake or is away is
+    # only told apart once this wait is over (10 s by default), so the suite waits 3 s.
+    return subprocess.run([*AGENT, "flush", "--collector", collector, "--spool", str(spool), "--collector-timeout",
+                           "3", *tls], capture_output=True, text=True, timeout=120)
 
 
 def test_torn_and_oversized_spool_files_are_set_aside_and_the_rest_is_sent(collector: CollectorProcess,

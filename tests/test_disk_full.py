@@ -104,8 +104,8 @@ def test_agent_spool_on_a_full_disk_fails_clearly_and_leaves_no_tmp(small_fs: Pa
     spool.mkdir()
     fill(small_fs, leave_bytes=8 << 10)
     result = subprocess.run([sys.executable, "-m", "estate.agent.cli", "scan", "--collector", "127.0.0.1:9",
-                             "--spool", str(spool), "--output", "/dev/null"], capture_output=True, text=True,
-                            timeout=120)
+                             "--collector-timeout", "2", "--spool", str(spool), "--output", "/dev/null"],
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 73, result.stderr
     assert f"cannot keep the report in the spool {spool}: No space left on device" in result.stderr
     assert "Traceback" not in result.stderr
