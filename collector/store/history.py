@@ -616,8 +616,8 @@ def _upsert_states(con: duckdb.DuckDBPyConnection, reports: list[FlatReport], co
                    asset_numbers: dict[str, int], report_numbers: dict[str, int], fresh: set[str]) -> None:
     """asset_state after the reports: a row added for each fresh asset, updated for each known one.
 
-    Fresh assets are added by a plain INSERT (a third of an upsert's time, most of a first-seen group's
-    state write). Should the other writer lane have added the same asset meanwhile, the primary key
+    Fresh assets are added by a plain INSERT (a quarter of an upsert's time in first-seen groups of 64:
+    0.019 against 0.074 ms a report). Should the other writer lane have added the same asset meanwhile, the primary key
     refuses it; that is a conflict, retried as one (database._transaction), so the asset keeps one
     asset_no, the one its rows were stored under.
     """
