@@ -654,7 +654,10 @@ def _upsert_states(con: duckdb.DuckDBPyConnection, reports: list[FlatReport], co
                     collected_at = excluded.collected_at, received_at = excluded.received_at,
                     reports = asset_state.reports + 1, changed_commit = excluded.changed_commit, {updates}""")
     finally:
-        con.unregister("new_states")
+        # After a refused statement the transaction is aborted and unregister raises too: the error
+        # that says what happened is the one above.
+        with contextlib.suppress(duckdb.TransactionException):
+            con.unregister("new_states")
 
 
 def current_columns(part: Part) -> dict[str, pa.DataType]:
