@@ -6,7 +6,8 @@ Every figure is a ratio against a baseline measured in the same run (the machine
    (Ingest.StreamBatches) and one report a message (Ingest.Stream), against one bare Arrow insert of
    the same rows into a table of the same columns, and against gRPC alone (bench/ack_server.py);
 2. daily rescans of the same assets with 1% of packages changed, and unchanged, end to end (4 streams);
-   and the writer alone (Store.write_prepared in a loop, groups of 64 and 256), for where the time goes;
+   and the writer alone (Store.write_prepared in a loop, groups of 64 and 256), for where the time goes,
+   and checking and flattening alone against the same while one other Python thread runs (the GIL);
 3. bytes per report after 10 simulated daily scans, against the same facts deduplicated as
    (asset, package, version, first seen, last seen) in a table of their own;
 4. `current_packages` (a scan of every current row) and scoring with the shipped rules, at 100 daily
@@ -15,6 +16,7 @@ Reports are this host's own scan (estate-agent's build_report) copied to many as
 
 Usage: python bench/bench_store.py [ASSETS]   (ASSETS for parts 1-2; default 1,280)
        python bench/bench_store.py writer [ASSETS]   (the writer alone, without the server)
+       python bench/bench_store.py contention [REPORTS]   (flattening alone and sharing the GIL; default 400)
        python bench/bench_store.py storage [ASSETS]   (part 3 only; default 1,000, the issue's scale)
 """
 
@@ -50,6 +52,7 @@ from estate.v1 import inventory_pb2 as pb
 ASSETS = 1_280  # 20 batches of 64 from 1, 4 or 16 streams: seconds of ingest, not a start-up blip
 STORAGE_ASSETS = 1_000  # the issue's measurement: 1,000 assets rescanned daily for 10 days
 HISTORY_ASSETS = 40
+CONTENDED_ASSETS = 400  # reports flattened in each run of flattening_contended: seconds, not minutes
 DAY0 = dt.datetime(2026, 1, 1, 6, 0, tzinfo=dt.timezone.utc)
 # Every stored column of a package (the bare insert writes the same rows the collector does).
 PACKAGE_FIELDS = tuple(PART_BY_TABLE["packages"].columns)
@@ -391,12 +394,58 @@ def writer_alone(template: pb.Inventory, assets: int, tmp: Path) -> None:
         store.close()
 
 
+def flattening_contended(template: pb.Inventory, assets: int) -> None:
+    """Checking and flattening first-seen reports (`prepare`) alone, then while one other Python thread runs.
+
+    In the collector the flattening thread shares the GIL with the writer's Python and the event loop.
+    It lets go of the GIL a dozen times a report (hashing, Arrow's checks) and each time must take it
+    back: this shows what that costs, apart from the work itself.
+    """
+    from estate.collector.ingest.validate import decode_report
+    from estate.collector.store.database import Incoming, prepare
+
+    received = dt.datetime.now(dt.timezone.utc)
+    data = [encode_report(daily(template, a, 0)) for a in range(assets)]
+
+    def run() -> tuple[float, float]:
+        started, cpu = time.perf_counter(), time.thread_time()
+        for message in data:  # look-alike hosts, as in the end-to-end runs: their list is numbered already
+            prepare(Incoming(decode_report(message), data=message), received, "grpc", numbered=lambda key: True)
+        return (time.perf_counter() - started) / assets, (time.thread_time() - cpu) / assets
+
+    stop = threading.Event()
+
+    def other_python() -> None:  # stands for the writer's Python and the event loop
+        while not stop.is_set():
+            [str(n) for n in range(1_000)]
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.001)  # as `serve` sets it
+    try:
+        run()  # warm
+        alone_wall, alone_cpu = run()
+        other = threading.Thread(target=other_python)
+        other.start()
+        try:
+            shared_wall, shared_cpu = run()
+        finally:
+            stop.set()
+            other.join()
+    finally:
+        sys.setswitchinterval(interval)
+    print(f"checking and flattening a first-seen report ({assets} reports, `prepare` in a loop): alone "
+          f"{alone_cpu * 1e3:.2f} ms of CPU ({alone_wall * 1e3:.2f} ms wall); while one other Python thread "
+          f"runs {shared_cpu * 1e3:.2f} ms of CPU ({shared_wall * 1e3:.2f} ms wall): {shared_cpu / alone_cpu:.1f}x "
+          f"the CPU for the same work")
+
+
 def main(assets: int = ASSETS) -> None:
     template = build_report(LocalHost(), pb.METHOD_LOCAL, {"org": "bench"})
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         ingest(template, assets, tmp)
         writer_alone(template, assets, tmp)
+        flattening_contended(template, CONTENDED_ASSETS)
         print("rescans of the same assets:")
         rescans(template, assets, tmp)
         storage(template, STORAGE_ASSETS, tmp)
@@ -413,6 +462,9 @@ def storage_only(assets: int = STORAGE_ASSETS) -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["storage"]:
         storage_only(*(int(a) for a in sys.argv[2:3]))
+    elif sys.argv[1:2] == ["contention"]:
+        flattening_contended(build_report(LocalHost(), pb.METHOD_LOCAL, {"org": "bench"}),
+                             int(sys.argv[2]) if sys.argv[2:3] else CONTENDED_ASSETS)
     elif sys.argv[1:2] == ["writer"]:
         with tempfile.TemporaryDirectory() as name:
             writer_alone(build_report(LocalHost(), pb.METHOD_LOCAL, {"org": "bench"}),
