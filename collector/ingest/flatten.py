@@ -148,13 +148,6 @@ class FlatPart:
     # one Arrow array per column per group, where a report's own would cost more than its few rows.
     values: dict[str, list[Any]] | None = None
 
-    @property
-    def built_rows(self) -> int:
-        """Rows flattened (in batches or values): 0 for a part left unflattened."""
-        if self.values is not None:
-            return len(self.values["asset_id"])
-        return sum(batch.num_rows for batch in self.batches)
-
 
 @dataclass
 class FlatReport:

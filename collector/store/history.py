@@ -541,7 +541,7 @@ def apply(con: duckdb.DuckDBPyConnection, reports: Sequence[FlatReport], commit:
                         numbers.update(numbering.numbers(con, [report], own_transaction=False))
                 opening = Opening(report.asset_id, asset_numbers[report.asset_id], report.report_id,
                                   report_numbers[report.report_id], report.collected_at,
-                                  flat.built_rows)
+                                  flat.rows)  # used below only for a flattened part
                 todo = work[part.table]
                 if state is None:
                     if opening.rows:
